@@ -1,0 +1,330 @@
+/**
+ * Drop-in compatibility with Flue's reference libSQL adapter: a database it wrote must read
+ * back through our stores exactly as its expectations file lists, our migration must create
+ * the same layout it did, and Flue's own runtime must serve and continue that database over
+ * our stores.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fauxAssistantMessage, fauxProvider } from '@earendil-works/pi-ai/providers/faux';
+import { useModel } from '@flue/runtime';
+import type { AgentSubmission, ConversationStreamBatch, PersistenceStores } from '@flue/runtime/adapter';
+import { start, type Flue } from '@flue/runtime/node';
+import { createAgentRouter } from '@flue/runtime/routing';
+import type { Row, Runner } from '../lib/runner.js';
+import { createStores } from '../lib/stores/index.js';
+import { clientRunner } from './support/client-runner.js';
+import {
+  canonicalJson,
+  FIXTURE_DB_PATH,
+  loadFormat1Fixture,
+  sha256,
+  type FixtureStream,
+} from './support/format1-fixture.js';
+import { copiedTempDatabase, migratedTempDatabase, type TempDatabase } from './support/temp-database.js';
+
+const fixture = await loadFormat1Fixture();
+
+/** Instances that received messages, with the stream each has. */
+const contacted = fixture.instances.flatMap((instance) =>
+  instance.stream ? [[instance.id, instance, instance.stream] as const] : []);
+
+/** Whitespace- and case-insensitive form of a CREATE statement, for comparing definitions. */
+function normalizedSql(sql: string): string {
+  return sql.replace(/\s+/g, ' ').replace(/\s*([(),])\s*/g, '$1').trim().toLowerCase();
+}
+
+describe('format-1 migration', () => {
+  let database: TempDatabase;
+  let runner: Runner;
+
+  beforeAll(async () => {
+    database = await migratedTempDatabase();
+    runner = clientRunner(database.url);
+  });
+  afterAll(async () => {
+    await runner?.close();
+    await database?.remove();
+  });
+
+  // flue_meta is the native migrator's, not this file's; sqlite_sequence is SQLite's own.
+  const ownTables = fixture.tables.filter((table) => table.name !== 'flue_meta' && table.name !== 'sqlite_sequence');
+
+  it.each(ownTables.map((table) => [table.name, table] as const))(
+    'creates %s with the fixture columns, keys and constraints',
+    async (name, expected) => {
+      const columns = await runner.query(`SELECT * FROM pragma_table_info(?) ORDER BY cid`, [name]);
+      expect(columns.map((column) => ({
+        name: column.name,
+        type: column.type,
+        notnull: column.notnull === 1,
+        pk: column.pk,
+        default: column.dflt_value,
+      }))).toEqual(expected.columns);
+      // The full definition also covers what table_info cannot show: CHECK, UNIQUE, AUTOINCREMENT.
+      const [created] = await runner.query(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`, [name]);
+      expect(normalizedSql(String(created?.sql))).toBe(normalizedSql(expected.sql));
+    },
+  );
+
+  it('creates exactly the fixture indexes on those tables', async () => {
+    const owned = new Set(ownTables.map((table) => table.name));
+    const expected = fixture.indexes.filter((index) => owned.has(index.table));
+    const actual = await runner.query(
+      `SELECT name, tbl_name AS "table", sql FROM sqlite_master
+       WHERE type = 'index' AND tbl_name LIKE 'flue\\_%' ESCAPE '\\' ORDER BY name`,
+    );
+    expect(actual.map((index) => ({
+      name: index.name,
+      table: index.table,
+      sql: typeof index.sql === 'string' ? normalizedSql(index.sql) : null,
+    }))).toEqual(expected.map((index) => ({
+      ...index,
+      sql: index.sql === null ? null : normalizedSql(index.sql),
+    })));
+  });
+});
+
+/** Every batch of a stream, read through the store a page at a time. */
+async function readWholeStream(stores: PersistenceStores, path: string): Promise<ConversationStreamBatch[]> {
+  const batches: ConversationStreamBatch[] = [];
+  let offset = '-1';
+  for (;;) {
+    const page = await stores.conversationStreamStore.read(path, { offset, limit: 1000 });
+    batches.push(...page.batches);
+    offset = page.nextOffset;
+    if (page.upToDate) return batches;
+  }
+}
+
+/** A digest per table of every row, blobs included, to prove reads leave the file as it was. */
+async function tableDigests(runner: Runner): Promise<Record<string, string>> {
+  const tables = await runner.query(
+    `SELECT name FROM sqlite_master WHERE type = 'table' AND (name LIKE 'flue\\_%' ESCAPE '\\' OR name = 'sqlite_sequence')
+     ORDER BY name`,
+  );
+  const digests: Record<string, string> = {};
+  for (const { name } of tables) {
+    const rows = await runner.query(`SELECT * FROM "${String(name)}" ORDER BY rowid`);
+    const comparable = rows.map((row: Row) => Object.fromEntries(Object.entries(row).map(([column, value]) => [
+      column,
+      value instanceof ArrayBuffer || value instanceof Uint8Array ? { blob: sha256(new Uint8Array(value)) } : value,
+    ])));
+    digests[String(name)] = sha256(canonicalJson(comparable));
+  }
+  return digests;
+}
+
+describe('format-1 fixture read back through the stores', () => {
+  let database: TempDatabase;
+  let runner: Runner;
+  let stores: PersistenceStores;
+  let digestsBeforeReads: Record<string, string>;
+
+  beforeAll(async () => {
+    database = await copiedTempDatabase(FIXTURE_DB_PATH);
+    runner = clientRunner(database.url);
+    stores = createStores(runner);
+    digestsBeforeReads = await tableDigests(runner);
+  });
+  afterAll(async () => {
+    await runner?.close();
+    await database?.remove();
+  });
+
+  it('carries the format-1 stamp', async () => {
+    expect(await runner.query('SELECT key, value FROM flue_meta ORDER BY key'))
+      .toEqual(fixture.format_version.flue_meta_rows);
+  });
+
+  it('holds the listed tables with the listed row counts', async () => {
+    const flueTables = await runner.query(
+      `SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'flue\\_%' ESCAPE '\\' ORDER BY name`,
+    );
+    expect(flueTables.map((table) => table.name)).toEqual(fixture.flue_tables);
+    for (const table of fixture.tables) {
+      const [{ count }] = await runner.query<{ count: number }>(`SELECT count(*) AS count FROM "${table.name}"`);
+      expect({ table: table.name, rows: count }).toEqual({ table: table.name, rows: table.rows });
+    }
+  });
+
+  it.each(fixture.submissions.map((entry) => [entry.submission_id, entry] as const))(
+    'returns submission %s as recorded',
+    async (submissionId, entry) => {
+      const submission = await stores.submissionStore.getSubmission(submissionId);
+      expect(submission).toEqual(entry.record);
+      expect(submission).toMatchObject({ status: entry.status, kind: entry.kind, sequence: entry.sequence });
+    },
+  );
+
+  it.each(fixture.queued_submissions.map((entry) => [entry.submission_id, entry] as const))(
+    'returns the queued submission %s with its admitted input',
+    async (submissionId, entry) => {
+      expect(await stores.submissionStore.getSubmission(submissionId))
+        .toMatchObject({ status: 'queued', input: entry.input });
+    },
+  );
+
+  it('answers the store-wide submission queries as recorded', async () => {
+    const store = stores.submissionStore;
+    const ids = (submissions: { submissionId: string }[]) => submissions.map((submission) => submission.submissionId);
+    const expected = fixture.store_queries;
+    expect(await store.hasUnsettledSubmissions()).toBe(expected.hasUnsettledSubmissions);
+    expect(ids(await store.listUnreadySubmissions())).toEqual(expected.listUnreadySubmissions);
+    expect(ids(await store.listRunnableSubmissions())).toEqual(expected.listRunnableSubmissions);
+    expect(ids(await store.listRunningSubmissions())).toEqual(expected.listRunningSubmissions);
+    expect(await store.listPendingSubmissionSettlements()).toEqual(expected.listPendingSubmissionSettlements);
+  });
+
+  it.each(contacted)('replays the stream of %s batch for batch', async (_id, instance, expected: FixtureStream) => {
+    const store = stores.conversationStreamStore;
+    const meta = await store.getMeta(expected.path);
+    expect(meta).toEqual(expected.meta);
+    expect(meta?.incarnation).toBe(instance.incarnation);
+    expect(meta?.nextOffset).toBe(expected.head_offset);
+
+    const batches = await readWholeStream(stores, expected.path);
+    expect(batches).toHaveLength(expected.batch_count);
+    expect(batches.map((batch) => {
+      const submissionIds = [...new Set(batch.records.flatMap((record) => record.submissionId ?? []))];
+      return {
+        offset: batch.offset,
+        record_types: batch.records.map((record) => record.type),
+        ...(submissionIds.length > 0 ? { submission_ids: submissionIds } : {}),
+        sha256: sha256(canonicalJson(batch.records)),
+      };
+    })).toEqual(expected.batches);
+    expect(batches.flatMap((batch) => batch.records)).toHaveLength(expected.record_count);
+    expect(sha256(canonicalJson(batches))).toBe(expected.records_sha256);
+    expect(batches[0]?.records[0]).toMatchObject({
+      type: 'conversation_created',
+      conversationId: instance.conversation_id,
+      uid: instance.uid,
+    });
+
+    // The 'now' sentinel answers the head without batches.
+    expect(await store.read(expected.path, { offset: 'now' }))
+      .toEqual({ batches: [], nextOffset: expected.head_offset, upToDate: true });
+  });
+
+  it.each(contacted)('returns the fold checkpoint of %s as written', async (_id, _instance, expected) => {
+    const store = stores.conversationStreamStore;
+    const checkpoint = await store.getFoldCheckpoint?.(expected.path);
+    if (expected.fold_checkpoint === null) {
+      expect(checkpoint).toBeNull();
+      return;
+    }
+    const { data_length, data_sha256, ...identity } = expected.fold_checkpoint;
+    expect(checkpoint).toMatchObject(identity);
+    expect(checkpoint?.data).toHaveLength(data_length);
+    expect(sha256(checkpoint?.data ?? '')).toBe(data_sha256);
+    // A bound at the head admits it; a bound before its offset withholds it.
+    expect(await store.getFoldCheckpoint?.(expected.path, { atOrBefore: expected.head_offset })).toEqual(checkpoint);
+    expect(await store.getFoldCheckpoint?.(expected.path, { atOrBefore: '-1' })).toBeNull();
+  });
+
+  it.each(fixture.instances.filter((instance) => instance.stream === null).map((instance) => [instance.id, instance] as const))(
+    'reports no stream for %s, which was never contacted',
+    async (_id, instance) => {
+      const store = stores.conversationStreamStore;
+      expect(await store.getMeta(instance.stream_path)).toBeNull();
+      expect(await store.read(instance.stream_path)).toEqual({ batches: [], nextOffset: '-1', upToDate: true });
+    },
+  );
+
+  it.each(fixture.attachments.map((entry) => [entry.ref.id, entry] as const))(
+    'returns attachment %s byte for byte',
+    async (attachmentId, entry) => {
+      const stored = await stores.attachmentStore.get({
+        streamPath: entry.stream_path,
+        conversationId: entry.conversation_id,
+        attachmentId,
+      });
+      expect(stored?.attachment).toEqual(entry.ref);
+      expect(stored?.bytes.byteLength).toBe(entry.ref.size);
+      expect(sha256(stored?.bytes ?? new Uint8Array())).toBe(entry.sha256);
+    },
+  );
+
+  // Declared last on purpose: vitest runs a file's tests in order, so every read above has
+  // happened by the time this compares the tables with their state before the first read.
+  it('leaves every table as it found it', async () => {
+    expect(await tableDigests(runner)).toEqual(digestsBeforeReads);
+  });
+});
+
+describe("Flue's runtime over our stores on the fixture", () => {
+  const queued = fixture.queued_submissions[0]!;
+  let database: TempDatabase;
+  let runner: Runner;
+  let flue: Flue;
+
+  // The fixture's agent, rebuilt from its description. Only the queued prompt reaches the
+  // model (settled turns replay from the stream), so the reply rule is needed for a single
+  // text-only user message: "echo #<user messages so far>: <its text>".
+  function InteropEcho() {
+    useModel(fixture.agent.use_model);
+    return fixture.agent.system_prompt;
+  }
+  InteropEcho.agentName = fixture.agent.name;
+
+  beforeAll(async () => {
+    database = await copiedTempDatabase(FIXTURE_DB_PATH);
+    runner = clientRunner(database.url);
+    const faux = fauxProvider({ provider: fixture.agent.provider, models: [{ id: fixture.agent.model_id }] });
+    faux.setResponses([(context) => {
+      const userMessages = context.messages.filter((message) => message.role === 'user');
+      const last = userMessages.at(-1)?.content;
+      const text = typeof last === 'string'
+        ? last
+        : (last ?? []).flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('');
+      return fauxAssistantMessage(`echo #${userMessages.length}: ${text}`);
+    }]);
+    flue = await start({
+      agents: [InteropEcho],
+      db: { connect: () => createStores(runner), close: () => runner.close() },
+      providers: [faux.provider],
+    });
+  });
+  afterAll(async () => {
+    await flue?.stop();
+    await database?.remove();
+  });
+
+  it.each(contacted.map(([id, instance]) => [id, instance] as const))(
+    'serves the recorded history of %s',
+    async (id, instance) => {
+      const response = await createAgentRouter(InteropEcho).request(`/${id}?view=history`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual(instance.history);
+    },
+  );
+
+  it('runs the submission that was queued while no runtime ran, writing into the old file', async () => {
+    const settled = await waitForSettlement(createStores(runner), queued.submission_id);
+    expect(settled).toMatchObject({ status: 'settled', input: queued.input });
+    expect(settled.error).toBeUndefined();
+
+    const instance = queued.input.id;
+    const response = await createAgentRouter(InteropEcho).request(`/${instance}?view=history`);
+    expect(response.status).toBe(200);
+    const prompt = queued.input.message.kind === 'user' ? queued.input.message.body : '';
+    expect(await response.json()).toMatchObject({
+      messages: [
+        { role: 'user', submissionId: queued.submission_id, parts: [{ type: 'text', text: prompt }] },
+        { role: 'assistant', submissionId: queued.submission_id, parts: [{ type: 'text', text: `echo #1: ${prompt}` }] },
+      ],
+      settlements: [{ submissionId: queued.submission_id, outcome: 'completed' }],
+    });
+  });
+});
+
+/** Poll until the submission settles; the coordinator runs it in the background. */
+async function waitForSettlement(stores: PersistenceStores, submissionId: string): Promise<AgentSubmission> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const submission = await stores.submissionStore.getSubmission(submissionId);
+    if (submission?.status === 'settled') return submission;
+    if (Date.now() > deadline) throw new Error(`Submission ${submissionId} did not settle: ${JSON.stringify(submission)}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

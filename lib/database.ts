@@ -1,0 +1,320 @@
+/**
+ * `open()` and `Database`: the promise-level runner over the native connection.
+ *
+ * Statements execute in Rust (on the JS thread for local targets, on the async runtime for
+ * remote ones); this file only orders the calls. The rule it keeps: while a transaction is
+ * open, top-level calls wait for it (first come, first served) and never run inside it.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { LibsqlError } from './errors.js';
+import { native } from './load-native.js';
+import type { NativeDatabase } from './native-binding.js';
+import type { Params, QueryRunner, Row, Runner } from './runner.js';
+
+native.registerErrorClass(LibsqlError);
+
+export interface OpenOptions {
+  /** `:memory:`, `file:path.db` (or a plain path), `libsql://…`, `https://…`, `http://…`. */
+  url: string;
+  /** Token for sqld / Turso (also accepted as `?authToken=` in the url). */
+  authToken?: string;
+  /** Makes `url` (a `file:` url) an embedded replica of this libSQL server. */
+  syncUrl?: string;
+  /** Embedded replica: sync automatically every this many seconds. */
+  syncInterval?: number;
+  /** Embedded replica: reads see this process's writes at once (default true). */
+  readYourWrites?: boolean;
+  /** Encrypts a local file (or replica) at rest with this key (AES-256). */
+  encryptionKey?: string;
+  /** How long to wait for another process's lock, in ms (default 5000). */
+  busyTimeout?: number;
+  /**
+   * `'full'` (default): every commit is fsynced; survives process crash and power loss.
+   * `'normal'`: survives a process crash; the last commits before a power loss may be lost.
+   */
+  durability?: 'full' | 'normal';
+}
+
+export interface ExecuteResult {
+  rowsAffected: number;
+  /** A number, or a bigint beyond 2^53. */
+  lastInsertRowid: number | bigint;
+}
+
+export interface BatchResult<R extends Row = Row> extends ExecuteResult {
+  rows: R[];
+}
+
+export type BatchStatement = string | { sql: string; params?: Params } | readonly [string, Params?];
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export interface MigrationReport {
+  set: string;
+  applied: { version: number; name: string }[];
+  version: number;
+}
+
+export interface SyncResult {
+  frameNo: number | null;
+  framesSynced: number;
+}
+
+/** What a transaction callback gets: statements that run inside the transaction. */
+export interface Transaction extends QueryRunner {
+  execute(sql: string, params?: Params): Promise<ExecuteResult>;
+}
+
+/** The transaction whose callback is running, to catch calls that would wait on themselves. */
+const currentTransaction = new AsyncLocalStorage<TransactionHandle>();
+
+/** Opens a database; see `OpenOptions` for the targets. */
+export async function open(urlOrOptions: string | OpenOptions): Promise<Database> {
+  const options = typeof urlOrOptions === 'string' ? { url: urlOrOptions } : urlOrOptions;
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError('open() takes a url string or an options object');
+  }
+  return new Database(await native.openDatabase(options as unknown as Record<string, unknown>), openToken);
+}
+
+const openToken = Symbol('open');
+
+export class Database implements Runner {
+  readonly #native: NativeDatabase;
+  /** Local targets return results directly; remote ones return promises. */
+  readonly #inline: boolean;
+  /** Held by a transaction (or close); top-level calls queue behind it while set. */
+  #locked = false;
+  readonly #waiters: (() => void)[] = [];
+  #active: TransactionHandle | null = null;
+  #closing: Promise<void> | null = null;
+
+  /** @internal use `open()`. */
+  constructor(nativeDatabase: NativeDatabase, token: symbol) {
+    if (token !== openToken) throw new TypeError('use open() to create a Database');
+    this.#native = nativeDatabase;
+    this.#inline = nativeDatabase.runsInline;
+  }
+
+  /** `memory`, `file`, `remote` or `replica`. */
+  get kind(): 'memory' | 'file' | 'remote' | 'replica' {
+    return this.#native.kind as 'memory' | 'file' | 'remote' | 'replica';
+  }
+
+  get closed(): boolean {
+    return this.#closing !== null;
+  }
+
+  /** Runs one statement and resolves to its rows as plain objects. */
+  query<R extends Row = Row>(sql: string, params?: Params): Promise<R[]> {
+    if (this.#locked || this.#closing) return this.#later('query', () => this.#native.query(sql, params));
+    return this.#now(() => this.#native.query(sql, params)) as Promise<R[]>;
+  }
+
+  /** Runs one statement and resolves to what it changed. */
+  execute(sql: string, params?: Params): Promise<ExecuteResult> {
+    if (this.#locked || this.#closing) return this.#later('execute', () => this.#native.execute(sql, params));
+    return this.#now(() => this.#native.execute(sql, params)) as Promise<ExecuteResult>;
+  }
+
+  /** Runs statements in one transaction: all of them, or (on the first error) none. */
+  batch<R extends Row = Row>(statements: readonly BatchStatement[]): Promise<BatchResult<R>[]> {
+    let pairs: [string, Params?][];
+    try {
+      pairs = normalizeBatch(statements);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#gated('batch', () => this.#native.batch(pairs)) as Promise<BatchResult<R>[]>;
+  }
+
+  /** Runs a script of statements without parameters (DDL, seed data). */
+  exec(sql: string): Promise<void> {
+    return this.#gated('exec', () => this.#native.exec(sql)) as Promise<void>;
+  }
+
+  /**
+   * Applies pending migrations of `set` (default `'app'`) in one transaction; see docs/api.md.
+   * Refuses a changed or unknown recorded migration without changing anything.
+   */
+  migrate(migrations: readonly Migration[], options: { set?: string } = {}): Promise<MigrationReport> {
+    const set = options.set ?? 'app';
+    return this.#gated('migrate', () => this.#native.migrate(set, checkMigrations(migrations), false)) as Promise<MigrationReport>;
+  }
+
+  /** @internal Flue's built-in schema with its format stamp (used by the adapter). */
+  migrateFlueSchema(): Promise<MigrationReport> {
+    return this.#gated('migrate', () => this.#native.migrate('flue', native.flueMigrations(), true)) as Promise<MigrationReport>;
+  }
+
+  /** Embedded replicas: pull the primary's new frames now. Other targets: a no-op. */
+  sync(): Promise<SyncResult> {
+    return this.#gated('sync', () => this.#native.sync()) as Promise<SyncResult>;
+  }
+
+  /**
+   * Runs `fn(tx)` inside one write transaction (`BEGIN IMMEDIATE`): commits when it returns
+   * or resolves, rolls back when it throws or rejects, and resolves to its value.
+   */
+  async transaction<T>(fn: (tx: Transaction) => Promise<T> | T): Promise<T> {
+    if (typeof fn !== 'function') throw new TypeError('transaction() takes a function (tx) => …');
+    this.#refuseInsideOwnTransaction('transaction');
+    if (this.#closing) throw closedError();
+    await this.#acquire();
+    const handle = new TransactionHandle(this.#native, this.#inline);
+    this.#active = handle;
+    try {
+      await this.#native.begin();
+      let result: T;
+      try {
+        result = await currentTransaction.run(handle, fn, handle.tx);
+      } catch (error) {
+        handle.end();
+        await this.#rollbackQuietly();
+        throw error;
+      }
+      handle.end();
+      await this.#native.commit();
+      return result;
+    } finally {
+      handle.end();
+      this.#active = null;
+      this.#release();
+    }
+  }
+
+  /** Closes the connection after the work already queued; idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#acquire();
+      await this.#native.close();
+      // The lock stays held: nothing runs after close.
+    })();
+    return this.#closing;
+  }
+
+  // ---- ordering ----------------------------------------------------------------------
+
+  /** Runs a native call now; a thrown error becomes a rejection. */
+  #now(call: () => unknown): Promise<unknown> {
+    try {
+      const result = call();
+      return this.#inline ? Promise.resolve(result) : (result as Promise<unknown>);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** A call that must wait for the transaction (or close) holding the connection. */
+  async #later<T>(what: string, call: () => unknown): Promise<T> {
+    this.#refuseInsideOwnTransaction(what);
+    if (this.#closing) throw closedError();
+    await this.#acquire();
+    try {
+      return (await call()) as T;
+    } finally {
+      this.#release();
+    }
+  }
+
+  #gated<T>(what: string, call: () => unknown): Promise<T> {
+    if (this.#locked || this.#closing) return this.#later(what, call);
+    return this.#now(call) as Promise<T>;
+  }
+
+  #acquire(): Promise<void> | void {
+    if (!this.#locked) {
+      this.#locked = true;
+      return;
+    }
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  #release(): void {
+    const next = this.#waiters.shift();
+    if (next) next();
+    else this.#locked = false;
+  }
+
+  /** Waiting on the outer database from inside its own transaction callback would deadlock. */
+  #refuseInsideOwnTransaction(what: string): void {
+    const inside = currentTransaction.getStore();
+    if (inside !== undefined && inside === this.#active) {
+      throw new LibsqlError(
+        `db.${what}() was called inside this database's transaction callback, where it would wait for the ` +
+          `transaction to end; use the callback's tx.query() / tx.execute() instead`,
+        'TRANSACTION_STATE',
+      );
+    }
+  }
+
+  async #rollbackQuietly(): Promise<void> {
+    try {
+      await this.#native.rollback();
+    } catch {
+      // The callback's error is the one worth reporting; a failed rollback leaves SQLite
+      // rolling back on its own (the connection stays usable, checked by the next BEGIN).
+    }
+  }
+}
+
+/** The `tx` a transaction callback receives; dead once the transaction ends. */
+class TransactionHandle {
+  #open = true;
+  readonly tx: Transaction;
+
+  constructor(nativeDatabase: NativeDatabase, inline: boolean) {
+    const run = (call: () => unknown): Promise<never> => {
+      if (!this.#open) {
+        return Promise.reject(
+          new LibsqlError('this transaction has already committed or rolled back; its tx can no longer run statements', 'TRANSACTION_CLOSED'),
+        );
+      }
+      try {
+        const result = call();
+        return (inline ? Promise.resolve(result) : result) as Promise<never>;
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
+    this.tx = {
+      query: (sql, params) => run(() => nativeDatabase.query(sql, params)),
+      execute: (sql, params) => run(() => nativeDatabase.execute(sql, params)),
+    };
+  }
+
+  end(): void {
+    this.#open = false;
+  }
+}
+
+function closedError(): LibsqlError {
+  return new LibsqlError('the database is closed', 'CLIENT_CLOSED');
+}
+
+function normalizeBatch(statements: readonly BatchStatement[]): [string, Params?][] {
+  if (!Array.isArray(statements)) {
+    throw new TypeError('batch() takes an array of statements: strings, { sql, params } or [sql, params]');
+  }
+  return statements.map((statement, index) => {
+    if (typeof statement === 'string') return [statement];
+    if (Array.isArray(statement)) return [statement[0], statement[1]];
+    if (statement !== null && typeof statement === 'object' && 'sql' in statement) return [statement.sql, statement.params];
+    throw new TypeError(`batch statement ${index + 1} is not a string, { sql, params } or [sql, params]`);
+  });
+}
+
+function checkMigrations(migrations: readonly Migration[]): Migration[] {
+  if (!Array.isArray(migrations)) throw new TypeError('migrate() takes an array of { version, name, sql }');
+  return migrations.map((migration, index) => {
+    const { version, name, sql } = (migration ?? {}) as Partial<Migration>;
+    if (!Number.isSafeInteger(version) || typeof name !== 'string' || typeof sql !== 'string') {
+      throw new TypeError(`migration ${index + 1} must be { version: integer, name: string, sql: string }`);
+    }
+    return { version: version as number, name, sql };
+  });
+}

@@ -1,0 +1,322 @@
+//! The N-API surface: `openDatabase()` and the `NativeDatabase` class the JS layer wraps.
+//!
+//! Execution model (measured; see README "Execution model"):
+//! * local targets (`:memory:`, files) run each operation to completion on the JS thread and
+//!   return its value directly. A point query costs a few microseconds, while a hop to a
+//!   worker thread and back costs tens; the event loop is blocked only for the statement
+//!   itself, exactly as with better-sqlite3.
+//! * remote targets and replicas run on the tokio runtime and return a Promise; each
+//!   operation takes the session's async mutex, so operations run one at a time, in order.
+//!
+//! No Rust panic reaches Node: every operation runs under `catch_unwind` and a panic becomes a
+//! `LibsqlError` with code `INTERNAL`.
+
+use std::panic::AssertUnwindSafe;
+use std::ptr;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use napi::bindgen_prelude::*;
+use napi::sys;
+use napi_derive::napi;
+use tokio::sync::Mutex;
+
+use crate::error::{DbError, DbResult};
+use crate::migrate::Migration;
+use crate::options::{OpenOptions, OptionValue};
+use crate::output::RawValue;
+use crate::session::{Op, Output, Session};
+use crate::value::{params_from_js, read_string, BoundParams};
+
+#[napi]
+pub struct NativeDatabase {
+    /// `None` once closed.
+    session: Arc<Mutex<Option<Session>>>,
+    local: bool,
+    kind: &'static str,
+}
+
+/// A migration as the JS layer passes it.
+#[napi(object)]
+pub struct MigrationInput {
+    pub version: i64,
+    pub name: String,
+    pub sql: String,
+}
+
+/// Parses the options and opens the database; resolves to a `NativeDatabase`.
+#[napi(ts_args_type = "options: Record<string, unknown>", ts_return_type = "Promise<NativeDatabase>")]
+pub fn open_database(env: Env, options: Unknown) -> Result<RawValue> {
+    let options = read_options(env.raw(), options.raw()).map_err(|e| e.into_napi(env.raw()))?;
+    let promise = env.spawn_future_with_callback(
+        async move { Ok(guarded(async move { Session::open(&options).await }).await) },
+        |env, opened| {
+            let session = opened.map_err(|e| e.into_napi(env.raw()))?;
+            let local = session.target().is_local();
+            let kind = session.target().kind();
+            Ok(NativeDatabase { session: Arc::new(Mutex::new(Some(session))), local, kind })
+        },
+    )?;
+    Ok(RawValue(promise.raw()))
+}
+
+/// Flue's built-in schema migrations (set `flue`), as embedded in the native module.
+#[napi]
+pub fn flue_migrations() -> Vec<MigrationInput> {
+    crate::migrate::FLUE_MIGRATIONS
+        .iter()
+        .map(|(version, name, sql)| MigrationInput { version: *version, name: (*name).into(), sql: (*sql).into() })
+        .collect()
+}
+
+/// Registers the JS `LibsqlError` class that database errors are created as.
+#[napi(ts_args_type = "errorClass: new (message: string, code: string, rawCode?: number) => Error")]
+pub fn register_error_class(env: Env, class: Unknown) -> Result<()> {
+    crate::error::register_error_class(env.raw(), class.raw())
+}
+
+#[napi]
+impl NativeDatabase {
+    /// `memory`, `file`, `remote` or `replica`.
+    #[napi(getter)]
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// True when operations return values directly instead of Promises.
+    #[napi(getter)]
+    pub fn runs_inline(&self) -> bool {
+        self.local
+    }
+
+    #[napi(ts_args_type = "sql: string, params?: unknown", ts_return_type = "unknown")]
+    pub fn query(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> Result<RawValue> {
+        let op = statement_args(&env, sql, params).map(|(sql, params)| Op::Query { sql, params });
+        self.dispatch(&env, op)
+    }
+
+    #[napi(ts_args_type = "sql: string, params?: unknown", ts_return_type = "unknown")]
+    pub fn execute(&self, env: Env, sql: Unknown, params: Option<Unknown>) -> Result<RawValue> {
+        let op = statement_args(&env, sql, params).map(|(sql, params)| Op::Execute { sql, params });
+        self.dispatch(&env, op)
+    }
+
+    /// `statements`: an array of `[sql, params?]` pairs (the JS layer normalizes the forms).
+    #[napi(ts_args_type = "statements: Array<[string, unknown?]>", ts_return_type = "unknown")]
+    pub fn batch(&self, env: Env, statements: Unknown) -> Result<RawValue> {
+        let op = unsafe { read_statement_list(env.raw(), statements.raw()) }.map(Op::Batch);
+        self.dispatch(&env, op)
+    }
+
+    #[napi(ts_args_type = "sql: string", ts_return_type = "unknown")]
+    pub fn exec(&self, env: Env, sql: Unknown) -> Result<RawValue> {
+        let op = sql_arg(&env, sql).map(Op::Exec);
+        self.dispatch(&env, op)
+    }
+
+    #[napi(ts_return_type = "unknown")]
+    pub fn begin(&self, env: Env) -> Result<RawValue> {
+        self.dispatch(&env, Ok(Op::Begin))
+    }
+
+    #[napi(ts_return_type = "unknown")]
+    pub fn commit(&self, env: Env) -> Result<RawValue> {
+        self.dispatch(&env, Ok(Op::Commit))
+    }
+
+    #[napi(ts_return_type = "unknown")]
+    pub fn rollback(&self, env: Env) -> Result<RawValue> {
+        self.dispatch(&env, Ok(Op::Rollback))
+    }
+
+    #[napi(ts_return_type = "unknown")]
+    pub fn migrate(&self, env: Env, set: String, migrations: Vec<MigrationInput>, flue_format: bool) -> Result<RawValue> {
+        let migrations =
+            migrations.into_iter().map(|m| Migration { version: m.version, name: m.name, sql: m.sql }).collect();
+        self.dispatch(&env, Ok(Op::Migrate { set, migrations, flue_format }))
+    }
+
+    #[napi(ts_return_type = "unknown")]
+    pub fn sync(&self, env: Env) -> Result<RawValue> {
+        self.dispatch(&env, Ok(Op::Sync))
+    }
+
+    /// Closes the connection; idempotent. Remote: waits for the operation in flight.
+    #[napi(ts_return_type = "unknown")]
+    pub fn close(&self, env: Env) -> Result<RawValue> {
+        if self.local {
+            if let Ok(mut slot) = self.session.try_lock() {
+                drop(slot.take());
+            }
+            return unsafe { undefined(env.raw()) };
+        }
+        let session = self.session.clone();
+        let promise = env.spawn_future(async move {
+            drop(session.lock().await.take());
+            Ok(())
+        })?;
+        Ok(RawValue(promise.raw()))
+    }
+}
+
+impl NativeDatabase {
+    fn dispatch(&self, env: &Env, op: DbResult<Op>) -> Result<RawValue> {
+        let op = op.map_err(|e| e.into_napi(env.raw()))?;
+        if self.local {
+            let output = self.run_inline(op).map_err(|e| e.into_napi(env.raw()))?;
+            return Ok(RawValue(unsafe { Output::to_napi_value(env.raw(), output)? }));
+        }
+        let session = self.session.clone();
+        let promise = env.spawn_future_with_callback(
+            async move {
+                Ok(guarded(async move {
+                    match session.lock().await.as_mut() {
+                        Some(session) => session.run(op).await,
+                        None => Err(DbError::closed()),
+                    }
+                })
+                .await)
+            },
+            |env, result| result.map_err(|e| e.into_napi(env.raw())),
+        )?;
+        Ok(RawValue(promise.raw()))
+    }
+
+    /// Local operations never wait on I/O readiness, so polling them to completion here is
+    /// immediate; `block_on` only drives the (already ready) futures.
+    fn run_inline(&self, op: Op) -> DbResult<Output> {
+        let mut slot = self
+            .session
+            .try_lock()
+            .map_err(|_| DbError::libsql("INTERNAL", "the connection is busy with another operation"))?;
+        let session = slot.as_mut().ok_or_else(DbError::closed)?;
+        futures::executor::block_on(guarded(session.run(op)))
+    }
+}
+
+/// Runs a future, turning a panic inside it into an `INTERNAL` error.
+async fn guarded<T>(future: impl std::future::Future<Output = DbResult<T>>) -> DbResult<T> {
+    match AssertUnwindSafe(future).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(DbError::libsql("INTERNAL", format!("internal error in flue-libsql (please report): {what}")))
+        }
+    }
+}
+
+fn statement_args(env: &Env, sql: Unknown, params: Option<Unknown>) -> DbResult<(String, BoundParams)> {
+    let sql = sql_arg(env, sql)?;
+    let params = match params {
+        Some(params) => unsafe { params_from_js(env.raw(), params.raw())? },
+        None => BoundParams::None,
+    };
+    Ok((sql, params))
+}
+
+fn sql_arg(env: &Env, sql: Unknown) -> DbResult<String> {
+    if sql.get_type().ok() != Some(ValueType::String) {
+        return Err(DbError::type_error("sql must be a string"));
+    }
+    unsafe { read_string(env.raw(), sql.raw()) }
+}
+
+unsafe fn read_statement_list(env: sys::napi_env, list: sys::napi_value) -> DbResult<Vec<(String, BoundParams)>> {
+    let fail = || DbError::type_error("batch() takes an array of statements: strings, { sql, params } or [sql, params]");
+    let mut is_array = false;
+    if sys::napi_is_array(env, list, &mut is_array) != sys::Status::napi_ok || !is_array {
+        return Err(fail());
+    }
+    let mut length = 0;
+    sys::napi_get_array_length(env, list, &mut length);
+    let mut statements = Vec::with_capacity(length as usize);
+    for index in 0..length {
+        let mut pair = ptr::null_mut();
+        let mut sql = ptr::null_mut();
+        let mut params = ptr::null_mut();
+        if sys::napi_get_element(env, list, index, &mut pair) != sys::Status::napi_ok
+            || sys::napi_get_element(env, pair, 0, &mut sql) != sys::Status::napi_ok
+            || sys::napi_get_element(env, pair, 1, &mut params) != sys::Status::napi_ok
+        {
+            return Err(fail());
+        }
+        let mut kind = 0;
+        sys::napi_typeof(env, sql, &mut kind);
+        if kind != sys::ValueType::napi_string {
+            return Err(DbError::type_error(format!("batch statement {} has no sql string", index + 1)));
+        }
+        let sql = read_string(env, sql)?;
+        let params = params_from_js(env, params).map_err(|e| e.context(&format!("batch statement {}", index + 1)))?;
+        statements.push((sql, params));
+    }
+    Ok(statements)
+}
+
+/// Reads the options object's own enumerable properties.
+fn read_options(env: sys::napi_env, options: sys::napi_value) -> DbResult<OpenOptions> {
+    let mut kind = 0;
+    unsafe { sys::napi_typeof(env, options, &mut kind) };
+    if kind != sys::ValueType::napi_object {
+        return Err(DbError::invalid_option("open() takes a url string or an options object"));
+    }
+    let mut keys = ptr::null_mut();
+    let mut length = 0;
+    unsafe {
+        sys::napi_get_all_property_names(
+            env,
+            options,
+            sys::KeyCollectionMode::own_only,
+            sys::KeyFilter::enumerable | sys::KeyFilter::skip_symbols,
+            sys::KeyConversion::numbers_to_strings,
+            &mut keys,
+        );
+        sys::napi_get_array_length(env, keys, &mut length);
+    }
+    let mut entries = Vec::with_capacity(length as usize);
+    for index in 0..length {
+        let mut key = ptr::null_mut();
+        let mut value = ptr::null_mut();
+        unsafe {
+            sys::napi_get_element(env, keys, index, &mut key);
+            sys::napi_get_property(env, options, key, &mut value);
+        }
+        let name = unsafe { read_string(env, key)? };
+        entries.push((name, unsafe { option_value(env, value)? }));
+    }
+    OpenOptions::parse(entries)
+}
+
+unsafe fn option_value(env: sys::napi_env, value: sys::napi_value) -> DbResult<OptionValue> {
+    let mut kind = 0;
+    sys::napi_typeof(env, value, &mut kind);
+    Ok(match kind {
+        sys::ValueType::napi_undefined => OptionValue::Missing,
+        sys::ValueType::napi_string => OptionValue::Str(read_string(env, value)?),
+        sys::ValueType::napi_number => {
+            let mut n = 0.0;
+            sys::napi_get_value_double(env, value, &mut n);
+            OptionValue::Num(n)
+        }
+        sys::ValueType::napi_boolean => {
+            let mut b = false;
+            sys::napi_get_value_bool(env, value, &mut b);
+            OptionValue::Bool(b)
+        }
+        sys::ValueType::napi_null => OptionValue::Other("null"),
+        sys::ValueType::napi_bigint => OptionValue::Other("a bigint"),
+        sys::ValueType::napi_object => OptionValue::Other("an object"),
+        sys::ValueType::napi_function => OptionValue::Other("a function"),
+        sys::ValueType::napi_symbol => OptionValue::Other("a symbol"),
+        _ => OptionValue::Other("an unsupported value"),
+    })
+}
+
+unsafe fn undefined(env: sys::napi_env) -> Result<RawValue> {
+    let mut value = ptr::null_mut();
+    check_status!(sys::napi_get_undefined(env, &mut value))?;
+    Ok(RawValue(value))
+}

@@ -1,0 +1,329 @@
+//! One error type for everything the core can refuse, and its JavaScript form.
+//!
+//! Every failure leaves Rust as a `DbError`; only on the JS thread is it turned into a JS
+//! exception (`LibsqlError`, `TypeError` or `RangeError`). Messages are built here, so this
+//! is also the one place that makes sure no credential ever reaches a message.
+
+use std::cell::RefCell;
+use std::fmt;
+
+use napi::bindgen_prelude::*;
+use napi::sys;
+
+/// Which JavaScript error class a `DbError` becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// `LibsqlError`: anything the database or the connection refused.
+    Libsql,
+    /// `TypeError`: a value or option of the wrong type.
+    Type,
+    /// `RangeError`: a value of the right type outside what SQLite can hold.
+    Range,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbError {
+    pub class: ErrorClass,
+    /// `SQLITE_*` name for database errors, or one of this crate's own codes
+    /// (`CLIENT_CLOSED`, `INVALID_ARGUMENT`, `INVALID_OPTION`, `TRANSACTION_STATE`, ...).
+    pub code: String,
+    /// The SQLite extended result code, when SQLite produced one.
+    pub raw_code: Option<i32>,
+    pub message: String,
+    /// One extra property for the JS error object (e.g. `storedVersion` of a refused store).
+    pub detail: Option<(&'static str, String)>,
+}
+
+pub type DbResult<T> = std::result::Result<T, DbError>;
+
+impl DbError {
+    pub fn libsql(code: &str, message: impl Into<String>) -> Self {
+        DbError { class: ErrorClass::Libsql, code: code.to_owned(), raw_code: None, message: message.into(), detail: None }
+    }
+
+    pub fn type_error(message: impl Into<String>) -> Self {
+        DbError { class: ErrorClass::Type, code: "ERR_INVALID_ARG_TYPE".into(), raw_code: None, message: message.into(), detail: None }
+    }
+
+    pub fn range_error(message: impl Into<String>) -> Self {
+        DbError { class: ErrorClass::Range, code: "ERR_OUT_OF_RANGE".into(), raw_code: None, message: message.into(), detail: None }
+    }
+
+    pub fn invalid_option(message: impl Into<String>) -> Self {
+        DbError { class: ErrorClass::Type, code: "INVALID_OPTION".into(), raw_code: None, message: message.into(), detail: None }
+    }
+
+    pub fn closed() -> Self {
+        DbError::libsql("CLIENT_CLOSED", "the database is closed")
+    }
+
+    /// A failure reported by SQLite with its extended result code.
+    pub fn sqlite(extended_code: i32, message: impl Into<String>) -> Self {
+        DbError {
+            class: ErrorClass::Libsql,
+            code: sqlite_code_name(extended_code).to_owned(),
+            raw_code: Some(extended_code),
+            message: message.into(),
+            detail: None,
+        }
+    }
+
+    /// Prefixes the message with what was being done, keeping code and class.
+    pub fn context(mut self, what: &str) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl From<libsql::Error> for DbError {
+    fn from(err: libsql::Error) -> Self {
+        match err {
+            libsql::Error::SqliteFailure(code, message) => DbError::sqlite(code, message),
+            libsql::Error::RemoteSqliteFailure(_, extended, message) => DbError::sqlite(extended, message),
+            libsql::Error::Hrana(inner) => remote_error(&inner.to_string()),
+            libsql::Error::WriteDelegation(inner) => remote_error(&inner.to_string()),
+            libsql::Error::Replication(inner) => DbError::libsql("SYNC_FAILED", redact(&inner.to_string())),
+            libsql::Error::Sync(inner) => DbError::libsql("SYNC_FAILED", redact(&inner.to_string())),
+            libsql::Error::ConnectionFailed(message) => DbError::libsql("CONNECTION_FAILED", redact(&message)),
+            libsql::Error::SyncNotSupported(mode) => {
+                DbError::libsql("SYNC_NOT_SUPPORTED", format!("sync() needs an embedded replica; this database is {mode}"))
+            }
+            other => DbError::libsql("LIBSQL_ERROR", redact(&other.to_string())),
+        }
+    }
+}
+
+/// Errors from the HTTP (Hrana) client: a refused statement keeps SQLite's code when the
+/// server sent one; everything else is a transport failure.
+fn remote_error(text: &str) -> DbError {
+    let text = redact(text);
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("401") || lower.contains("403") || lower.contains("unauthorized") || lower.contains("forbidden") {
+        return DbError::libsql("AUTH_FAILED", format!("the server refused the credentials: {text}"));
+    }
+    if let Some(code) = SQLITE_CODE_NAMES.iter().find(|(_, name)| text.contains(name)).map(|(code, _)| *code) {
+        return DbError::sqlite(code, text);
+    }
+    DbError::libsql("SERVER_UNREACHABLE", text)
+}
+
+/// Hides anything that looks like a credential: bearer tokens, `authToken=` query values
+/// and JWT-shaped strings. Messages from lower layers (HTTP clients, replication) may echo
+/// request details, so every such message passes through here.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, word) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(&redact_word(word));
+    }
+    out
+}
+
+fn redact_word(word: &str) -> String {
+    if let Some(pos) = word.find("authToken=") {
+        let start = pos + "authToken=".len();
+        let end = word[start..].find(['&', '"', '\'']).map_or(word.len(), |e| start + e);
+        return format!("{}[redacted]{}", &word[..start], &word[end..]);
+    }
+    let looks_like_jwt = word.len() > 40 && word.split('.').count() == 3 && word.starts_with("ey");
+    if looks_like_jwt {
+        return "[redacted]".to_owned();
+    }
+    word.to_owned()
+}
+
+/// The `SQLITE_*` name of a (primary or extended) result code.
+pub fn sqlite_code_name(code: i32) -> &'static str {
+    SQLITE_CODE_NAMES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .or_else(|| SQLITE_CODE_NAMES.iter().find(|(c, _)| *c == code & 0xff))
+        .map_or("SQLITE_ERROR", |(_, name)| name)
+}
+
+// Extended codes first so `remote_error`'s substring search prefers the most specific name.
+const SQLITE_CODE_NAMES: &[(i32, &str)] = &[
+    (1555, "SQLITE_CONSTRAINT_PRIMARYKEY"),
+    (2067, "SQLITE_CONSTRAINT_UNIQUE"),
+    (787, "SQLITE_CONSTRAINT_FOREIGNKEY"),
+    (1299, "SQLITE_CONSTRAINT_NOTNULL"),
+    (275, "SQLITE_CONSTRAINT_CHECK"),
+    (1811, "SQLITE_CONSTRAINT_TRIGGER"),
+    (2579, "SQLITE_CONSTRAINT_ROWID"),
+    (3091, "SQLITE_CONSTRAINT_DATATYPE"),
+    (1043, "SQLITE_CONSTRAINT_FUNCTION"),
+    (2323, "SQLITE_CONSTRAINT_PINNED"),
+    (531, "SQLITE_CONSTRAINT_COMMITHOOK"),
+    (1795, "SQLITE_CONSTRAINT_VTAB"),
+    (517, "SQLITE_BUSY_SNAPSHOT"),
+    (261, "SQLITE_BUSY_RECOVERY"),
+    (773, "SQLITE_BUSY_TIMEOUT"),
+    (262, "SQLITE_LOCKED_SHAREDCACHE"),
+    (1032, "SQLITE_READONLY_DBMOVED"),
+    (264, "SQLITE_READONLY_RECOVERY"),
+    (520, "SQLITE_READONLY_CANTLOCK"),
+    (776, "SQLITE_READONLY_ROLLBACK"),
+    (1288, "SQLITE_READONLY_CANTINIT"),
+    (1544, "SQLITE_READONLY_DIRECTORY"),
+    (270, "SQLITE_CANTOPEN_NOTEMPDIR"),
+    (526, "SQLITE_CANTOPEN_ISDIR"),
+    (782, "SQLITE_CANTOPEN_FULLPATH"),
+    (1038, "SQLITE_CANTOPEN_CONVPATH"),
+    (266, "SQLITE_IOERR_READ"),
+    (522, "SQLITE_IOERR_SHORT_READ"),
+    (778, "SQLITE_IOERR_WRITE"),
+    (1034, "SQLITE_IOERR_FSYNC"),
+    (1290, "SQLITE_IOERR_DIR_FSYNC"),
+    (1546, "SQLITE_IOERR_TRUNCATE"),
+    (3338, "SQLITE_IOERR_NOMEM"),
+    (4874, "SQLITE_IOERR_SHMOPEN"),
+    (267, "SQLITE_CORRUPT_VTAB"),
+    (1, "SQLITE_ERROR"),
+    (2, "SQLITE_INTERNAL"),
+    (3, "SQLITE_PERM"),
+    (4, "SQLITE_ABORT"),
+    (5, "SQLITE_BUSY"),
+    (6, "SQLITE_LOCKED"),
+    (7, "SQLITE_NOMEM"),
+    (8, "SQLITE_READONLY"),
+    (9, "SQLITE_INTERRUPT"),
+    (10, "SQLITE_IOERR"),
+    (11, "SQLITE_CORRUPT"),
+    (12, "SQLITE_NOTFOUND"),
+    (13, "SQLITE_FULL"),
+    (14, "SQLITE_CANTOPEN"),
+    (15, "SQLITE_PROTOCOL"),
+    (16, "SQLITE_EMPTY"),
+    (17, "SQLITE_SCHEMA"),
+    (18, "SQLITE_TOOBIG"),
+    (19, "SQLITE_CONSTRAINT"),
+    (20, "SQLITE_MISMATCH"),
+    (21, "SQLITE_MISUSE"),
+    (22, "SQLITE_NOLFS"),
+    (23, "SQLITE_AUTH"),
+    (24, "SQLITE_FORMAT"),
+    (25, "SQLITE_RANGE"),
+    (26, "SQLITE_NOTADB"),
+];
+
+thread_local! {
+    /// The `LibsqlError` class registered by the JS layer at load time. Thread-local because
+    /// each JS thread (main or worker) loads the addon with its own environment.
+    static LIBSQL_ERROR_CLASS: RefCell<Option<sys::napi_ref>> = const { RefCell::new(None) };
+}
+
+/// Remembers the JS `LibsqlError` constructor for building rejections.
+pub fn register_error_class(env: sys::napi_env, class: sys::napi_value) -> Result<()> {
+    let mut reference = std::ptr::null_mut();
+    check_status!(unsafe { sys::napi_create_reference(env, class, 1, &mut reference) })?;
+    LIBSQL_ERROR_CLASS.with(|slot| {
+        if let Some(old) = slot.borrow_mut().replace(reference) {
+            unsafe { sys::napi_delete_reference(env, old) };
+        }
+    });
+    Ok(())
+}
+
+impl DbError {
+    /// Builds the JS error object for this error (on the JS thread).
+    pub fn to_js(&self, env: sys::napi_env) -> Result<sys::napi_value> {
+        let message = create_string(env, &self.message)?;
+        let code = create_string(env, &self.code)?;
+        let mut error = std::ptr::null_mut();
+        match self.class {
+            ErrorClass::Type => check_status!(unsafe { sys::napi_create_type_error(env, code, message, &mut error) })?,
+            ErrorClass::Range => check_status!(unsafe { sys::napi_create_range_error(env, code, message, &mut error) })?,
+            ErrorClass::Libsql => {
+                let class = LIBSQL_ERROR_CLASS.with(|slot| *slot.borrow());
+                let raw_code = match self.raw_code {
+                    Some(raw) => {
+                        let mut value = std::ptr::null_mut();
+                        check_status!(unsafe { sys::napi_create_int32(env, raw, &mut value) })?;
+                        value
+                    }
+                    None => {
+                        let mut value = std::ptr::null_mut();
+                        check_status!(unsafe { sys::napi_get_undefined(env, &mut value) })?;
+                        value
+                    }
+                };
+                match class {
+                    Some(reference) => {
+                        let mut constructor = std::ptr::null_mut();
+                        check_status!(unsafe { sys::napi_get_reference_value(env, reference, &mut constructor) })?;
+                        let args = [message, code, raw_code];
+                        check_status!(unsafe {
+                            sys::napi_new_instance(env, constructor, args.len(), args.as_ptr(), &mut error)
+                        })?;
+                    }
+                    None => check_status!(unsafe { sys::napi_create_error(env, code, message, &mut error) })?,
+                }
+            }
+        }
+        if let Some((key, value)) = &self.detail {
+            let value = create_string(env, value)?;
+            let key = std::ffi::CString::new(*key).expect("detail keys are literals");
+            check_status!(unsafe { sys::napi_set_named_property(env, error, key.as_ptr(), value) })?;
+        }
+        Ok(error)
+    }
+
+    /// The napi error that makes napi-rs throw (or reject with) exactly our JS error object.
+    pub fn into_napi(self, env: sys::napi_env) -> Error {
+        match self.to_js(env) {
+            Ok(value) => Error::from(unsafe { Unknown::from_raw_unchecked(env, value) }),
+            Err(err) => err,
+        }
+    }
+}
+
+fn create_string(env: sys::napi_env, text: &str) -> Result<sys::napi_value> {
+    let mut value = std::ptr::null_mut();
+    check_status!(unsafe { sys::napi_create_string_utf8(env, text.as_ptr().cast(), text.len() as isize, &mut value) })?;
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extended_codes_have_specific_names() {
+        assert_eq!(sqlite_code_name(1555), "SQLITE_CONSTRAINT_PRIMARYKEY");
+        assert_eq!(sqlite_code_name(2067), "SQLITE_CONSTRAINT_UNIQUE");
+        assert_eq!(sqlite_code_name(5), "SQLITE_BUSY");
+        assert_eq!(sqlite_code_name(26), "SQLITE_NOTADB");
+    }
+
+    #[test]
+    fn unknown_extended_code_falls_back_to_its_primary_code() {
+        // 19 | (99 << 8): an extended constraint code this table does not list.
+        assert_eq!(sqlite_code_name(19 | (99 << 8)), "SQLITE_CONSTRAINT");
+    }
+
+    #[test]
+    fn redact_hides_tokens_in_query_strings_and_jwts() {
+        let jwt = "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9.eyJhIjoicnciLCJpYXQiOjE3MDB9.c2lnbmF0dXJlc2lnbmF0dXJl";
+        let text = format!("GET https://db.example/v2?authToken=secret123&x=1 failed; bearer {jwt}");
+        let out = redact(&text);
+        assert!(!out.contains("secret123"), "{out}");
+        assert!(!out.contains(jwt), "{out}");
+        assert!(out.contains("authToken=[redacted]&x=1"), "{out}");
+    }
+
+    #[test]
+    fn remote_errors_keep_sqlite_codes_and_spot_auth_failures() {
+        let err = remote_error("SQLITE_CONSTRAINT_UNIQUE: UNIQUE constraint failed: t.id");
+        assert_eq!(err.code, "SQLITE_CONSTRAINT_UNIQUE");
+        assert_eq!(remote_error("http error 401 Unauthorized").code, "AUTH_FAILED");
+        assert_eq!(remote_error("error trying to connect: Connection refused").code, "SERVER_UNREACHABLE");
+    }
+}

@@ -1,0 +1,13 @@
+//! flue-libsql's native core: a libSQL runner for Node.js (query / transaction / close),
+//! with migrations, exposed through N-API. The TypeScript layer in `lib/` wraps it with the
+//! promise-level API and Flue's stores.
+
+mod database;
+mod error;
+mod migrate;
+mod options;
+mod output;
+mod session;
+mod sql_text;
+mod statement_cache;
+mod value;

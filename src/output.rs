@@ -1,0 +1,128 @@
+//! Operation results as JS values: rows become plain objects keyed by column name.
+
+use std::ffi::CString;
+use std::ptr;
+
+use napi::bindgen_prelude::ToNapiValue;
+use napi::{check_status, sys};
+
+use crate::session::{Output, Rows, StatementResult};
+use crate::value::{integer_to_js, value_to_js, JsResult};
+
+/// A JS value made by hand, handed back to napi-rs as is.
+pub struct RawValue(pub sys::napi_value);
+
+impl ToNapiValue for RawValue {
+    unsafe fn to_napi_value(_env: sys::napi_env, value: Self) -> napi::Result<sys::napi_value> {
+        Ok(value.0)
+    }
+}
+
+impl ToNapiValue for Output {
+    unsafe fn to_napi_value(env: sys::napi_env, output: Self) -> napi::Result<sys::napi_value> {
+        match output {
+            Output::Rows(rows) => rows_to_js(env, &rows),
+            Output::Execute(result) => {
+                let object = new_object(env)?;
+                write_counts(env, object, &result)?;
+                Ok(object)
+            }
+            Output::Batch(results) => {
+                let mut array = ptr::null_mut();
+                check_status!(sys::napi_create_array_with_length(env, results.len(), &mut array))?;
+                for (index, result) in results.iter().enumerate() {
+                    let object = new_object(env)?;
+                    set(env, object, "rows", rows_to_js(env, &result.rows)?)?;
+                    write_counts(env, object, result)?;
+                    check_status!(sys::napi_set_element(env, array, index as u32, object))?;
+                }
+                Ok(array)
+            }
+            Output::Done => {
+                let mut undefined = ptr::null_mut();
+                check_status!(sys::napi_get_undefined(env, &mut undefined))?;
+                Ok(undefined)
+            }
+            Output::Migrated(report) => {
+                let object = new_object(env)?;
+                set(env, object, "set", string(env, &report.set)?)?;
+                let mut applied = ptr::null_mut();
+                check_status!(sys::napi_create_array_with_length(env, report.applied.len(), &mut applied))?;
+                for (index, (version, name)) in report.applied.iter().enumerate() {
+                    let entry = new_object(env)?;
+                    set(env, entry, "version", number(env, *version as f64)?)?;
+                    set(env, entry, "name", string(env, name)?)?;
+                    check_status!(sys::napi_set_element(env, applied, index as u32, entry))?;
+                }
+                set(env, object, "applied", applied)?;
+                set(env, object, "version", number(env, report.version as f64)?)?;
+                Ok(object)
+            }
+            Output::Synced { frame_no, frames_synced } => {
+                let object = new_object(env)?;
+                let frame = match frame_no {
+                    Some(frame) => number(env, frame as f64)?,
+                    None => {
+                        let mut null = ptr::null_mut();
+                        check_status!(sys::napi_get_null(env, &mut null))?;
+                        null
+                    }
+                };
+                set(env, object, "frameNo", frame)?;
+                set(env, object, "framesSynced", number(env, frames_synced as f64)?)?;
+                Ok(object)
+            }
+        }
+    }
+}
+
+/// Builds the row objects. Column-name strings are made once per result, not per row.
+/// When two columns share a name, the later one wins (as in better-sqlite3).
+unsafe fn rows_to_js(env: sys::napi_env, rows: &Rows) -> JsResult<sys::napi_value> {
+    let width = rows.columns.len();
+    let count = if width == 0 { 0 } else { rows.values.len() / width };
+    let mut keys = Vec::with_capacity(width);
+    for column in &rows.columns {
+        keys.push(string(env, column)?);
+    }
+    let mut array = ptr::null_mut();
+    check_status!(sys::napi_create_array_with_length(env, count, &mut array))?;
+    for (index, row) in rows.values.chunks_exact(width.max(1)).take(count).enumerate() {
+        let object = new_object(env)?;
+        for (key, value) in keys.iter().zip(row) {
+            check_status!(sys::napi_set_property(env, object, *key, value_to_js(env, value)?))?;
+        }
+        check_status!(sys::napi_set_element(env, array, index as u32, object))?;
+    }
+    Ok(array)
+}
+
+unsafe fn write_counts(env: sys::napi_env, object: sys::napi_value, result: &StatementResult) -> JsResult<()> {
+    set(env, object, "rowsAffected", number(env, result.rows_affected as f64)?)?;
+    let mut rowid = ptr::null_mut();
+    integer_to_js(env, result.last_insert_rowid, &mut rowid)?;
+    set(env, object, "lastInsertRowid", rowid)
+}
+
+unsafe fn new_object(env: sys::napi_env) -> JsResult<sys::napi_value> {
+    let mut object = ptr::null_mut();
+    check_status!(sys::napi_create_object(env, &mut object))?;
+    Ok(object)
+}
+
+unsafe fn set(env: sys::napi_env, object: sys::napi_value, key: &str, value: sys::napi_value) -> JsResult<()> {
+    let key = CString::new(key).expect("property names are literals");
+    check_status!(sys::napi_set_named_property(env, object, key.as_ptr(), value))
+}
+
+pub unsafe fn string(env: sys::napi_env, text: &str) -> JsResult<sys::napi_value> {
+    let mut value = ptr::null_mut();
+    check_status!(sys::napi_create_string_utf8(env, text.as_ptr().cast(), text.len() as isize, &mut value))?;
+    Ok(value)
+}
+
+unsafe fn number(env: sys::napi_env, n: f64) -> JsResult<sys::napi_value> {
+    let mut value = ptr::null_mut();
+    check_status!(sys::napi_create_double(env, n, &mut value))?;
+    Ok(value)
+}

@@ -1,0 +1,80 @@
+//! What a SQL string holds before it is prepared: nothing, one statement, or several.
+//!
+//! `prepare` compiles only the first statement of a string and silently ignores the rest,
+//! so `query("DELETE FROM a; DELETE FROM b")` would quietly skip the second delete. The
+//! runner refuses such strings instead; `exec()` is the way to run a script.
+
+use std::ffi::CString;
+
+use crate::error::{DbError, DbResult};
+
+/// Checks that `sql` holds exactly one statement (a trailing `;` and comments are fine).
+pub fn ensure_single_statement(sql: &str) -> DbResult<()> {
+    if sql.contains('\0') {
+        return Err(DbError::type_error("the SQL text contains a NUL character"));
+    }
+    if !has_sql_tokens(sql) {
+        return Err(DbError::libsql("SQLITE_MISUSE", "the SQL text is empty (only whitespace or comments)"));
+    }
+    if let Some(end) = end_of_first_statement(sql) {
+        if has_sql_tokens(&sql[end + 1..]) {
+            return Err(DbError::libsql(
+                "SQLITE_MISUSE",
+                "the SQL text holds more than one statement; query()/execute() run one statement, \
+                 use exec() for a script or batch() for several statements in one transaction",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Byte index of the `;` that ends the first statement, if any. SQLite's own
+/// `sqlite3_complete` decides, so semicolons inside strings, comments and trigger bodies
+/// (`CREATE TRIGGER ... BEGIN ...; END;`) do not count.
+fn end_of_first_statement(sql: &str) -> Option<usize> {
+    sql.match_indices(';').map(|(i, _)| i).find(|&i| {
+        // `sql` has no NUL (checked above), so every prefix makes a valid C string.
+        let prefix = CString::new(&sql[..=i]).expect("prefix without NUL");
+        unsafe { libsql::ffi::sqlite3_complete(prefix.as_ptr()) != 0 }
+    })
+}
+
+/// Whether `text` holds anything but whitespace, comments and stray semicolons.
+pub fn has_sql_tokens(text: &str) -> bool {
+    let mut rest = text;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ';');
+        if let Some(after) = rest.strip_prefix("--") {
+            rest = after.split_once('\n').map_or("", |(_, tail)| tail);
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            rest = after.split_once("*/").map_or("", |(_, tail)| tail);
+        } else {
+            return !rest.is_empty();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_statement_with_trailing_semicolon_and_comments_is_fine() {
+        assert!(ensure_single_statement("SELECT 1").is_ok());
+        assert!(ensure_single_statement("SELECT ';' AS x; -- trailing comment\n").is_ok());
+        assert!(ensure_single_statement("/* a */ SELECT 1 /* ; */;").is_ok());
+        assert!(ensure_single_statement(
+            "CREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE a SET x = 1; DELETE FROM b; END;"
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn empty_and_multi_statement_text_is_refused() {
+        assert!(ensure_single_statement("").unwrap_err().message.contains("empty"));
+        assert!(ensure_single_statement("  \n\t ").unwrap_err().message.contains("empty"));
+        assert!(ensure_single_statement("-- only a comment").unwrap_err().message.contains("empty"));
+        assert!(ensure_single_statement("SELECT 1; SELECT 2").unwrap_err().message.contains("more than one"));
+        assert!(ensure_single_statement("SELECT 1\0; DROP TABLE x").unwrap_err().message.contains("NUL"));
+    }
+}

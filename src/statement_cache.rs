@@ -1,0 +1,57 @@
+//! Prepared statements kept per connection, keyed by SQL text (local targets only).
+//!
+//! Preparing costs more than running a point query, and the Flue stores run the same few
+//! dozen statements over and over. A statement is always reset after use, so a cached one
+//! never holds a read snapshot or a lock.
+
+use std::collections::HashMap;
+
+use libsql::{Connection, Statement};
+
+use crate::error::DbResult;
+use crate::sql_text::ensure_single_statement;
+
+/// Enough for the Flue stores' statements plus an application's hot set.
+const CAPACITY: usize = 256;
+
+#[derive(Default)]
+pub struct StatementCache {
+    entries: HashMap<String, (Statement, u64)>,
+    clock: u64,
+}
+
+impl StatementCache {
+    /// The cached statement for `sql`, preparing (and checking) it on first use.
+    pub async fn get(&mut self, conn: &Connection, sql: &str) -> DbResult<&Statement> {
+        self.clock += 1;
+        let now = self.clock;
+        if !self.entries.contains_key(sql) {
+            ensure_single_statement(sql)?;
+            let statement = conn.prepare(sql).await?;
+            if self.entries.len() >= CAPACITY {
+                self.evict_least_recently_used();
+            }
+            self.entries.insert(sql.to_owned(), (statement, now));
+        }
+        let entry = self.entries.get_mut(sql).expect("inserted above");
+        entry.1 = now;
+        Ok(&entry.0)
+    }
+
+    fn evict_least_recently_used(&mut self) {
+        if let Some(oldest) = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(sql, _)| sql.clone()) {
+            self.entries.remove(&oldest);
+        }
+    }
+
+    /// Finalizes every statement (before the connection closes, or after a schema change
+    /// made by a script).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
