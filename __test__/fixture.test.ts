@@ -3,13 +3,23 @@
  * back through our stores exactly as its expectations file lists, our migration must create
  * the same layout it did, and Flue's own runtime must serve and continue that database over
  * our stores.
+ *
+ * Everything runs over two drivers: the `@libsql/client` runner handed to `libsql(runner)`
+ * (the foreign-runner seam), and the native adapter `libsql({ url })`. The layout check also
+ * covers the shipped migration file executed as is.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fauxAssistantMessage, fauxProvider } from '@earendil-works/pi-ai/providers/faux';
 import { useModel } from '@flue/runtime';
-import type { AgentSubmission, ConversationStreamBatch, PersistenceStores } from '@flue/runtime/adapter';
+import type {
+  AgentSubmission,
+  ConversationStreamBatch,
+  PersistenceAdapter,
+  PersistenceStores,
+} from '@flue/runtime/adapter';
 import { start, type Flue } from '@flue/runtime/node';
 import { createAgentRouter } from '@flue/runtime/routing';
+import { libsql, open } from '../dist/index.js';
 import type { Row, Runner } from '../lib/runner.js';
 import { createStores } from '../lib/stores/index.js';
 import { clientRunner } from './support/client-runner.js';
@@ -20,9 +30,52 @@ import {
   sha256,
   type FixtureStream,
 } from './support/format1-fixture.js';
-import { copiedTempDatabase, migratedTempDatabase, type TempDatabase } from './support/temp-database.js';
+import {
+  copiedTempDatabase,
+  emptyTempDatabase,
+  migratedTempDatabase,
+  type TempDatabase,
+} from './support/temp-database.js';
 
 const fixture = await loadFormat1Fixture();
+
+interface Driver {
+  name: string;
+  /** A connection of this driver for the test's own SQL. */
+  raw(url: string): Promise<Runner>;
+  /** The adapter a db.ts would export for this file. */
+  adapter(url: string): PersistenceAdapter & { migrate(): Promise<void>; close(): Promise<void> };
+}
+
+const drivers: Driver[] = [
+  {
+    name: 'libsql(@libsql/client runner)',
+    raw: async (url) => clientRunner(url),
+    adapter: (url) => libsql(clientRunner(url)),
+  },
+  {
+    name: 'libsql({ url }) native',
+    raw: (url) => open(url),
+    adapter: (url) => libsql({ url }),
+  },
+];
+
+/** How a fresh database gets the format-1 schema. */
+const schemaCreators: { name: string; stamps: boolean; create(): Promise<TempDatabase> }[] = [
+  // The file as shipped has no stamp: the migrators write flue_meta themselves.
+  { name: 'the shipped migration file', stamps: false, create: migratedTempDatabase },
+  ...drivers.map((driver) => ({
+    name: `${driver.name}.migrate()`,
+    stamps: true,
+    async create() {
+      const database = await emptyTempDatabase();
+      const adapter = driver.adapter(database.url);
+      await adapter.migrate();
+      await adapter.close();
+      return database;
+    },
+  })),
+];
 
 /** Instances that received messages, with the stream each has. */
 const contacted = fixture.instances.flatMap((instance) =>
@@ -33,12 +86,12 @@ function normalizedSql(sql: string): string {
   return sql.replace(/\s+/g, ' ').replace(/\s*([(),])\s*/g, '$1').trim().toLowerCase();
 }
 
-describe('format-1 migration', () => {
+describe.each(schemaCreators)('format-1 migration by $name', (creator) => {
   let database: TempDatabase;
   let runner: Runner;
 
   beforeAll(async () => {
-    database = await migratedTempDatabase();
+    database = await creator.create();
     runner = clientRunner(database.url);
   });
   afterAll(async () => {
@@ -46,8 +99,9 @@ describe('format-1 migration', () => {
     await database?.remove();
   });
 
-  // flue_meta is the native migrator's, not this file's; sqlite_sequence is SQLite's own.
-  const ownTables = fixture.tables.filter((table) => table.name !== 'flue_meta' && table.name !== 'sqlite_sequence');
+  // flue_meta is the migrators', not the shipped file's; sqlite_sequence is SQLite's own.
+  const ownTables = fixture.tables.filter((table) =>
+    table.name !== 'sqlite_sequence' && (creator.stamps || table.name !== 'flue_meta'));
 
   it.each(ownTables.map((table) => [table.name, table] as const))(
     'creates %s with the fixture columns, keys and constraints',
@@ -82,6 +136,14 @@ describe('format-1 migration', () => {
       sql: index.sql === null ? null : normalizedSql(index.sql),
     })));
   });
+
+  if (creator.stamps) it('stamps format 1 and creates exactly the fixture flue_* tables', async () => {
+    expect(await runner.query('SELECT key, value FROM flue_meta ORDER BY key')).toEqual(fixture.format_version.flue_meta_rows);
+    const flueTables = await runner.query(
+      `SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'flue\\_%' ESCAPE '\\' ORDER BY name`,
+    );
+    expect(flueTables.map((table) => table.name)).toEqual(fixture.flue_tables);
+  });
 });
 
 /** Every batch of a stream, read through the store a page at a time. */
@@ -114,19 +176,24 @@ async function tableDigests(runner: Runner): Promise<Record<string, string>> {
   return digests;
 }
 
-describe('format-1 fixture read back through the stores', () => {
+describe.each(drivers)('format-1 fixture read back through the stores of $name', (driver) => {
   let database: TempDatabase;
   let runner: Runner;
+  let adapter: ReturnType<Driver['adapter']>;
   let stores: PersistenceStores;
   let digestsBeforeReads: Record<string, string>;
 
   beforeAll(async () => {
     database = await copiedTempDatabase(FIXTURE_DB_PATH);
-    runner = clientRunner(database.url);
-    stores = createStores(runner);
+    runner = await driver.raw(database.url);
+    // Taken before migrate(): the adapter's migration must not change a format-1 store either.
     digestsBeforeReads = await tableDigests(runner);
+    adapter = driver.adapter(database.url);
+    await adapter.migrate();
+    stores = await adapter.connect();
   });
   afterAll(async () => {
+    await adapter?.close();
     await runner?.close();
     await database?.remove();
   });
@@ -252,11 +319,11 @@ describe('format-1 fixture read back through the stores', () => {
   });
 });
 
-describe("Flue's runtime over our stores on the fixture", () => {
+describe.each(drivers)("Flue's runtime over $name on the fixture", (driver) => {
   const queued = fixture.queued_submissions[0]!;
   let database: TempDatabase;
   let runner: Runner;
-  let flue: Flue;
+  let flue: Flue | undefined;
 
   // The fixture's agent, rebuilt from its description. Only the queued prompt reaches the
   // model (settled turns replay from the stream), so the reply rule is needed for a single
@@ -269,7 +336,7 @@ describe("Flue's runtime over our stores on the fixture", () => {
 
   beforeAll(async () => {
     database = await copiedTempDatabase(FIXTURE_DB_PATH);
-    runner = clientRunner(database.url);
+    runner = await driver.raw(database.url);
     const faux = fauxProvider({ provider: fixture.agent.provider, models: [{ id: fixture.agent.model_id }] });
     faux.setResponses([(context) => {
       const userMessages = context.messages.filter((message) => message.role === 'user');
@@ -281,12 +348,13 @@ describe("Flue's runtime over our stores on the fixture", () => {
     }]);
     flue = await start({
       agents: [InteropEcho],
-      db: { connect: () => createStores(runner), close: () => runner.close() },
+      db: driver.adapter(database.url),
       providers: [faux.provider],
     });
   });
   afterAll(async () => {
     await flue?.stop();
+    await runner?.close();
     await database?.remove();
   });
 

@@ -22,11 +22,7 @@ export function toFlueError(error: unknown): unknown {
 }
 
 export async function migrateFlueSchemaOverRunner(runner: Runner): Promise<void> {
-  const statements = native
-    .flueMigrations()
-    .flatMap((migration) => migration.sql.split(';'))
-    .map((statement) => statement.trim())
-    .filter((statement) => statement.replace(/--.*$/gm, '').trim() !== '');
+  const statements = native.flueMigrations().flatMap((migration) => splitStatements(migration.sql));
   await runner.transaction(async (tx) => {
     const stamp = await readStamp(tx);
     for (const statement of statements) await tx.query(statement);
@@ -37,6 +33,48 @@ export async function migrateFlueSchemaOverRunner(runner: Runner): Promise<void>
       await tx.query(`UPDATE flue_meta SET key = 'format_version', value = ? WHERE key = 'schema_version'`, [String(FLUE_FORMAT_VERSION)]);
     }
   });
+}
+
+/**
+ * Splits a script into statements at the `;` that end them, for a runner that takes one
+ * statement per call. Comments are dropped (they may hold `;`), quoted text is kept intact.
+ * Enough for the embedded DDL (no triggers, so no `;` inside a statement body).
+ */
+export function splitStatements(script: string): string[] {
+  const statements: string[] = [];
+  let current = '';
+  for (let i = 0; i < script.length; i++) {
+    const char = script[i]!;
+    if (char === '-' && script[i + 1] === '-') {
+      const end = script.indexOf('\n', i);
+      i = end === -1 ? script.length : end - 1;
+      continue;
+    }
+    if (char === '/' && script[i + 1] === '*') {
+      const end = script.indexOf('*/', i + 2);
+      i = end === -1 ? script.length : end + 1;
+      current += ' ';
+      continue;
+    }
+    if (char === "'" || char === '"' || char === '`' || char === '[') {
+      const close = char === '[' ? ']' : char;
+      let end = script.indexOf(close, i + 1);
+      // A doubled quote inside quoted text is an escaped quote, not the end.
+      while (end !== -1 && close !== ']' && script[end + 1] === close) end = script.indexOf(close, end + 2);
+      end = end === -1 ? script.length - 1 : end;
+      current += script.slice(i, end + 1);
+      i = end;
+      continue;
+    }
+    if (char === ';') {
+      if (current.trim() !== '') statements.push(current.trim());
+      current = '';
+      continue;
+    }
+    current += char;
+  }
+  if (current.trim() !== '') statements.push(current.trim());
+  return statements;
 }
 
 /** Reads the stamp before anything is written; refuses unknown, newer and unversioned stores. */

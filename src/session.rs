@@ -111,9 +111,11 @@ impl Session {
         match op {
             Op::Query { sql, params } => Ok(Output::Rows(self.statement(&sql, params).await?.rows)),
             Op::Execute { sql, params } => Ok(Output::Execute(self.statement(&sql, params).await?)),
-            Op::Batch(statements) => Ok(Output::Batch(self.batch(statements).await?)),
+            // Rarely-used operations are boxed: their futures are large, and keeping them out
+            // of this state machine keeps the per-query future small (it is moved on every call).
+            Op::Batch(statements) => Ok(Output::Batch(Box::pin(self.batch(statements)).await?)),
             Op::Exec(script) => {
-                self.exec(&script).await?;
+                Box::pin(self.exec(&script)).await?;
                 Ok(Output::Done)
             }
             Op::Begin => {
@@ -139,11 +141,11 @@ impl Session {
                 Ok(Output::Done)
             }
             Op::Migrate { set, migrations, flue_format } => {
-                Ok(Output::Migrated(migrate::run(self, &set, &migrations, flue_format).await?))
+                Ok(Output::Migrated(Box::pin(migrate::run(self, &set, &migrations, flue_format)).await?))
             }
             Op::Sync => match self.target {
                 Target::Replica { .. } => {
-                    let replicated = self.database.sync().await?;
+                    let replicated = Box::pin(self.database.sync()).await?;
                     Ok(Output::Synced {
                         frame_no: replicated.frame_no(),
                         frames_synced: replicated.frames_synced() as u64,

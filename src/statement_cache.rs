@@ -4,12 +4,14 @@
 //! dozen statements over and over. A statement is always reset after use, so a cached one
 //! never holds a read snapshot or a lock.
 
-use std::collections::HashMap;
-
 use libsql::{Connection, Statement};
 
 use crate::error::DbResult;
 use crate::sql_text::ensure_single_statement;
+
+/// SQL texts are hashed on every call; FxHash is several times cheaper than SipHash here, and
+/// the keys are the application's own statements, not attacker-chosen.
+type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// Enough for the Flue stores' statements plus an application's hot set.
 const CAPACITY: usize = 256;
@@ -48,10 +50,5 @@ impl StatementCache {
     /// made by a script).
     pub fn clear(&mut self) {
         self.entries.clear();
-    }
-
-    #[cfg(test)]
-    pub fn len(&self) -> usize {
-        self.entries.len()
     }
 }

@@ -4,11 +4,16 @@
  * The runner is the only thing that varies between drivers, so it comes in as one factory:
  * `openRunner()` must return a runner over a fresh database that already has the format-1
  * schema, plus a `dispose` that closes it and deletes whatever it created.
+ *
+ * A backend may also pass `formatVersion` (Flue's `FormatVersionTestBackend`): a way to open a
+ * fresh, un-migrated database, migrate it the way the adapter does, and read and write its
+ * `flue_meta` stamp directly. With it the submission suite adds its format-version group.
  */
 import {
   defineAttachmentStoreContractTests,
   defineConversationStreamStoreContractTests,
   defineStoreContractTests,
+  type FormatVersionTestBackend,
 } from '@flue/runtime/test-utils';
 import type { Runner } from '../../lib/runner.js';
 import {
@@ -23,6 +28,11 @@ export interface OpenedRunner {
 }
 
 export type RunnerFactory = () => Promise<OpenedRunner>;
+
+export interface ContractSuiteOptions {
+  /** Enables the submission suite's format-version stamping group for this backend. */
+  formatVersion?: FormatVersionTestBackend;
+}
 
 /**
  * Opens runners on demand and disposes of every one opened since the last cleanup — the
@@ -44,11 +54,16 @@ function perTestRunners(openRunner: RunnerFactory) {
   };
 }
 
-export function defineAllContractSuites(label: string, openRunner: RunnerFactory): void {
+export function defineAllContractSuites(
+  label: string,
+  openRunner: RunnerFactory,
+  options: ContractSuiteOptions = {},
+): void {
   const submissions = perTestRunners(openRunner);
   defineStoreContractTests(`${label}: AgentSubmissionStore`, {
     create: async () => createSubmissionStore(await submissions.open()),
     cleanup: () => submissions.cleanup(),
+    ...(options.formatVersion ? { formatVersion: options.formatVersion } : {}),
   });
 
   // The submission store must share the stream's database: without it the suite skips its

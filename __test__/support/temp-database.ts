@@ -27,6 +27,11 @@ async function tempDatabase(fileName: string): Promise<TempDatabase> {
   };
 }
 
+/** A path for a database that does not exist yet: the first connection creates it, empty. */
+export function emptyTempDatabase(fileName = 'flue.db'): Promise<TempDatabase> {
+  return tempDatabase(fileName);
+}
+
 /** A new database holding the format-1 tables, created from the migration file as shipped. */
 export async function migratedTempDatabase(): Promise<TempDatabase> {
   const database = await tempDatabase('flue.db');

@@ -1,0 +1,192 @@
+/**
+ * Serialization: many concurrent calls on one Database, and two processes writing one file.
+ */
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  LOCAL_KINDS,
+  lastJsonLine,
+  makeTempDir,
+  open,
+  openLocal,
+  runNodeChild,
+  type Database,
+  type TempDir,
+  type TestDatabase,
+} from './support/runner-helpers.js';
+
+describe.each(LOCAL_KINDS)('1000 concurrent calls on one Database (%s)', (kind) => {
+  let target: TestDatabase;
+  let db: Database;
+
+  beforeEach(async () => {
+    target = await openLocal(kind);
+    db = target.db;
+    await db.exec(`
+      CREATE TABLE ledger(id INTEGER PRIMARY KEY, op INTEGER NOT NULL, amount INTEGER NOT NULL);
+      CREATE TABLE counter(id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+      INSERT INTO counter VALUES (1, 0);
+    `);
+  });
+  afterEach(() => target.dispose());
+
+  it('mixed reads, writes, batches and transactions: no errors, every result correct', async () => {
+    class Intentional extends Error {}
+    /** What the ledger must hold at the end, built from the same decisions as the calls. */
+    let expectedRows = 0;
+    let expectedSum = 0;
+    let expectedCounter = 0;
+    const reads: { issued: number; count: Promise<number> }[] = [];
+    const checks: Promise<void>[] = [];
+    const intentional: Promise<unknown>[] = [];
+
+    for (let i = 0; i < 1000; i++) {
+      switch (i % 6) {
+        case 0: // a plain write
+          expectedRows += 1;
+          expectedSum += i;
+          checks.push(
+            db.execute('INSERT INTO ledger(op, amount) VALUES (?, ?)', [i, i]).then((result) => {
+              expect(result.rowsAffected).toBe(1);
+            }),
+          );
+          break;
+        case 1: // a transaction that writes twice and reads its own writes
+          expectedRows += 2;
+          expectedSum += i + 1;
+          checks.push(
+            db
+              .transaction(async (tx) => {
+                await tx.execute('INSERT INTO ledger(op, amount) VALUES (?, ?)', [i, i]);
+                await tx.execute('INSERT INTO ledger(op, amount) VALUES (?, ?)', [i, 1]);
+                return (await tx.query<{ n: number; s: number }>('SELECT count(*) AS n, sum(amount) AS s FROM ledger WHERE op = ?', [i]))[0];
+              })
+              .then((own) => expect(own).toEqual({ n: 2, s: i + 1 })),
+          );
+          break;
+        case 2: // a top-level read
+          reads.push({ issued: i, count: db.query<{ n: number }>('SELECT count(*) AS n FROM ledger').then((rows) => rows[0].n) });
+          break;
+        case 3: // a read-modify-write of one counter, with a pause between read and write
+          expectedCounter += 1;
+          checks.push(
+            db.transaction(async (tx) => {
+              const [{ n }] = await tx.query<{ n: number }>('SELECT n FROM counter WHERE id = 1');
+              await Promise.resolve();
+              await tx.execute('UPDATE counter SET n = ? WHERE id = 1', [n + 1]);
+            }),
+          );
+          break;
+        case 4:
+          if (i % 4 === 0) {
+            // a transaction that writes and then fails on purpose: rolled back
+            intentional.push(
+              db.transaction(async (tx) => {
+                await tx.execute('INSERT INTO ledger(op, amount) VALUES (?, ?)', [i, 1_000_000]);
+                throw new Intentional(`op ${i}`);
+              }),
+            );
+          } else {
+            // a batch of two writes
+            expectedRows += 2;
+            expectedSum += 2 * i;
+            checks.push(
+              db
+                .batch([
+                  ['INSERT INTO ledger(op, amount) VALUES (?, ?)', [i, i]],
+                  { sql: 'INSERT INTO ledger(op, amount) VALUES (:op, :amount)', params: { op: i, amount: i } },
+                ])
+                .then((results) => expect(results.map((r) => r.rowsAffected)).toEqual([1, 1])),
+            );
+          }
+          break;
+        case 5: // a read inside a transaction of the totals so far
+          checks.push(
+            db
+              .transaction((tx) => tx.query<{ n: number }>('SELECT count(*) AS n FROM ledger'))
+              .then(([row]) => expect(row.n).toBeGreaterThanOrEqual(0)),
+          );
+          break;
+      }
+    }
+
+    const settled = await Promise.allSettled(checks);
+    const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason);
+    expect(failures).toEqual([]);
+
+    const intended = await Promise.allSettled(intentional);
+    expect(intended.length).toBeGreaterThan(0);
+    for (const outcome of intended) {
+      expect(outcome.status).toBe('rejected');
+      expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(Intentional);
+    }
+
+    const [totals] = await db.query<{ n: number; s: number }>('SELECT count(*) AS n, sum(amount) AS s FROM ledger');
+    expect(totals).toEqual({ n: expectedRows, s: expectedSum });
+    expect(await db.query('SELECT n FROM counter')).toEqual([{ n: expectedCounter }]);
+    expect(await db.query('SELECT op FROM ledger WHERE amount = 1000000')).toEqual([]);
+
+    // Calls run in the order they were made: counts read later are never smaller.
+    const counts = await Promise.all(reads.map((read) => read.count));
+    expect(counts.length).toBeGreaterThan(100);
+    for (let k = 1; k < counts.length; k++) expect(counts[k]).toBeGreaterThanOrEqual(counts[k - 1]);
+    expect(counts[counts.length - 1]).toBeLessThanOrEqual(expectedRows);
+    expect(counts[counts.length - 1]).toBeGreaterThan(0);
+  });
+});
+
+describe('two processes writing one file', () => {
+  let dir: TempDir;
+  beforeEach(async () => {
+    dir = await makeTempDir();
+  });
+  afterEach(() => dir.remove());
+
+  it('each writes 500 rows in transactions at the same time: no errors, all 1000 rows present', async () => {
+    const path = dir.file('shared.db');
+    const setup = await open(path);
+    await setup.exec('CREATE TABLE rows(writer TEXT NOT NULL, seq INTEGER NOT NULL, pid INTEGER NOT NULL, PRIMARY KEY (writer, seq))');
+    await setup.close();
+
+    const script = fileURLToPath(new URL('./support/children/runner-writer.mjs', import.meta.url));
+    const writers = ['A', 'B'];
+    let ready = 0;
+    const children = writers.map((name) =>
+      runNodeChild(script, [path, name, '500', '5'], {
+        onStdoutLine: (line) => {
+          // Start both only when both have opened the file, so their writes overlap.
+          if (line === 'ready' && ++ready === writers.length) for (const c of children) c.child.stdin!.end('go\n');
+        },
+      }),
+    );
+    const results = await Promise.all(children.map((c) => c.done));
+
+    type Report = { writer: string; committed: number; errors: unknown[]; startedAt: number; firstCommitAt: number; lastCommitAt: number };
+    const reports = results.map((result) => {
+      expect(result.code, result.stderr).toBe(0);
+      return lastJsonLine<Report>(result);
+    });
+    for (const report of reports) {
+      expect(report.errors).toEqual([]);
+      expect(report.committed).toBe(500);
+    }
+    // Both were writing at the same time: each started before the other had finished. (Their
+    // commits need not interleave: SQLite's busy handler is not fair, so one writer may get
+    // all its transactions in while the other waits within its busy timeout.)
+    const [a, b] = reports;
+    expect(a.startedAt).toBeLessThan(b.lastCommitAt);
+    expect(b.startedAt).toBeLessThan(a.lastCommitAt);
+
+    const check = await open(path);
+    try {
+      const perWriter = await check.query('SELECT writer, count(*) AS n, min(seq) AS lo, max(seq) AS hi, count(DISTINCT pid) AS pids FROM rows GROUP BY writer ORDER BY writer');
+      expect(perWriter).toEqual([
+        { writer: 'A', n: 500, lo: 0, hi: 499, pids: 1 },
+        { writer: 'B', n: 500, lo: 0, hi: 499, pids: 1 },
+      ]);
+      expect(await check.query('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
+    } finally {
+      await check.close();
+    }
+  });
+});
