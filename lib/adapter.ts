@@ -78,6 +78,8 @@ function nativeAdapter(options: OpenOptions): LibsqlAdapter {
 
 function runnerAdapter(runner: Runner): LibsqlAdapter {
   let migrated: Promise<void> | undefined;
+  // A hand-written runner's close() need not be idempotent (pg's Pool.end() throws the second time).
+  let closed: Promise<void> | undefined;
   const migrate = () =>
     (migrated ??= migrateFlueSchemaOverRunner(runner).catch((error: unknown) => {
       migrated = undefined;
@@ -89,7 +91,7 @@ function runnerAdapter(runner: Runner): LibsqlAdapter {
       await migrate();
       return createStores(runner);
     },
-    close: () => runner.close(),
+    close: () => (closed ??= runner.close()),
   };
 }
 

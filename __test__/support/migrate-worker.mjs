@@ -20,14 +20,14 @@ const startedAt = performance.timeOrigin + performance.now();
 let result;
 try {
   if (mode === 'app') {
-    const db = await open({ url, busyTimeout: 20_000 });
+    const db = await open(url);
     try {
       result = { ok: true, report: await db.migrate(migrations) };
     } finally {
       await db.close();
     }
   } else {
-    const adapter = libsql({ url, busyTimeout: 20_000 });
+    const adapter = libsql({ url });
     try {
       await adapter.migrate();
       result = { ok: true };

@@ -1,0 +1,278 @@
+/**
+ * `libsql()` as a db.ts uses it: where the url and token come from, the runner-object form,
+ * and the lifecycle (migrate / connect / close) Flue drives.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { resolveOptions } from '../dist/adapter.js';
+import { DEFAULT_URL, libsql, LibsqlError, open, type Database, type Runner } from '../dist/index.js';
+import { stampRows } from './support/flue-stamp.js';
+import { emptyTempDatabase, type TempDatabase } from './support/temp-database.js';
+
+describe('resolveOptions(options, env)', () => {
+  const env = {
+    LIBSQL_URL: 'libsql://primary.example',
+    TURSO_DATABASE_URL: 'libsql://turso.example',
+    LIBSQL_AUTH_TOKEN: 'libsql-token',
+    TURSO_AUTH_TOKEN: 'turso-token',
+  };
+
+  it('prefers the explicit url and token over the environment', () => {
+    expect(resolveOptions({ url: 'file:mine.db', authToken: 'mine' }, env)).toEqual({ url: 'file:mine.db', authToken: 'mine' });
+  });
+
+  it('reads LIBSQL_URL and LIBSQL_AUTH_TOKEN first', () => {
+    expect(resolveOptions({}, env)).toEqual({ url: env.LIBSQL_URL, authToken: env.LIBSQL_AUTH_TOKEN });
+  });
+
+  it('falls back to TURSO_DATABASE_URL and TURSO_AUTH_TOKEN', () => {
+    const turso = { TURSO_DATABASE_URL: env.TURSO_DATABASE_URL, TURSO_AUTH_TOKEN: env.TURSO_AUTH_TOKEN };
+    expect(resolveOptions({}, turso)).toEqual({ url: env.TURSO_DATABASE_URL, authToken: env.TURSO_AUTH_TOKEN });
+  });
+
+  it('treats empty strings as unset, in options and in the environment', () => {
+    expect(resolveOptions({ url: '', authToken: '' }, { ...env, LIBSQL_URL: '', LIBSQL_AUTH_TOKEN: '' }))
+      .toEqual({ url: env.TURSO_DATABASE_URL, authToken: env.TURSO_AUTH_TOKEN });
+  });
+
+  it(`defaults to ${DEFAULT_URL} with no token`, () => {
+    expect(DEFAULT_URL).toBe('file:.flue/flue.db');
+    expect(resolveOptions({}, {})).toEqual({ url: DEFAULT_URL, authToken: undefined });
+  });
+
+  it('takes the token from the environment for an explicit url too', () => {
+    expect(resolveOptions({ url: 'libsql://explicit.example' }, { TURSO_AUTH_TOKEN: 'turso-token' }))
+      .toEqual({ url: 'libsql://explicit.example', authToken: 'turso-token' });
+  });
+
+  it('passes every other option through unchanged', () => {
+    const options = {
+      url: 'file:replica.db',
+      syncUrl: 'libsql://primary.example',
+      syncInterval: 5,
+      readYourWrites: false,
+      encryptionKey: 'k',
+      busyTimeout: 100,
+      durability: 'normal' as const,
+    };
+    expect(resolveOptions(options, {})).toEqual({ ...options, authToken: undefined });
+  });
+
+  it('reads process.env by default', () => {
+    vi.stubEnv('LIBSQL_URL', 'file:from-process-env.db');
+    vi.stubEnv('LIBSQL_AUTH_TOKEN', 'process-token');
+    try {
+      expect(resolveOptions({})).toEqual({ url: 'file:from-process-env.db', authToken: 'process-token' });
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+});
+
+describe('libsql() with no url', () => {
+  let database: TempDatabase;
+  beforeEach(async () => {
+    database = await emptyTempDatabase();
+  });
+  afterEach(async () => {
+    vi.unstubAllEnvs();
+    await database.remove();
+  });
+
+  it('opens LIBSQL_URL from the environment at the time it is called', async () => {
+    vi.stubEnv('LIBSQL_URL', database.url);
+    vi.stubEnv('TURSO_DATABASE_URL', 'libsql://must-not-be-used.invalid');
+    const adapter = libsql();
+    vi.unstubAllEnvs();
+    await adapter.migrate();
+    await adapter.close();
+    expect(existsSync(database.path)).toBe(true);
+    const db = await open(database.url);
+    expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
+    await db.close();
+  });
+
+  it('opens TURSO_DATABASE_URL when LIBSQL_URL is unset', async () => {
+    vi.stubEnv('LIBSQL_URL', '');
+    vi.stubEnv('TURSO_DATABASE_URL', database.url);
+    const adapter = libsql();
+    await adapter.migrate();
+    await adapter.close();
+    expect(existsSync(database.path)).toBe(true);
+  });
+
+  it(`creates ${DEFAULT_URL} (and its folder) in the working directory when nothing is set`, async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'flue-libsql-cwd-'));
+    try {
+      const { LIBSQL_URL: _l, TURSO_DATABASE_URL: _t, ...childEnv } = process.env;
+      const entry = new URL('../dist/index.js', import.meta.url).href;
+      const script = `
+        const { libsql } = await import(${JSON.stringify(entry)});
+        const adapter = libsql();
+        await adapter.migrate();
+        const stores = await adapter.connect();
+        await stores.conversationStreamStore.createStream('agents/a/1', { agentName: 'a', instanceId: '1' });
+        await adapter.close();`;
+      await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd, env: childEnv });
+
+      const path = join(cwd, '.flue', 'flue.db');
+      expect(existsSync(path)).toBe(true);
+      const db = await open(`file:${path}`);
+      try {
+        expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
+        expect(await db.query('SELECT path FROM flue_conversation_streams')).toEqual([{ path: 'agents/a/1' }]);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A runner over a native Database that counts calls and refuses a second close. */
+function spyRunner(db: Database) {
+  const calls = { query: 0, transaction: 0, close: 0 };
+  const runner: Runner = {
+    query: (sql, params) => {
+      calls.query += 1;
+      return db.query(sql, params);
+    },
+    transaction: (fn) => {
+      calls.transaction += 1;
+      return db.transaction(fn);
+    },
+    close: async () => {
+      calls.close += 1;
+      // Some drivers throw on a second close (pg's Pool.end(), for one).
+      if (calls.close > 1) throw new Error('closed twice');
+      await db.close();
+    },
+  };
+  return { runner, calls };
+}
+
+describe('libsql(runner)', () => {
+  it('accepts a runner object and runs the migration and the stores through it', async () => {
+    const db = await open(':memory:');
+    const { runner, calls } = spyRunner(db);
+    const adapter = libsql(runner);
+
+    await adapter.migrate();
+    expect(calls.transaction).toBe(1);
+    expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
+
+    const stores = await adapter.connect();
+    const queriesBefore = calls.query;
+    expect(await stores.submissionStore.hasUnsettledSubmissions()).toBe(false);
+    expect(calls.query).toBeGreaterThan(queriesBefore);
+
+    await adapter.close();
+    expect(calls.close).toBe(1);
+    expect(db.closed).toBe(true);
+  });
+
+  it('migrates once however often Flue (or anyone) calls migrate() and connect()', async () => {
+    const db = await open(':memory:');
+    const { runner, calls } = spyRunner(db);
+    const adapter = libsql(runner);
+    await Promise.all([adapter.migrate(), adapter.migrate(), adapter.connect()]);
+    await adapter.connect();
+    expect(calls.transaction).toBe(1);
+    await adapter.close();
+  });
+
+  it('close() is idempotent: the runner is closed once', async () => {
+    const db = await open(':memory:');
+    const { runner, calls } = spyRunner(db);
+    const adapter = libsql(runner);
+    await adapter.connect();
+    await adapter.close();
+    await adapter.close();
+    await Promise.all([adapter.close(), adapter.close()]);
+    expect(calls.close).toBe(1);
+  });
+
+  it('an object without close() is not a runner: it is refused as options', async () => {
+    const db = await open(':memory:');
+    try {
+      const halfRunner = { query: db.query.bind(db), transaction: db.transaction.bind(db) };
+      const adapter = libsql(halfRunner as unknown as Runner);
+      await expect(adapter.migrate()).rejects.toThrow(/unknown option `query`/);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe('libsql({ url }) lifecycle', () => {
+  let database: TempDatabase;
+  beforeEach(async () => {
+    database = await emptyTempDatabase();
+  });
+  afterEach(async () => {
+    await database.remove();
+  });
+
+  it('opens nothing until used: close() before any use resolves and creates no file', async () => {
+    const adapter = libsql({ url: database.url });
+    await adapter.close();
+    await adapter.close();
+    expect(existsSync(database.path)).toBe(false);
+  });
+
+  it('close() is idempotent, sequentially and concurrently', async () => {
+    const adapter = libsql({ url: database.url });
+    const stores = await adapter.connect();
+    await Promise.all([adapter.close(), adapter.close()]);
+    await adapter.close();
+    // The stores' connection is the one that was closed.
+    await expect(stores.submissionStore.hasUnsettledSubmissions()).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+  });
+
+  it('connect() after close() opens the file again, with what was written before', async () => {
+    const adapter = libsql({ url: database.url });
+    const first = await adapter.connect();
+    await first.conversationStreamStore.createStream('agents/a/1', { agentName: 'a', instanceId: '1' });
+    await adapter.close();
+
+    const second = await adapter.connect();
+    expect(await second.conversationStreamStore.getMeta('agents/a/1')).toMatchObject({ identity: { agentName: 'a', instanceId: '1' } });
+    await adapter.close();
+  });
+
+  it('connect() without migrate() still creates and stamps the store', async () => {
+    const adapter = libsql({ url: database.url });
+    const stores = await adapter.connect();
+    expect(await stores.attachmentStore.get({ streamPath: 'agents/a/1', conversationId: 'c', attachmentId: 'x' })).toBeNull();
+    await adapter.close();
+    const db = await open(database.url);
+    expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
+    await db.close();
+  });
+
+  it('does not cache a failed open: a later call retries', async () => {
+    // A directory where the database file should be: opening it fails until it is removed.
+    const { mkdir, rmdir } = await import('node:fs/promises');
+    await mkdir(database.path);
+    const adapter = libsql({ url: database.url });
+    const error = await adapter.connect().then(() => undefined, (rejection: unknown) => rejection);
+    expect(error).toBeInstanceOf(LibsqlError);
+    await rmdir(database.path);
+    const stores = await adapter.connect();
+    expect(await stores.submissionStore.hasUnsettledSubmissions()).toBe(false);
+    await adapter.close();
+  });
+
+  it('passes the other options to open(): an invalid busyTimeout is refused there', async () => {
+    const adapter = libsql({ url: database.url, busyTimeout: -1 });
+    await expect(adapter.migrate()).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('busyTimeout') });
+    expect(existsSync(database.path)).toBe(false);
+    await adapter.close();
+  });
+});
