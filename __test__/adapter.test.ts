@@ -269,6 +269,27 @@ describe('libsql({ url }) lifecycle', () => {
     await adapter.close();
   });
 
+  it('close() while an open is failing resolves: there is nothing to close', async () => {
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(database.path);
+    const adapter = libsql({ url: database.url });
+    const connecting = adapter.connect();
+    const closing = adapter.close();
+    await expect(connecting).rejects.toBeInstanceOf(LibsqlError);
+    await expect(closing).resolves.toBeUndefined();
+  });
+
+  it(':memory: lives as long as the connection: connect() after close() starts empty', async () => {
+    const adapter = libsql({ url: ':memory:' });
+    const first = await adapter.connect();
+    await first.conversationStreamStore.createStream('agents/a/1', { agentName: 'a', instanceId: '1' });
+    expect(await first.conversationStreamStore.getMeta('agents/a/1')).not.toBeNull();
+    await adapter.close();
+    const second = await adapter.connect();
+    expect(await second.conversationStreamStore.getMeta('agents/a/1')).toBeNull();
+    await adapter.close();
+  });
+
   it('passes the other options to open(): an invalid busyTimeout is refused there', async () => {
     const adapter = libsql({ url: database.url, busyTimeout: -1 });
     await expect(adapter.migrate()).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('busyTimeout') });

@@ -39,6 +39,21 @@ describe.each(LOCAL_KINDS)('values (%s)', (kind) => {
       }
     });
 
+    it('when two columns share a name, the later one wins', async () => {
+      expect(await db.query('SELECT 1 AS a, 2 AS a')).toEqual([{ a: 2 }]);
+    });
+
+    it('a column named __proto__ is an ordinary own property, and never the row’s prototype', async () => {
+      const [text] = await db.query("SELECT 'x' AS __proto__, 1 AS a");
+      expect(Object.getPrototypeOf(text)).toBe(Object.prototype);
+      expect(Object.keys(text)).toEqual(['__proto__', 'a']);
+      expect(Object.getOwnPropertyDescriptor(text, '__proto__')?.value).toBe('x');
+      const [blob] = await db.query("SELECT x'0102' AS __proto__, 2 AS b");
+      expect(blob).not.toBeInstanceOf(Uint8Array);
+      expect(Object.getPrototypeOf(blob)).toBe(Object.prototype);
+      expect(Array.from(Object.getOwnPropertyDescriptor(blob, '__proto__')?.value as Uint8Array)).toEqual([1, 2]);
+    });
+
     it('a query without rows resolves to an empty array', async () => {
       expect(await db.query('SELECT 1 WHERE 0')).toEqual([]);
       expect(await db.query('CREATE TABLE IF NOT EXISTS empty_rows(x)')).toEqual([]);

@@ -71,7 +71,9 @@ function nativeAdapter(options: OpenOptions): LibsqlAdapter {
       const db = database;
       database = undefined;
       migrated = undefined;
-      if (db) await (await db).close();
+      // An open that fails left nothing to close; its error belongs to the call that opened.
+      const opened = await db?.catch(() => undefined);
+      await opened?.close();
     },
   };
 }

@@ -87,7 +87,8 @@ export class Database implements Runner {
   readonly #native: NativeDatabase;
   /** Local targets return results directly; remote ones return promises. */
   readonly #inline: boolean;
-  /** Held by a transaction (or close); top-level calls queue behind it while set. */
+  readonly #busyTimeoutMs: number;
+  /** Held by a transaction (or close, or a call waiting for another connection's lock); top-level calls queue behind it while set. */
   #locked = false;
   readonly #waiters: (() => void)[] = [];
   #active: TransactionHandle | null = null;
@@ -98,6 +99,7 @@ export class Database implements Runner {
     if (token !== openToken) throw new TypeError('use open() to create a Database');
     this.#native = nativeDatabase;
     this.#inline = nativeDatabase.runsInline;
+    this.#busyTimeoutMs = nativeDatabase.busyTimeoutMs;
   }
 
   /** `memory`, `file`, `remote` or `replica`. */
@@ -168,7 +170,7 @@ export class Database implements Runner {
     const handle = new TransactionHandle(this.#native, this.#inline);
     this.#active = handle;
     try {
-      await this.#native.begin();
+      await this.#whileLocked(() => this.#native.begin());
       let result: T;
       try {
         result = await currentTransaction.run(handle, fn, handle.tx);
@@ -205,6 +207,9 @@ export class Database implements Runner {
       const result = call();
       return this.#inline ? Promise.resolve(result) : (result as Promise<unknown>);
     } catch (error) {
+      // Another connection holds the write lock. Take the gate first, so that calls made
+      // after this one keep waiting behind it, then wait for the lock with timers.
+      if (isBusy(error)) return this.#later('query', call);
       return Promise.reject(error);
     }
   }
@@ -215,9 +220,29 @@ export class Database implements Runner {
     if (this.#closing) throw closedError();
     await this.#acquire();
     try {
-      return (await call()) as T;
+      return (await this.#whileLocked(call)) as T;
     } finally {
       this.#release();
+    }
+  }
+
+  /**
+   * Runs `call`, retrying while another connection (in this process or another) holds the
+   * database lock, for up to `busyTimeout`. Local connections report a lock at once instead
+   * of sleeping on the JS thread (see src/session.rs), so the event loop — and the other
+   * connection's transaction — keeps running while this one waits. Retrying is safe: a
+   * statement refused with SQLITE_BUSY, or a refused BEGIN, changed nothing.
+   */
+  async #whileLocked(call: () => unknown): Promise<unknown> {
+    if (!this.#inline) return call();
+    const deadline = Date.now() + this.#busyTimeoutMs;
+    for (let delay = 1; ; delay = Math.min(delay * 2, 25)) {
+      try {
+        return call();
+      } catch (error) {
+        if (!isBusy(error) || Date.now() >= deadline) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
 
@@ -290,6 +315,10 @@ class TransactionHandle {
   end(): void {
     this.#open = false;
   }
+}
+
+function isBusy(error: unknown): boolean {
+  return error instanceof LibsqlError && error.rawCode !== undefined && (error.rawCode & 0xff) === 5;
 }
 
 function closedError(): LibsqlError {

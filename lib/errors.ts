@@ -6,7 +6,8 @@
  * `TRANSACTION_STATE`, `TRANSACTION_CLOSED`, `MIGRATION_CHANGED`, `MIGRATION_UNKNOWN`,
  * `FLUE_FORMAT_VERSION`, `SERVER_UNREACHABLE`, `AUTH_FAILED`, `SYNC_FAILED`, `INTERNAL`).
  * `rawCode` is SQLite's extended result code when SQLite produced the error.
- * Wrong argument types are `TypeError`s and out-of-range values `RangeError`s instead.
+ * Wrong argument types are `TypeError`s and out-of-range values `RangeError`s instead; bad
+ * `open()` options are `TypeError`s with code `INVALID_OPTION`, whatever is wrong with them.
  */
 export class LibsqlError extends Error {
   readonly code: string;

@@ -4,6 +4,8 @@
 export declare class NativeDatabase {
   /** `memory`, `file`, `remote` or `replica`. */
   get kind(): string
+  /** How long the JS layer keeps retrying a statement that found the database locked. */
+  get busyTimeoutMs(): number
   /** True when operations return values directly instead of Promises. */
   get runsInline(): boolean
   query(sql: string, params?: unknown): unknown

@@ -34,6 +34,7 @@ pub struct NativeDatabase {
     session: Arc<Mutex<Option<Session>>>,
     local: bool,
     kind: &'static str,
+    busy_timeout_ms: u32,
 }
 
 /// A migration as the JS layer passes it.
@@ -54,7 +55,8 @@ pub fn open_database(env: Env, options: Unknown) -> Result<RawValue> {
             let session = opened.map_err(|e| e.into_napi(env.raw()))?;
             let local = session.target().is_local();
             let kind = session.target().kind();
-            Ok(NativeDatabase { session: Arc::new(Mutex::new(Some(session))), local, kind })
+            let busy_timeout_ms = session.busy_timeout().as_millis().min(u32::MAX as u128) as u32;
+            Ok(NativeDatabase { session: Arc::new(Mutex::new(Some(session))), local, kind, busy_timeout_ms })
         },
     )?;
     Ok(RawValue(promise.raw()))
@@ -81,6 +83,12 @@ impl NativeDatabase {
     #[napi(getter)]
     pub fn kind(&self) -> &'static str {
         self.kind
+    }
+
+    /// How long the JS layer keeps retrying a statement that found the database locked.
+    #[napi(getter)]
+    pub fn busy_timeout_ms(&self) -> u32 {
+        self.busy_timeout_ms
     }
 
     /// True when operations return values directly instead of Promises.

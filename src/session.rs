@@ -22,6 +22,7 @@ pub struct Session {
     conn: Connection,
     database: Database,
     target: Target,
+    busy_timeout: Duration,
 }
 
 /// Rows of one statement: column names, and all values row after row.
@@ -65,14 +66,26 @@ impl Session {
     pub async fn open(options: &OpenOptions) -> DbResult<Session> {
         let database = build_database(options).await?;
         let conn = database.connect()?;
-        let session = Session { statements: StatementCache::default(), conn, database, target: options.target.clone() };
+        let session = Session {
+            statements: StatementCache::default(),
+            conn,
+            database,
+            target: options.target.clone(),
+            busy_timeout: options.busy_timeout,
+        };
         session.configure(options).await?;
         Ok(session)
     }
 
-    /// Connection settings. WAL lets readers in other processes work while one writes; the
-    /// busy timeout absorbs other processes' locks; foreign keys are on because schemas
-    /// that declare them expect them enforced.
+    /// Connection settings. WAL lets readers in other processes work while one writes;
+    /// foreign keys are on because schemas that declare them expect them enforced.
+    ///
+    /// Busy waiting: statements of local targets run on the JS thread, where SQLite's own
+    /// busy handler would sleep with the event loop stopped — and a lock held by another
+    /// connection of the same process could then never be released. So after opening (which
+    /// may wait, e.g. for another process switching a new file to WAL) a local connection
+    /// reports `SQLITE_BUSY` at once, and the JS layer waits for the lock with timers,
+    /// keeping the calls in order. `exec()` scripts are the exception (see `exec`).
     async fn configure(&self, options: &OpenOptions) -> DbResult<()> {
         match &self.target {
             Target::Memory | Target::File(_) => {
@@ -83,6 +96,7 @@ impl Session {
                     self.pragma(&format!("synchronous = {}", options.durability.pragma_value())).await?;
                 }
                 self.pragma("foreign_keys = ON").await?;
+                self.conn.busy_timeout(Duration::ZERO)?;
             }
             Target::Replica { .. } => {
                 // The replica's file is written by replication; only local settings apply.
@@ -101,6 +115,10 @@ impl Session {
 
     pub fn target(&self) -> &Target {
         &self.target
+    }
+
+    pub fn busy_timeout(&self) -> Duration {
+        self.busy_timeout
     }
 
     pub fn in_transaction(&self) -> bool {
@@ -234,7 +252,16 @@ impl Session {
         if !has_sql_tokens(script) {
             return Ok(());
         }
+        // A script cannot be retried from the JS layer (its first statements may already have
+        // committed), so it waits for locks inside SQLite, blocking for at most busy_timeout.
+        let waits_inline = self.target.is_local();
+        if waits_inline {
+            self.conn.busy_timeout(self.busy_timeout)?;
+        }
         let result = self.conn.execute_batch(script).await;
+        if waits_inline {
+            self.conn.busy_timeout(Duration::ZERO)?;
+        }
         // The script may have changed the schema the cached statements were prepared against.
         self.statements.clear();
         result.map(|_| ()).map_err(DbError::from)

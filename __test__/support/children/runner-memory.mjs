@@ -18,7 +18,6 @@ await db.exec(`
 // Payloads large enough that keeping any of them per call would show: 100k calls × 4 KiB.
 const blob = new Uint8Array(4096).fill(7);
 const text = 'é'.repeat(2048);
-const noop = () => {};
 let updates = 0;
 
 /** 100k calls, no await, no yield; the promises are dropped at once. */
@@ -44,10 +43,10 @@ function burst() {
         break;
       case 6:
         // The error paths: a refused parameter (TypeError) and a SQLite error (LibsqlError).
-        db.query('SELECT ?', [Symbol('x')]).catch(noop);
+        last = db.query('SELECT ?', [Symbol('x')]).catch((error) => error.name);
         break;
       case 7:
-        db.execute('INSERT INTO kv(k, v) VALUES (NULL, NULL)').catch(noop);
+        last = db.execute('INSERT INTO kv(k, v) VALUES (NULL, NULL)').catch((error) => error.code);
         break;
     }
   }

@@ -28,7 +28,7 @@ for (let seq = 0; seq < rows; seq += perTransaction) {
         await tx.execute('INSERT INTO rows(writer, seq, pid) VALUES (?, ?, ?)', [writer, i, process.pid]);
       }
       // Hold the write lock for a moment so the other process has to wait for it.
-      await sleep(1);
+      await sleep(2);
     });
     committed += Math.min(perTransaction, rows - seq);
     lastCommitAt = Date.now();

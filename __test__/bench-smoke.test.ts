@@ -1,0 +1,53 @@
+/**
+ * `npm run bench -- --quick` still works: every cell (peer × workload) runs in its child
+ * process and measures something, and the report is written. A smoke test of the harness,
+ * never a speed assertion: the quick mode's numbers mean nothing.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, test } from 'vitest';
+
+const out = mkdtempSync(join(tmpdir(), 'flue-libsql-bench-smoke-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+interface Cell {
+  suite: 'runner' | 'flue';
+  workload: string;
+  peer: string;
+  ok: boolean;
+  error?: string;
+  opsPerSec: number;
+  maxRssKB: number;
+  errors?: number;
+  openMs?: number;
+}
+
+// Up to a minute more when better-sqlite3 must first be rebuilt for this Node.
+test('npm run bench -- --quick runs every cell and writes the report', { timeout: 180_000 }, () => {
+  const run = spawnSync(process.execPath, ['bench/run.mjs', '--quick', '--out', out], { encoding: 'utf8', timeout: 170_000 });
+  expect(run.status, run.stderr).toBe(0);
+
+  const { meta, cells } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { meta: { mode: string }; cells: Cell[] };
+  expect(meta.mode).toBe('quick');
+  // 4 runner peers × 5 workloads + 3 Flue adapters, one round.
+  expect(cells.filter((c) => c.suite === 'runner')).toHaveLength(20);
+  expect(cells.filter((c) => c.suite === 'flue')).toHaveLength(3);
+  for (const cell of cells) {
+    const name = `${cell.workload} ${cell.peer}`;
+    expect(cell.ok, `${name}: ${cell.error}`).toBe(true);
+    expect(cell.opsPerSec, name).toBeGreaterThan(0);
+    expect(cell.maxRssKB, name).toBeGreaterThan(0);
+    if (cell.suite === 'flue') expect(cell.openMs, name).toBeGreaterThan(0);
+    if (cell.workload === 'e') expect(cell.errors, name).toBeTypeOf('number');
+  }
+
+  const report = readFileSync(join(out, 'BENCHMARKS.md'), 'utf8');
+  expect(report).toContain('# Benchmarks');
+  expect(report).toContain('## Targets (flue-libsql)');
+  expect(report).toContain('## Flue workload');
+  expect(report).not.toContain('## Failed cells');
+  // Quick mode never touches the checked-in report.
+  expect(existsSync(join(out, 'BENCHMARKS.md'))).toBe(true);
+});

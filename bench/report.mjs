@@ -1,0 +1,232 @@
+/**
+ * BENCHMARKS.md from the raw results, and nothing else: the same results.json always gives
+ * the same report. Regenerate one with `node bench/report.mjs [results.json] [out.md]`.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { BETTER_SQLITE3, FLUE_SQLITE, OURS, OURS_OVER_PEER1, PEER1, TARGETS } from './config.mjs';
+import { RUNNER_WORKLOADS } from './workloads/runner.mjs';
+
+// ---- numbers --------------------------------------------------------------------------
+
+const sorted = (values) => [...values].sort((x, y) => x - y);
+export function median(values) {
+  const s = sorted(values);
+  const mid = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+const groupCommas = (digits) => digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+/** 123456.7 → "123,457"; 12.345 → "12.3": three significant digits at least, no locale. */
+function num(value) {
+  if (!Number.isFinite(value)) return '—';
+  if (Math.abs(value) >= 100) return groupCommas(String(Math.round(value)));
+  return value.toFixed(Math.abs(value) >= 10 ? 1 : 2);
+}
+const ratio = (value) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : '—');
+const mb = (kib) => (kib * 1024) / 1e6;
+
+/** Per peer: the ok cells' ops/s, peak RSS (KiB) and anything else, over the rounds. */
+function summarize(cells, workload) {
+  const byPeer = new Map();
+  for (const cell of cells.filter((c) => c.workload === workload)) {
+    if (!byPeer.has(cell.peer)) byPeer.set(cell.peer, { peer: cell.peer, cells: [], failed: [] });
+    const entry = byPeer.get(cell.peer);
+    (cell.ok ? entry.cells : entry.failed).push(cell);
+  }
+  for (const entry of byPeer.values()) {
+    const ops = entry.cells.map((c) => c.opsPerSec);
+    entry.median = median(ops);
+    entry.min = Math.min(...ops);
+    entry.max = Math.max(...ops);
+    entry.rssKB = median(entry.cells.map((c) => c.maxRssKB));
+    entry.errors = entry.cells.reduce((sum, c) => sum + (c.errors ?? 0), 0);
+    entry.firstError = entry.cells.find((c) => c.firstError)?.firstError ?? null;
+    entry.burstMs = median(entry.cells.map((c) => c.burstMs));
+    entry.openMs = median(entry.cells.map((c) => c.openMs));
+    entry.openMin = Math.min(...entry.cells.map((c) => c.openMs));
+    entry.openMax = Math.max(...entry.cells.map((c) => c.openMs));
+  }
+  return byPeer;
+}
+
+// ---- targets --------------------------------------------------------------------------
+
+/** One line per target: what was asked, what was measured, met or not. */
+function evaluateTargets(cells) {
+  const rows = [];
+  const check = (workload, peers, label) => {
+    const ours = peers.get(OURS);
+    for (const target of TARGETS[workload]) {
+      if ('errors' in target) {
+        const errors = ours ? ours.errors : NaN;
+        const met = ours !== undefined && ours.failed.length === 0 && errors === target.errors;
+        rows.push({ label, target: `${target.errors} errors`, measured: `${errors} errors`, met });
+        continue;
+      }
+      const value = ours && peers.get(target.vs) ? ours.median / peers.get(target.vs).median : NaN;
+      rows.push({ label, target: `≥ ${target.ratio}× ${target.vs}`, measured: ratio(value), met: value >= target.ratio });
+    }
+  };
+  for (const workload of Object.keys(RUNNER_WORKLOADS)) check(workload, summarize(cells, workload), RUNNER_WORKLOADS[workload].title);
+  check('flue', summarize(cells, 'flue'), 'Flue turns/s');
+  for (const workload of Object.keys(RUNNER_WORKLOADS)) {
+    const peers = summarize(cells, workload);
+    const ours = peers.get(OURS);
+    const reference = peers.get(BETTER_SQLITE3);
+    const over = ours && reference ? mb(ours.rssKB) - mb(reference.rssKB) : NaN;
+    rows.push({
+      label: `peak RSS, workload ${workload}`,
+      target: `≤ ${BETTER_SQLITE3} + ${TARGETS.rssMarginMB} MB`,
+      measured: Number.isFinite(over) ? `${num(mb(ours.rssKB))} MB vs ${num(mb(reference.rssKB))} MB (${over >= 0 ? '+' : ''}${num(over)} MB)` : '—',
+      met: over <= TARGETS.rssMarginMB,
+    });
+  }
+  return rows;
+}
+
+// ---- markdown -------------------------------------------------------------------------
+
+/** The peer's name (flue-libsql in bold), and how many of its cells failed, if any. */
+const peerName = (p, suffix = '') =>
+  `${p.peer === OURS ? `**${p.peer}**${suffix}` : p.peer}${p.failed.length ? ` (${p.failed.length} cell(s) failed)` : ''}`;
+
+const table = (header, rows) =>
+  [`| ${header.join(' | ')} |`, `|${header.map((h, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+
+function runnerTable(workload, cells, config) {
+  const peers = summarize(cells, workload);
+  const reference = peers.get(BETTER_SQLITE3)?.median;
+  const peer1 = peers.get(PEER1)?.median;
+  const isE = workload === 'e';
+  const header = ['peer', `median ${RUNNER_WORKLOADS[workload].unit}`, 'min – max', 'peak RSS (MB)', `× ${BETTER_SQLITE3}`, '× peer 1', ...(isE ? ['errors', `ms per ${config.burst}-op burst`] : [])];
+  const rows = [...peers.values()].map((p) => [
+    peerName(p),
+    num(p.median),
+    `${num(p.min)} – ${num(p.max)}`,
+    num(mb(p.rssKB)),
+    ratio(p.median / reference),
+    ratio(p.median / peer1),
+    ...(isE ? [`${p.errors}${p.firstError ? ` (${p.firstError.slice(0, 80)})` : ''}`, num(p.burstMs)] : []),
+  ]);
+  return table(header, rows);
+}
+
+function flueTables(cells) {
+  const peers = summarize(cells, 'flue');
+  const sqlite = peers.get(FLUE_SQLITE)?.median;
+  const overPeer1 = peers.get(OURS_OVER_PEER1)?.median;
+  const turns = table(
+    ['adapter', 'median turns/s', 'min – max', 'peak RSS (MB)', `× ${FLUE_SQLITE}`, '× our stores over peer 1'],
+    [...peers.values()].map((p) => [
+      peerName(p, ' (`libsql({ url })`)'),
+      num(p.median),
+      `${num(p.min)} – ${num(p.max)}`,
+      num(mb(p.rssKB)),
+      ratio(p.median / sqlite),
+      ratio(p.median / overPeer1),
+    ]),
+  );
+  const open = table(
+    ['adapter', 'median ms', 'min – max'],
+    [...peers.values()].map((p) => [p.peer, num(p.openMs), `${num(p.openMin)} – ${num(p.openMax)}`]),
+  );
+  return { turns, open };
+}
+
+function settingsTable(cells) {
+  const seen = new Map();
+  for (const cell of cells) if (cell.ok && cell.pragmas && !seen.has(cell.peer)) seen.set(cell.peer, cell.pragmas);
+  const keys = ['sqlite_version', 'journal_mode', 'synchronous', 'foreign_keys', 'timeout', 'cache_size'];
+  return table(['peer', ...keys.map((k) => (k === 'timeout' ? 'busy_timeout' : k))], [...seen].map(([peer, p]) => [peer, ...keys.map((k) => `${p[k]}`)]));
+}
+
+export function renderReport({ meta, cells }) {
+  const failed = cells.filter((c) => !c.ok);
+  const targets = evaluateTargets(cells);
+  const flue = flueTables(cells);
+  const { config } = meta;
+  const lines = [
+    '# Benchmarks',
+    '',
+    `Generated by \`${meta.command}\` (bench/run.mjs) on ${meta.date.slice(0, 10)} (${meta.date}), ${meta.durationSec} s;`,
+    `raw results in \`${meta.mode === 'full' ? 'bench/results.json' : 'results.json'}\`, this file regenerated from them by \`node bench/report.mjs\`.`,
+    ...(meta.mode === 'quick' ? ['', '> **Quick mode**: a smoke test of the harness (tiny database, one short round). These numbers mean nothing.'] : []),
+    '',
+    '## Where',
+    '',
+    `- CPU: ${meta.machine.cpu}, ${meta.machine.cores} cores; memory ${meta.machine.memoryGiB} GiB`,
+    `- OS: ${meta.machine.os}`,
+    `- Node: ${meta.node}`,
+    ...Object.entries(meta.packages).map(([name, version]) => `- ${name}: ${version}`),
+    '',
+    '## How',
+    '',
+    `- Every cell (peer × workload × round) is its own child process, so no peer's heap, JIT state or loaded modules`,
+    `  affect another's; ${config.rounds} round(s), interleaved (each round runs every peer of a`,
+    `  workload in turn, starting one peer later each round). Tables give the median over rounds, and min – max.`,
+    `- Each cell warms up for ${config.warmupMs} ms, then runs for at least ${config.durationMs} ms; ops/s = operations / timed seconds.`,
+    `- Runner workloads run on a fresh copy of a WAL database with \`items (id INTEGER PRIMARY KEY, name, payload)\`, ${groupCommas(String(config.rows))} rows, ~200-byte payloads.`,
+    `  Every peer sets the same pragmas on its connection: ${meta.pragmas.map((p) => `\`${p}\``).join(', ')}; read back from each connection:`,
+    '',
+    settingsTable(cells),
+    '',
+    `- Statements: better-sqlite3 and node:sqlite use prepared statements made once; flue-libsql caches prepared statements`,
+    `  natively; \`@libsql/client\` has no prepared-statement API (it prepares on every call).`,
+    `- Async peers (flue-libsql's \`Database\`, peer 1 = \`@libsql/client\` in the runner Flue's guide describes,`,
+    `  bench/peers/libsql-client-runner.mjs) are called through the runner seam (\`query\`, \`transaction\`) and awaited per`,
+    `  operation, as Flue calls them; better-sqlite3 and node:sqlite are called directly.`,
+    `- Write transactions are \`BEGIN IMMEDIATE\` for every peer (runners: \`transaction(fn)\`; better-sqlite3:`,
+    `  \`db.transaction(fn).immediate()\`; node:sqlite: prepared \`BEGIN IMMEDIATE\`/\`COMMIT\`).`,
+    `- Peak RSS is \`process.resourceUsage().maxRSS\` of the cell's process at its end (MB = 10^6 bytes), median over rounds.`,
+    '',
+    '## Targets (flue-libsql)',
+    '',
+    table(['workload', 'target', 'measured', 'met'], targets.map((t) => [t.label, t.target, t.measured, t.met ? 'yes' : '**no**'])),
+    '',
+    `${targets.filter((t) => t.met).length} of ${targets.length} targets met.`,
+    '',
+    '## Runner workloads',
+    '',
+  ];
+  for (const workload of Object.keys(RUNNER_WORKLOADS)) {
+    lines.push(`### ${RUNNER_WORKLOADS[workload].title}`, '');
+    if (workload === 'c') lines.push('One operation = one committed transaction of 10 rows.', '');
+    if (workload === 'e') {
+      lines.push(
+        `A burst of ${config.burst} operations (alternating point SELECT and single-row INSERT): async peers get all of them`,
+        'fired at once and awaited together (`Promise.allSettled`), failures counted; sync peers (better-sqlite3, node:sqlite)',
+        'cannot overlap calls, so they run the same operations in a loop. ops/s counts operations, not bursts.',
+        '',
+      );
+    }
+    lines.push(runnerTable(workload, cells, config), '');
+  }
+  lines.push(
+    '## Flue workload',
+    '',
+    'One turn through a whole adapter\'s stores, on one agent instance: admit a direct submission, mark it canonical-ready,',
+    'claim it, acquire the conversation\'s producer, append one batch of two records (fenced by the claimed attempt),',
+    'read the stream from the previous head, complete the submission. Each cell starts from a fresh, empty file.',
+    'The adapters apply their own connection settings: flue-libsql: WAL, synchronous=FULL, foreign_keys=ON,',
+    'busy_timeout=5000; our stores over peer 1: the pragmas above; Flue `sqlite()`: WAL, otherwise node:sqlite\'s defaults.',
+    '',
+    flue.turns,
+    '',
+    '### import + open + migrate a fresh file',
+    '',
+    'From the first `import()` of the adapter\'s modules in a fresh process to `migrate()` and `connect()` resolved.',
+    '',
+    flue.open,
+    '',
+  );
+  if (failed.length) {
+    lines.push('## Failed cells', '', ...failed.map((c) => `- round ${c.round} ${c.workload} ${c.peer}: \`${String(c.error).split('\n')[0]}\``), '');
+  }
+  return `${lines.join('\n')}`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const input = process.argv[2] ?? new URL('./results.json', import.meta.url);
+  const output = process.argv[3] ?? new URL('../BENCHMARKS.md', import.meta.url);
+  writeFileSync(output, renderReport(JSON.parse(readFileSync(input, 'utf8'))));
+}

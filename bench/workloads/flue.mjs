@@ -1,0 +1,61 @@
+/**
+ * The Flue workload: whole turns through an adapter's stores.
+ *
+ * One turn, as the runtime drives a direct prompt on one agent instance: admit a direct
+ * submission, mark it canonical-ready, claim it, acquire the conversation's producer,
+ * append one batch of two records fenced by the claimed attempt, read the stream from the
+ * previous head (this turn's batch), complete the submission. All turns share one agent
+ * instance and one stream (created once, before timing), so each turn does the same work.
+ */
+export async function setupConversation(stores) {
+  const path = 'agents/bench/instance-1';
+  await stores.conversationStreamStore.createStream(path, { agentName: 'bench', instanceId: 'instance-1' });
+  return { path, offset: '-1' };
+}
+
+const record = (id, text) => ({
+  v: 1,
+  id,
+  type: 'user_message',
+  conversationId: 'conv_bench',
+  harness: 'default',
+  session: 'default',
+  timestamp: new Date(1_700_000_000_000).toISOString(),
+  messageId: id,
+  parentId: null,
+  content: [{ type: 'text', text }],
+});
+
+export async function turn(stores, conversation, n) {
+  const { submissionStore, conversationStreamStore } = stores;
+  const submissionId = `sub-${n}`;
+  const attemptId = `attempt-${n}`;
+  const producerId = `producer-${n}`;
+  await submissionStore.admitDirect({
+    kind: 'direct',
+    submissionId,
+    agent: 'bench',
+    id: 'instance-1',
+    message: { kind: 'user', body: `turn ${n}` },
+    acceptedAt: new Date(1_700_000_000_000 + n).toISOString(),
+  });
+  await submissionStore.markSubmissionCanonicalReady(submissionId);
+  const claimed = await submissionStore.claimSubmission({ submissionId, attemptId, ownerId: 'bench', leaseExpiresAt: Date.now() + 60_000 });
+  if (!claimed) throw new Error(`turn ${n}: the submission could not be claimed`);
+  const producer = await conversationStreamStore.acquireProducer(conversation.path, producerId);
+  const { offset } = await conversationStreamStore.append({
+    path: conversation.path,
+    producerId,
+    producerEpoch: producer.producerEpoch,
+    incarnation: producer.incarnation,
+    producerSequence: producer.nextProducerSequence,
+    submission: { submissionId, attemptId },
+    records: [record(`rec-${n}-1`, `question ${n}`), record(`rec-${n}-2`, `answer ${n}`)],
+  });
+  const read = await conversationStreamStore.read(conversation.path, { offset: conversation.offset });
+  if (read.batches.length !== 1) throw new Error(`turn ${n}: read ${read.batches.length} batches, expected 1`);
+  conversation.offset = offset;
+  if (!(await submissionStore.completeSubmission({ submissionId, attemptId }))) {
+    throw new Error(`turn ${n}: the submission could not be completed`);
+  }
+}
