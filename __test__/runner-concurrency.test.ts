@@ -4,13 +4,18 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  deferred,
+  LibsqlError,
   LOCAL_KINDS,
   lastJsonLine,
   makeTempDir,
   open,
   openLocal,
+  rejectionOf,
   runNodeChild,
+  sleep,
   type Database,
+  type OpenOptions,
   type TempDir,
   type TestDatabase,
 } from './support/runner-helpers.js';
@@ -132,6 +137,164 @@ describe.each(LOCAL_KINDS)('1000 concurrent calls on one Database (%s)', (kind) 
     for (let k = 1; k < counts.length; k++) expect(counts[k]).toBeGreaterThanOrEqual(counts[k - 1]);
     expect(counts[counts.length - 1]).toBeLessThanOrEqual(expectedRows);
     expect(counts[counts.length - 1]).toBeGreaterThan(0);
+  });
+});
+
+describe('two connections to one file in one process (busy timeout)', () => {
+  let dir: TempDir;
+  let path: string;
+  const opened: Database[] = [];
+  const connect = async (extra: Omit<OpenOptions, 'url'> = {}) => {
+    const db = await open({ url: `file:${path}`, ...extra });
+    opened.push(db);
+    return db;
+  };
+
+  beforeEach(async () => {
+    dir = await makeTempDir();
+    path = dir.file('two-connections.db');
+    const setup = await connect();
+    await setup.exec('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((db) => db.close()));
+    await dir.remove();
+  });
+
+  /** Holds `db`'s write lock (an open transaction that wrote `value`) until `release` resolves. */
+  async function holdWriteLock(db: Database, value: string, release: Promise<void>) {
+    const holding = deferred();
+    const done = db.transaction(async (tx) => {
+      await tx.execute('INSERT INTO t(v) VALUES (?)', [value]);
+      holding.resolve();
+      await release;
+    });
+    await holding.promise;
+    return done;
+  }
+
+  it('a write waits for the other connection’s transaction, without stopping the event loop', async () => {
+    const a = await connect();
+    const b = await connect();
+    const release = deferred();
+    const aDone = await holdWriteLock(a, 'a', release.promise);
+    let ticks = 0;
+    const interval = setInterval(() => ticks++, 5);
+    try {
+      const bWrite = b.execute('INSERT INTO t(v) VALUES (?)', ['b']);
+      // While b waits, timers run — and so does a's transaction, which can then commit. (If
+      // b waited inside SQLite on the JS thread, a could never finish: a deadlock until the
+      // busy timeout.)
+      await sleep(100);
+      const ticksWhileWaiting = ticks;
+      release.resolve();
+      await aDone;
+      expect((await bWrite).rowsAffected).toBe(1);
+      expect(ticksWhileWaiting).toBeGreaterThan(3);
+    } finally {
+      clearInterval(interval);
+    }
+    // b's row was written after a's commit.
+    expect(await b.query('SELECT v FROM t ORDER BY id')).toEqual([{ v: 'a' }, { v: 'b' }]);
+  });
+
+  it('calls made while a connection waits for the lock keep their order', async () => {
+    const a = await connect();
+    const b = await connect();
+    const release = deferred();
+    const aDone = await holdWriteLock(a, 'a', release.promise);
+    const order: string[] = [];
+    const calls = [
+      b.execute('INSERT INTO t(v) VALUES (?)', ['b1']).then(() => order.push('b1')),
+      b.transaction((tx) => tx.execute('INSERT INTO t(v) VALUES (?)', ['b2'])).then(() => order.push('b2')),
+      b.batch([['INSERT INTO t(v) VALUES (?)', ['b3']]]).then(() => order.push('b3')),
+      b.execute('INSERT INTO t(v) VALUES (?)', ['b4']).then(() => order.push('b4')),
+    ];
+    await sleep(50);
+    expect(order).toEqual([]);
+    release.resolve();
+    await aDone;
+    await Promise.all(calls);
+    expect(order).toEqual(['b1', 'b2', 'b3', 'b4']);
+    expect((await b.query<{ v: string }>('SELECT v FROM t ORDER BY id')).map((r) => r.v)).toEqual(['a', 'b1', 'b2', 'b3', 'b4']);
+  });
+
+  it('a transaction waits for the other connection’s transaction', async () => {
+    const a = await connect();
+    const b = await connect();
+    const release = deferred();
+    const aDone = await holdWriteLock(a, 'a', release.promise);
+    const bDone = b.transaction(async (tx) => {
+      const [{ n }] = await tx.query<{ n: number }>('SELECT count(*) AS n FROM t');
+      await tx.execute('INSERT INTO t(v) VALUES (?)', [`b saw ${n}`]);
+    });
+    await sleep(50);
+    release.resolve();
+    await Promise.all([aDone, bDone]);
+    // b's transaction began after a's commit, so it saw a's row.
+    expect((await b.query<{ v: string }>('SELECT v FROM t ORDER BY id')).map((r) => r.v)).toEqual(['a', 'b saw 1']);
+  });
+
+  it('a read does not wait for another connection’s open write transaction (WAL)', async () => {
+    const a = await connect();
+    const b = await connect({ busyTimeout: 0 });
+    const release = deferred();
+    const aDone = await holdWriteLock(a, 'uncommitted', release.promise);
+    expect(await b.query('SELECT v FROM t')).toEqual([]);
+    release.resolve();
+    await aDone;
+    expect(await b.query('SELECT v FROM t')).toEqual([{ v: 'uncommitted' }]);
+  });
+
+  it('busyTimeout bounds the wait: past it the call fails with SQLITE_BUSY and writes nothing', async () => {
+    const a = await connect();
+    const b = await connect({ busyTimeout: 100 });
+    const release = deferred();
+    const aDone = await holdWriteLock(a, 'a', release.promise);
+    try {
+      const started = Date.now();
+      const error = await rejectionOf(b.execute('INSERT INTO t(v) VALUES (?)', ['b']));
+      const waited = Date.now() - started;
+      expect(error).toBeInstanceOf(LibsqlError);
+      expect(error.code).toMatch(/^SQLITE_BUSY/);
+      expect((error.rawCode ?? 0) & 0xff).toBe(5);
+      // It waited about the timeout: not zero, and not until the lock was released.
+      expect(waited).toBeGreaterThanOrEqual(90);
+      expect(waited).toBeLessThan(2000);
+    } finally {
+      release.resolve();
+      await aDone;
+    }
+    expect(await b.query('SELECT v FROM t')).toEqual([{ v: 'a' }]);
+    // And b works again once the lock is free.
+    await b.execute('INSERT INTO t(v) VALUES (?)', ['b']);
+  });
+
+  it('busyTimeout: 0 fails at once', async () => {
+    const a = await connect();
+    const b = await connect({ busyTimeout: 0 });
+    const release = deferred();
+    const aDone = await holdWriteLock(a, 'a', release.promise);
+    try {
+      const started = Date.now();
+      await expect(b.transaction(() => 1)).rejects.toMatchObject({ code: expect.stringMatching(/^SQLITE_BUSY/) });
+      expect(Date.now() - started).toBeLessThan(1000);
+    } finally {
+      release.resolve();
+      await aDone;
+    }
+  });
+
+  it('the default busy timeout is 5 s: a lock held for 1 s is waited out', async () => {
+    const a = await connect();
+    const b = await connect();
+    const release = deferred();
+    const aDone = await holdWriteLock(a, 'a', release.promise);
+    const bWrite = b.execute('INSERT INTO t(v) VALUES (?)', ['b']);
+    await sleep(1000);
+    release.resolve();
+    await aDone;
+    expect((await bWrite).rowsAffected).toBe(1);
   });
 });
 
