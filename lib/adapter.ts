@@ -5,7 +5,7 @@
  *   export default libsql({ url: process.env.LIBSQL_URL, authToken: process.env.LIBSQL_AUTH_TOKEN });
  */
 import type { PersistenceAdapter, PersistenceStores } from '@flue/runtime/adapter';
-import { open, type Database, type OpenOptions } from './database.js';
+import { open, type OpenOptions } from './database.js';
 import { migrateFlueSchemaOverRunner, toFlueError } from './flue-schema.js';
 import type { Runner } from './runner.js';
 import { createStores } from './stores/index.js';
@@ -39,26 +39,36 @@ export function resolveOptions(options: LibsqlAdapterOptions, env: NodeJS.Proces
   };
 }
 
-function nativeAdapter(options: OpenOptions): LibsqlAdapter {
-  let database: Promise<Database> | undefined;
-  let migrated: Promise<void> | undefined;
-
-  // A failed open or migrate is not cached: the next call (a restart, a retry) tries again.
-  const opened = () =>
-    (database ??= open(options).catch((error: unknown) => {
-      database = undefined;
+/**
+ * `task()` run once and shared while it is pending or succeeded; a failure is not kept, so
+ * the next call (a restart, a retry) tries again. `forget()` drops a success too.
+ */
+function onceUntilFailure<T>(task: () => Promise<T>): { (): Promise<T>; forget(): Promise<T> | undefined } {
+  let pending: Promise<T> | undefined;
+  const run = () =>
+    (pending ??= task().catch((error: unknown) => {
+      pending = undefined;
       throw error;
     }));
-  const migrate = () =>
-    (migrated ??= opened()
-      .then((db) => db.migrateFlueSchema())
-      .then(
-        () => undefined,
-        (error: unknown) => {
-          migrated = undefined;
-          throw toFlueError(error);
-        },
-      ));
+  return Object.assign(run, {
+    forget() {
+      const current = pending;
+      pending = undefined;
+      return current;
+    },
+  });
+}
+
+function nativeAdapter(options: OpenOptions): LibsqlAdapter {
+  const opened = onceUntilFailure(() => open(options));
+  const migrate = onceUntilFailure(async () => {
+    const db = await opened();
+    try {
+      await db.migrateFlueSchema();
+    } catch (error) {
+      throw toFlueError(error);
+    }
+  });
 
   return {
     migrate,
@@ -68,25 +78,18 @@ function nativeAdapter(options: OpenOptions): LibsqlAdapter {
       return createStores(await opened());
     },
     async close() {
-      const db = database;
-      database = undefined;
-      migrated = undefined;
+      migrate.forget();
       // An open that fails left nothing to close; its error belongs to the call that opened.
-      const opened = await db?.catch(() => undefined);
-      await opened?.close();
+      const db = await opened.forget()?.catch(() => undefined);
+      await db?.close();
     },
   };
 }
 
 function runnerAdapter(runner: Runner): LibsqlAdapter {
-  let migrated: Promise<void> | undefined;
+  const migrate = onceUntilFailure(() => migrateFlueSchemaOverRunner(runner));
   // A hand-written runner's close() need not be idempotent (pg's Pool.end() throws the second time).
   let closed: Promise<void> | undefined;
-  const migrate = () =>
-    (migrated ??= migrateFlueSchemaOverRunner(runner).catch((error: unknown) => {
-      migrated = undefined;
-      throw error;
-    }));
   return {
     migrate,
     async connect() {
