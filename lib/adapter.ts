@@ -6,9 +6,12 @@
  */
 import type { PersistenceAdapter, PersistenceStores } from '@flue/runtime/adapter';
 import { open, type OpenOptions } from './database.js';
-import { migrateFlueSchemaOverRunner, toFlueError } from './flue-schema.js';
 import type { Runner } from './runner.js';
-import { createStores } from './stores/index.js';
+
+// Flue's modules (the stores, the stamp rules) load on first use, not at import: a program
+// that only uses `open()` should not pay for @flue/runtime (tens of MB of code and heap).
+const loadStores = () => import('./stores/index.js');
+const loadFlueSchema = () => import('./flue-schema.js');
 
 /** Used when neither `url` nor `LIBSQL_URL` / `TURSO_DATABASE_URL` is set (relative to the working directory). */
 export const DEFAULT_URL = 'file:.flue/flue.db';
@@ -66,7 +69,7 @@ function nativeAdapter(options: OpenOptions): LibsqlAdapter {
     try {
       await db.migrateFlueSchema();
     } catch (error) {
-      throw toFlueError(error);
+      throw (await loadFlueSchema()).toFlueError(error);
     }
   });
 
@@ -75,7 +78,7 @@ function nativeAdapter(options: OpenOptions): LibsqlAdapter {
     async connect() {
       // Flue calls migrate() first; connecting without it still gets a checked, stamped store.
       await migrate();
-      return createStores(await opened());
+      return (await loadStores()).createStores(await opened());
     },
     async close() {
       migrate.forget();
@@ -87,14 +90,14 @@ function nativeAdapter(options: OpenOptions): LibsqlAdapter {
 }
 
 function runnerAdapter(runner: Runner): LibsqlAdapter {
-  const migrate = onceUntilFailure(() => migrateFlueSchemaOverRunner(runner));
+  const migrate = onceUntilFailure(async () => (await loadFlueSchema()).migrateFlueSchemaOverRunner(runner));
   // A hand-written runner's close() need not be idempotent (pg's Pool.end() throws the second time).
   let closed: Promise<void> | undefined;
   return {
     migrate,
     async connect() {
       await migrate();
-      return createStores(runner);
+      return (await loadStores()).createStores(runner);
     },
     close: () => (closed ??= runner.close()),
   };

@@ -7,7 +7,6 @@
 import { parseArgs } from 'node:util';
 import { resolveOptions } from './adapter.js';
 import { open, type Database } from './database.js';
-import { toFlueError } from './flue-schema.js';
 import { native } from './load-native.js';
 
 const USAGE = `usage: flue-libsql <status|migrate|check> [--url URL] [--sync-url URL]
@@ -79,7 +78,7 @@ async function migrate(db: Database): Promise<void> {
     console.log(applied ? `applied: ${applied}` : 'already up to date');
     console.log(`schema version: ${report.version}, format version: 1`);
   } catch (error) {
-    throw toFlueError(error);
+    throw (await import('./flue-schema.js')).toFlueError(error);
   }
 }
 

@@ -4,6 +4,9 @@
  * - `libsql(options)` — the Flue `PersistenceAdapter` (the whole of a db.ts).
  * - `open(urlOrOptions)` — the runner on its own: `query`, `transaction`, `close`, plus
  *   `execute`, `batch`, `exec`, `migrate`, `sync`.
+ *
+ * Flue's stores over any runner are in the `flue-libsql/stores` entry. This entry does not
+ * load @flue/runtime until an adapter is migrated or connected.
  */
 export { libsql, DEFAULT_URL, type LibsqlAdapter, type LibsqlAdapterOptions } from './adapter.js';
 export {
@@ -21,4 +24,3 @@ export {
 export { LibsqlError } from './errors.js';
 export { loadMigrations } from './migrations.js';
 export type { Params, QueryRunner, Row, Runner } from './runner.js';
-export { createStores } from './stores/index.js';
