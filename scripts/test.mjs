@@ -17,7 +17,7 @@ if (build.status !== 0) {
   process.exit(1);
 }
 
-const cargo = run('cargo', ['test', '--quiet'], { capture: true });
+const cargo = run('cargo', ['test', '--release', '--quiet'], { capture: true });
 let rustPassed = 0;
 let rustFailed = cargo.status === 0 ? 0 : 1;
 for (const match of (cargo.stdout ?? '').matchAll(/test result: \w+\. (\d+) passed; (\d+) failed/g)) {
