@@ -5,9 +5,20 @@
  * `TURSO_DATABASE_URL`, `LIBSQL_AUTH_TOKEN`, `TURSO_AUTH_TOKEN`); never prints a token.
  */
 import { parseArgs } from 'node:util';
-import { resolveOptions } from './adapter.js';
-import { open, type Database } from './database.js';
-import { native } from './load-native.js';
+import type { Database } from './database.js';
+
+// The package's modules load inside main(), not as static imports: when the native module
+// cannot load (no prebuilt package for this platform), the loader's message is printed as one
+// clean line-per-fact error instead of an uncaught exception with a stack.
+const loadPackage = async () => {
+  const [{ resolveOptions }, { open }, { native }] = await Promise.all([
+    import('./adapter.js'),
+    import('./database.js'),
+    import('./load-native.js'),
+  ]);
+  return { resolveOptions, open, native };
+};
+type Package = Awaited<ReturnType<typeof loadPackage>>;
 
 const USAGE = `usage: flue-libsql <status|migrate|check> [--url URL] [--sync-url URL]
 
@@ -30,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return values.help ? 0 : 2;
   }
+  const { resolveOptions, open, native } = await loadPackage();
   const options = resolveOptions({ url: values.url, syncUrl: values['sync-url'] });
   console.log(`database: ${describeUrl(options.url)}`);
   let db: Database;
@@ -42,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     console.log(`target: ${db.kind}\nreachable: yes`);
-    if (command === 'status') await status(db);
+    if (command === 'status') await status(db, native);
     if (command === 'migrate') await migrate(db);
     if (command === 'check') return await check(db);
     return 0;
@@ -51,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function status(db: Database): Promise<void> {
+async function status(db: Database, native: Package['native']): Promise<void> {
   const tables = await db.query<{ name: string }>(
     String.raw`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'flue\_%' ESCAPE '\' ORDER BY name`,
   );
@@ -98,7 +110,9 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     const { code, message } = error as { code?: string; message?: string };
-    console.error(`flue-libsql: ${code ? `${code}: ` : ''}${message ?? String(error)}`);
+    const text = message ?? String(error);
+    // The loader's own message already starts with the package name.
+    console.error(text.startsWith('flue-libsql') ? text : `flue-libsql: ${code ? `${code}: ` : ''}${text}`);
     process.exit(1);
   },
 );

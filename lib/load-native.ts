@@ -6,8 +6,9 @@
  * `flue-libsql-<platform>`. When neither loads, the error says what was detected, what
  * exists, and how to build from source — not a stack of loader internals.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as NativeBinding from './native-binding.js';
 
@@ -37,30 +38,48 @@ export function detectPlatform(): string {
   return `${platform}-${arch}`;
 }
 
+/** The first line of a failed `require()`'s message (not its "Require stack"), or "not installed". */
+function reasonOf(error: unknown, candidate: string): string {
+  const { code, message } = error as NodeJS.ErrnoException;
+  if (code === 'MODULE_NOT_FOUND' && message.includes(`'${candidate}'`)) return 'not installed';
+  return (message ?? String(error)).split('\n')[0]!;
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 function load(): typeof NativeBinding {
   const platform = detectPlatform();
-  const localBuild = `${packageRoot}/flue-libsql.${platform}.node`;
+  const localBuild = join(packageRoot, `flue-libsql.${platform}.node`);
+  const prebuilt = `flue-libsql-${platform}`;
   const attempts: string[] = [];
-  const candidates = existsSync(localBuild) ? [localBuild] : [];
-  candidates.push(`flue-libsql-${platform}`);
-  for (const candidate of candidates) {
+  if (!existsSync(localBuild)) attempts.push(`  ${localBuild}: no such file (a build from source puts it there)`);
+  for (const candidate of existsSync(localBuild) ? [localBuild, prebuilt] : [prebuilt]) {
     try {
       return require(candidate) as typeof NativeBinding;
     } catch (error) {
-      const reason = (error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' ? 'not installed' : (error as Error).message;
-      attempts.push(`  ${candidate}: ${reason}`);
+      attempts.push(`  ${candidate}: ${reasonOf(error, candidate)}`);
     }
   }
   const supported = (PREBUILT_PLATFORMS as readonly string[]).includes(platform);
+  // An installed package has no Rust sources: building means a checkout of the repository.
+  const checkout = existsSync(join(packageRoot, 'Cargo.toml'));
   throw new Error(
     [
       `flue-libsql could not load its native module for this platform (${platform}, Node ${process.version}).`,
       'Tried:',
       ...attempts,
       supported
-        ? `The package flue-libsql-${platform} should have been installed as an optional dependency: reinstall without --no-optional / --omit=optional.`
+        ? `The package ${prebuilt} should have been installed as an optional dependency: reinstall without --no-optional / --omit=optional (and do not copy node_modules between platforms).`
         : `There is no prebuilt module for ${platform}; prebuilt: ${PREBUILT_PLATFORMS.join(', ')}.`,
-      'To build from source: install Rust (rustup) and cmake, then run `npm run build:native` in the flue-libsql package folder.',
+      checkout
+        ? `To build from source: install Rust (rustup) and cmake, then run \`npm run build:native\` in ${packageRoot}`
+        : `To build from source: install Rust (rustup) and cmake, check out the flue-libsql repository at version ${packageVersion()}, run \`npm install && npm run build:native\` in it, and copy the flue-libsql.${platform}.node it builds to ${localBuild}`,
     ].join('\n'),
   );
 }
