@@ -451,7 +451,7 @@ describe.skipIf(skipReason)('npm install flue-libsql in a fresh Flue project (no
     const cases = [
       { url: `http://127.0.0.1:${closedPort}`, expect: /^flue-libsql: SERVER_UNREACHABLE: \S/m },
       { url: 'nonsense://where', expect: /^flue-libsql: INVALID_OPTION: unknown url scheme 'nonsense:'/m },
-      { url: pathToFileURL(notADatabase).href, expect: /^flue-libsql: SQLITE_NOTADB: file is not a database$/m },
+      { url: pathToFileURL(notADatabase).href, expect: /^flue-libsql: SQLITE_NOTADB: .*the file is not a database.*$/m },
     ];
     for (const bad of cases) {
       const result = await run('npx', ['flue-libsql', 'status'], { cwd: project.dir, env: { ...project.env, LIBSQL_URL: bad.url, LIBSQL_AUTH_TOKEN: token }, timeoutMs: 60_000 });

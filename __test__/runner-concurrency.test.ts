@@ -161,8 +161,12 @@ describe('two connections to one file in one process (busy timeout)', () => {
     await dir.remove();
   });
 
-  /** Holds `db`'s write lock (an open transaction that wrote `value`) until `release` resolves. */
-  async function holdWriteLock(db: Database, value: string, release: Promise<void>) {
+  /**
+   * Holds `db`'s write lock (an open transaction that wrote `value`) until `release` resolves;
+   * resolves once the lock is held, to `{ done }` (wrapped: an async function returning the
+   * transaction's promise itself would wait for it).
+   */
+  async function holdWriteLock(db: Database, value: string, release: Promise<void>): Promise<{ done: Promise<void> }> {
     const holding = deferred();
     const done = db.transaction(async (tx) => {
       await tx.execute('INSERT INTO t(v) VALUES (?)', [value]);
@@ -170,14 +174,14 @@ describe('two connections to one file in one process (busy timeout)', () => {
       await release;
     });
     await holding.promise;
-    return done;
+    return { done };
   }
 
   it('a write waits for the other connection’s transaction, without stopping the event loop', async () => {
     const a = await connect();
     const b = await connect();
     const release = deferred();
-    const aDone = await holdWriteLock(a, 'a', release.promise);
+    const { done: aDone } = await holdWriteLock(a, 'a', release.promise);
     let ticks = 0;
     const interval = setInterval(() => ticks++, 5);
     try {
@@ -202,7 +206,7 @@ describe('two connections to one file in one process (busy timeout)', () => {
     const a = await connect();
     const b = await connect();
     const release = deferred();
-    const aDone = await holdWriteLock(a, 'a', release.promise);
+    const { done: aDone } = await holdWriteLock(a, 'a', release.promise);
     const order: string[] = [];
     const calls = [
       b.execute('INSERT INTO t(v) VALUES (?)', ['b1']).then(() => order.push('b1')),
@@ -223,7 +227,7 @@ describe('two connections to one file in one process (busy timeout)', () => {
     const a = await connect();
     const b = await connect();
     const release = deferred();
-    const aDone = await holdWriteLock(a, 'a', release.promise);
+    const { done: aDone } = await holdWriteLock(a, 'a', release.promise);
     const bDone = b.transaction(async (tx) => {
       const [{ n }] = await tx.query<{ n: number }>('SELECT count(*) AS n FROM t');
       await tx.execute('INSERT INTO t(v) VALUES (?)', [`b saw ${n}`]);
@@ -239,7 +243,7 @@ describe('two connections to one file in one process (busy timeout)', () => {
     const a = await connect();
     const b = await connect({ busyTimeout: 0 });
     const release = deferred();
-    const aDone = await holdWriteLock(a, 'uncommitted', release.promise);
+    const { done: aDone } = await holdWriteLock(a, 'uncommitted', release.promise);
     expect(await b.query('SELECT v FROM t')).toEqual([]);
     release.resolve();
     await aDone;
@@ -250,7 +254,7 @@ describe('two connections to one file in one process (busy timeout)', () => {
     const a = await connect();
     const b = await connect({ busyTimeout: 100 });
     const release = deferred();
-    const aDone = await holdWriteLock(a, 'a', release.promise);
+    const { done: aDone } = await holdWriteLock(a, 'a', release.promise);
     try {
       const started = Date.now();
       const error = await rejectionOf(b.execute('INSERT INTO t(v) VALUES (?)', ['b']));
@@ -274,7 +278,7 @@ describe('two connections to one file in one process (busy timeout)', () => {
     const a = await connect();
     const b = await connect({ busyTimeout: 0 });
     const release = deferred();
-    const aDone = await holdWriteLock(a, 'a', release.promise);
+    const { done: aDone } = await holdWriteLock(a, 'a', release.promise);
     try {
       const started = Date.now();
       await expect(b.transaction(() => 1)).rejects.toMatchObject({ code: expect.stringMatching(/^SQLITE_BUSY/) });
@@ -289,7 +293,7 @@ describe('two connections to one file in one process (busy timeout)', () => {
     const a = await connect();
     const b = await connect();
     const release = deferred();
-    const aDone = await holdWriteLock(a, 'a', release.promise);
+    const { done: aDone } = await holdWriteLock(a, 'a', release.promise);
     const bWrite = b.execute('INSERT INTO t(v) VALUES (?)', ['b']);
     await sleep(1000);
     release.resolve();

@@ -2,7 +2,7 @@
  * What the runner's errors carry (`LibsqlError`: `code`, `rawCode`, SQLite's message), and
  * files that cannot be opened: garbage, empty, a directory, and encrypted files.
  */
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   expectLibsqlError,
@@ -154,12 +154,22 @@ describe('files that are not usable databases', () => {
     await stillWorks();
   });
 
-  it('a zero-length file → LibsqlError at open', async () => {
+  // Not an error: to SQLite a zero-byte file is a new, empty database (it writes the header on
+  // the first commit). Refusing it would make a process that crashed right after creating
+  // its file unable ever to open it again.
+  it('a zero-length file opens as a new, empty database and works', async () => {
     const path = dir.file('empty.db');
     writeFileSync(path, '');
-    const error = await rejectionOf(open(path));
-    expect(error).toBeInstanceOf(LibsqlError);
-    expect(['SQLITE_NOTADB', 'SQLITE_CANTOPEN']).toContain(error.code);
+    const db = await open(path);
+    try {
+      expect(await db.query(`SELECT count(*) AS n FROM sqlite_master`)).toEqual([{ n: 0 }]);
+      await db.exec('CREATE TABLE t (x)');
+      await db.execute('INSERT INTO t VALUES (?)', [1]);
+      expect(await db.query('SELECT x FROM t')).toEqual([{ x: 1 }]);
+    } finally {
+      await db.close();
+    }
+    expect(statSync(path).size).toBeGreaterThan(0);
     await stillWorks();
   });
 

@@ -5,36 +5,65 @@
 //!   return its value directly. A point query costs a few microseconds, while a hop to a
 //!   worker thread and back costs tens; the event loop is blocked only for the statement
 //!   itself, exactly as with better-sqlite3.
-//! * remote targets and replicas run on the tokio runtime and return a Promise; each
-//!   operation takes the session's async mutex, so operations run one at a time, in order.
+//! * remote targets and replicas run on the tokio runtime and return a Promise. Each
+//!   connection has one worker task that owns the session; calls are queued to it on the JS
+//!   thread, so they run one at a time in exactly the order they were made.
 //!
 //! No Rust panic reaches Node: every operation runs under `catch_unwind` and a panic becomes a
 //! `LibsqlError` with code `INTERNAL`.
 
 use std::panic::AssertUnwindSafe;
 use std::ptr;
-use std::sync::Arc;
 
 use futures::FutureExt;
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
-use tokio::sync::Mutex;
+use std::cell::RefCell;
+
+use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{DbError, DbResult};
 use crate::migrate::Migration;
 use crate::options::{OpenOptions, OptionValue};
 use crate::output::RawValue;
 use crate::session::{Op, Output, Session};
-use crate::value::{params_from_js, read_string, BoundParams};
+use crate::value::{params_from_js, read_string, read_well_formed_string, BoundParams};
 
 #[napi]
 pub struct NativeDatabase {
-    /// `None` once closed.
-    session: Arc<Mutex<Option<Session>>>,
-    local: bool,
+    connection: Connection,
     kind: &'static str,
     busy_timeout_ms: u32,
+}
+
+/// Where operations run. `None` inside once closed.
+enum Connection {
+    /// Local: the session itself, used on the JS thread.
+    Inline(RefCell<Option<Session>>),
+    /// Remote: the queue of the worker task that owns the session.
+    Worker(RefCell<Option<mpsc::UnboundedSender<Job>>>),
+}
+
+enum Job {
+    Run(Op, oneshot::Sender<DbResult<Output>>),
+    Close(oneshot::Sender<()>),
+}
+
+/// Owns a remote session and runs its jobs in arrival order until closed.
+async fn work(mut session: Session, mut jobs: mpsc::UnboundedReceiver<Job>) {
+    while let Some(job) = jobs.recv().await {
+        match job {
+            Job::Run(op, reply) => {
+                let _ = reply.send(guarded(session.run(op)).await);
+            }
+            Job::Close(reply) => {
+                drop(session);
+                let _ = reply.send(());
+                return;
+            }
+        }
+    }
 }
 
 /// A migration as the JS layer passes it.
@@ -49,14 +78,27 @@ pub struct MigrationInput {
 #[napi(ts_args_type = "options: Record<string, unknown>", ts_return_type = "Promise<NativeDatabase>")]
 pub fn open_database(env: Env, options: Unknown) -> Result<RawValue> {
     let options = read_options(env.raw(), options.raw()).map_err(|e| e.into_napi(env.raw()))?;
+    let kind = options.target.kind();
+    let busy_timeout_ms = options.busy_timeout.as_millis().min(u32::MAX as u128) as u32;
     let promise = env.spawn_future_with_callback(
-        async move { Ok(guarded(async move { Session::open(&options).await }).await) },
-        |env, opened| {
-            let session = opened.map_err(|e| e.into_napi(env.raw()))?;
-            let local = session.target().is_local();
-            let kind = session.target().kind();
-            let busy_timeout_ms = session.busy_timeout().as_millis().min(u32::MAX as u128) as u32;
-            Ok(NativeDatabase { session: Arc::new(Mutex::new(Some(session))), local, kind, busy_timeout_ms })
+        async move {
+            Ok(guarded(async move {
+                let session = Session::open(&options).await?;
+                if session.target().is_local() {
+                    return Ok(Opened::Inline(session));
+                }
+                let (queue, jobs) = mpsc::unbounded_channel();
+                tokio::spawn(work(session, jobs));
+                Ok(Opened::Worker(queue))
+            })
+            .await)
+        },
+        move |env, opened| {
+            let connection = match opened.map_err(|e| e.into_napi(env.raw()))? {
+                Opened::Inline(session) => Connection::Inline(RefCell::new(Some(session))),
+                Opened::Worker(queue) => Connection::Worker(RefCell::new(Some(queue))),
+            };
+            Ok(NativeDatabase { connection, kind, busy_timeout_ms })
         },
     )?;
     Ok(RawValue(promise.raw()))
@@ -69,6 +111,11 @@ pub fn flue_migrations() -> Vec<MigrationInput> {
         .iter()
         .map(|(version, name, sql)| MigrationInput { version: *version, name: (*name).into(), sql: (*sql).into() })
         .collect()
+}
+
+enum Opened {
+    Inline(Session),
+    Worker(mpsc::UnboundedSender<Job>),
 }
 
 /// Registers the JS `LibsqlError` class that database errors are created as.
@@ -94,7 +141,7 @@ impl NativeDatabase {
     /// True when operations return values directly instead of Promises.
     #[napi(getter)]
     pub fn runs_inline(&self) -> bool {
-        self.local
+        matches!(self.connection, Connection::Inline(_))
     }
 
     #[napi(ts_args_type = "sql: string, params?: unknown", ts_return_type = "unknown")]
@@ -152,54 +199,61 @@ impl NativeDatabase {
     /// Closes the connection; idempotent. Remote: waits for the operation in flight.
     #[napi(ts_return_type = "unknown")]
     pub fn close(&self, env: Env) -> Result<RawValue> {
-        if self.local {
-            if let Ok(mut slot) = self.session.try_lock() {
-                drop(slot.take());
+        match &self.connection {
+            Connection::Inline(slot) => {
+                drop(slot.borrow_mut().take());
+                unsafe { undefined(env.raw()) }
             }
-            return unsafe { undefined(env.raw()) };
+            Connection::Worker(slot) => {
+                let (reply, closed) = oneshot::channel();
+                // Queued behind every call made before it; a second close finds no queue.
+                if let Some(queue) = slot.borrow_mut().take() {
+                    let _ = queue.send(Job::Close(reply));
+                }
+                let promise = env.spawn_future(async move {
+                    let _ = closed.await;
+                    Ok(())
+                })?;
+                Ok(RawValue(promise.raw()))
+            }
         }
-        let session = self.session.clone();
-        let promise = env.spawn_future(async move {
-            drop(session.lock().await.take());
-            Ok(())
-        })?;
-        Ok(RawValue(promise.raw()))
     }
 }
 
 impl NativeDatabase {
     fn dispatch(&self, env: &Env, op: DbResult<Op>) -> Result<RawValue> {
         let op = op.map_err(|e| e.into_napi(env.raw()))?;
-        if self.local {
-            let output = self.run_inline(op).map_err(|e| e.into_napi(env.raw()))?;
-            return Ok(RawValue(unsafe { Output::to_napi_value(env.raw(), output)? }));
+        match &self.connection {
+            Connection::Inline(slot) => {
+                let output = run_inline(slot, op).map_err(|e| e.into_napi(env.raw()))?;
+                Ok(RawValue(unsafe { Output::to_napi_value(env.raw(), output)? }))
+            }
+            Connection::Worker(slot) => {
+                let (reply, result) = oneshot::channel();
+                let queued = slot.borrow().as_ref().is_some_and(|queue| queue.send(Job::Run(op, reply)).is_ok());
+                let promise = env.spawn_future_with_callback(
+                    async move {
+                        Ok(match queued {
+                            true => result.await.unwrap_or_else(|_| Err(DbError::closed())),
+                            false => Err(DbError::closed()),
+                        })
+                    },
+                    |env, result| result.map_err(|e| e.into_napi(env.raw())),
+                )?;
+                Ok(RawValue(promise.raw()))
+            }
         }
-        let session = self.session.clone();
-        let promise = env.spawn_future_with_callback(
-            async move {
-                Ok(guarded(async move {
-                    match session.lock().await.as_mut() {
-                        Some(session) => session.run(op).await,
-                        None => Err(DbError::closed()),
-                    }
-                })
-                .await)
-            },
-            |env, result| result.map_err(|e| e.into_napi(env.raw())),
-        )?;
-        Ok(RawValue(promise.raw()))
     }
+}
 
-    /// Local operations never wait on I/O readiness, so polling them to completion here is
-    /// immediate; `block_on` only drives the (already ready) futures.
-    fn run_inline(&self, op: Op) -> DbResult<Output> {
-        let mut slot = self
-            .session
-            .try_lock()
-            .map_err(|_| DbError::libsql("INTERNAL", "the connection is busy with another operation"))?;
-        let session = slot.as_mut().ok_or_else(DbError::closed)?;
-        futures::executor::block_on(guarded(session.run(op)))
-    }
+/// Local operations never wait on I/O readiness, so polling them to completion here is
+/// immediate; `block_on` only drives the (already ready) futures.
+fn run_inline(slot: &RefCell<Option<Session>>, op: Op) -> DbResult<Output> {
+    let mut slot = slot
+        .try_borrow_mut()
+        .map_err(|_| DbError::libsql("INTERNAL", "the connection is busy with another operation"))?;
+    let session = slot.as_mut().ok_or_else(DbError::closed)?;
+    futures::executor::block_on(guarded(session.run(op)))
 }
 
 /// Runs a future, turning a panic inside it into an `INTERNAL` error.
@@ -230,7 +284,7 @@ fn sql_arg(env: &Env, sql: Unknown) -> DbResult<String> {
     if sql.get_type().ok() != Some(ValueType::String) {
         return Err(DbError::type_error("sql must be a string"));
     }
-    unsafe { read_string(env.raw(), sql.raw()) }
+    unsafe { read_well_formed_string(env.raw(), sql.raw(), &"the SQL text") }
 }
 
 unsafe fn read_statement_list(env: sys::napi_env, list: sys::napi_value) -> DbResult<Vec<(String, BoundParams)>> {

@@ -7,6 +7,7 @@
 
 mod database;
 mod error;
+mod local;
 mod migrate;
 mod options;
 mod output;

@@ -76,26 +76,38 @@ impl ToNapiValue for Output {
     }
 }
 
-/// Builds the row objects. Column-name strings are made once per result, not per row.
-/// When two columns share a name, the later one wins (as in better-sqlite3).
+/// Builds the row objects. Column-name keys are made once per result, not per row, and each
+/// row's values are defined as own data properties in one call: unlike assignment, defining
+/// never runs a setter, so a column named `__proto__` is an ordinary property, not the row's
+/// prototype. When two columns share a name, the later one wins (as in better-sqlite3).
 unsafe fn rows_to_js(env: sys::napi_env, rows: &Rows) -> JsResult<sys::napi_value> {
     let width = rows.columns.len();
     let count = if width == 0 { 0 } else { rows.values.len() / width };
     // Internalized keys: V8 then stores row properties on its fast path instead of
-    // interning the name again for every row (measured: the largest single cost per row).
-    let mut keys = Vec::with_capacity(width);
+    // interning the name again for every row.
+    let mut descriptors = Vec::with_capacity(width);
     for column in &rows.columns {
         let mut key = ptr::null_mut();
         check_status!(sys::node_api_create_property_key_utf8(env, column.as_ptr().cast(), column.len() as isize, &mut key))?;
-        keys.push(key);
+        descriptors.push(sys::napi_property_descriptor {
+            utf8name: ptr::null(),
+            name: key,
+            method: None,
+            getter: None,
+            setter: None,
+            value: ptr::null_mut(),
+            attributes: sys::PropertyAttributes::writable | sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable,
+            data: ptr::null_mut(),
+        });
     }
     let mut array = ptr::null_mut();
     check_status!(sys::napi_create_array_with_length(env, count, &mut array))?;
     for (index, row) in rows.values.chunks_exact(width.max(1)).take(count).enumerate() {
         let object = new_object(env)?;
-        for (key, value) in keys.iter().zip(row) {
-            check_status!(sys::napi_set_property(env, object, *key, value_to_js(env, value)?))?;
+        for (descriptor, value) in descriptors.iter_mut().zip(row) {
+            descriptor.value = value_to_js(env, value)?;
         }
+        check_status!(sys::napi_define_properties(env, object, width, descriptors.as_ptr()))?;
         check_status!(sys::napi_set_element(env, array, index as u32, object))?;
     }
     Ok(array)

@@ -1,28 +1,34 @@
 //! One open database and its one connection, and every operation the runner performs on it.
 //!
-//! Operations are `async` because remote targets (sqld, Turso, replica writes) need the
-//! network; local ones never actually wait, and `database.rs` runs them to completion on the
-//! JS thread. Either way an operation has the session to itself (`&mut self`): that is the
-//! serialization that keeps one process from ever racing itself into `SQLITE_BUSY`.
+//! Two engines: local targets go through the libSQL engine's C API (`local.rs`); remote
+//! targets and embedded replicas through the `libsql` crate's client. Operations are `async`
+//! because the remote ones need the network; local ones never wait, and `database.rs` runs
+//! them to completion on the JS thread. Either way an operation has the session to itself
+//! (`&mut self`): that is the serialization that keeps one process from ever racing itself
+//! into `SQLITE_BUSY`.
 
 use std::time::Duration;
 
-use libsql::{Builder, Connection, Database, Value};
+use libsql::{Builder, Value};
 
 use crate::error::{DbError, DbResult};
+use crate::local::{LocalConnection, LocalStatement};
 use crate::migrate::{self, Migration, MigrationReport};
 use crate::options::{OpenOptions, Target};
+use crate::sql_text::{ensure_single_statement, has_sql_tokens, is_transaction_control};
 use crate::statement_cache::StatementCache;
-use crate::sql_text::{ensure_single_statement, has_sql_tokens};
 use crate::value::BoundParams;
 
-// Field order is drop order: statements are finalized before their connection closes.
 pub struct Session {
-    statements: StatementCache,
-    conn: Connection,
-    database: Database,
+    engine: Engine,
     target: Target,
     busy_timeout: Duration,
+}
+
+// Field order is drop order: statements are finalized before their connection closes.
+enum Engine {
+    Local { statements: StatementCache, conn: LocalConnection },
+    Remote { conn: libsql::Connection, database: libsql::Database },
 }
 
 /// Rows of one statement: column names, and all values row after row.
@@ -64,76 +70,62 @@ pub enum Output {
 
 impl Session {
     pub async fn open(options: &OpenOptions) -> DbResult<Session> {
-        let database = build_database(options).await?;
-        let conn = database.connect()?;
-        let session = Session {
-            statements: StatementCache::default(),
-            conn,
-            database,
-            target: options.target.clone(),
-            busy_timeout: options.busy_timeout,
-        };
-        session.configure(options).await?;
-        Ok(session)
-    }
-
-    /// Connection settings. WAL lets readers in other processes work while one writes;
-    /// foreign keys are on because schemas that declare them expect them enforced.
-    ///
-    /// Busy waiting: statements of local targets run on the JS thread, where SQLite's own
-    /// busy handler would sleep with the event loop stopped — and a lock held by another
-    /// connection of the same process could then never be released. So after opening (which
-    /// may wait, e.g. for another process switching a new file to WAL) a local connection
-    /// reports `SQLITE_BUSY` at once, and the JS layer waits for the lock with timers,
-    /// keeping the calls in order. `exec()` scripts are the exception (see `exec`).
-    async fn configure(&self, options: &OpenOptions) -> DbResult<()> {
-        match &self.target {
-            Target::Memory | Target::File(_) => {
-                self.conn.busy_timeout(options.busy_timeout)?;
-                if matches!(self.target, Target::File(_)) {
-                    // The first read of the file: a garbage file or a wrong key fails here, at open.
-                    self.pragma("journal_mode = WAL").await?;
-                    self.pragma(&format!("synchronous = {}", options.durability.pragma_value())).await?;
+        let engine = match &options.target {
+            Target::Memory => Engine::Local { statements: StatementCache::default(), conn: open_local(":memory:", options)? },
+            Target::File(path) => {
+                ensure_parent_dir(path)?;
+                let path = path.to_str().ok_or_else(|| DbError::invalid_option("the database path is not valid UTF-8"))?;
+                let conn = open_local(path, options).map_err(|err| err.context(&format!("could not open '{path}'")))?;
+                Engine::Local { statements: StatementCache::default(), conn }
+            }
+            Target::Remote { .. } | Target::Replica { .. } => {
+                let database = build_remote(options).await?;
+                let conn = database.connect()?;
+                if matches!(options.target, Target::Replica { .. }) {
+                    // The replica's file is written by replication; only local settings apply.
+                    conn.busy_timeout(options.busy_timeout)?;
                 }
-                self.pragma("foreign_keys = ON").await?;
-                self.conn.busy_timeout(Duration::ZERO)?;
+                Engine::Remote { conn, database }
             }
-            Target::Replica { .. } => {
-                // The replica's file is written by replication; only local settings apply.
-                self.conn.busy_timeout(options.busy_timeout)?;
-            }
-            Target::Remote { .. } => {}
-        }
-        Ok(())
-    }
-
-    async fn pragma(&self, pragma: &str) -> DbResult<()> {
-        let mut rows = self.conn.query(&format!("PRAGMA {pragma}"), ()).await?;
-        while rows.next().await?.is_some() {}
-        Ok(())
+        };
+        Ok(Session { engine, target: options.target.clone(), busy_timeout: options.busy_timeout })
     }
 
     pub fn target(&self) -> &Target {
         &self.target
     }
 
-    pub fn busy_timeout(&self) -> Duration {
-        self.busy_timeout
-    }
-
     pub fn in_transaction(&self) -> bool {
-        !self.conn.is_autocommit()
+        match &self.engine {
+            Engine::Local { conn, .. } => conn.in_transaction(),
+            Engine::Remote { conn, .. } => !conn.is_autocommit(),
+        }
     }
 
     pub async fn run(&mut self, op: Op) -> DbResult<Output> {
         match op {
-            Op::Query { sql, params } => Ok(Output::Rows(self.statement(&sql, params).await?.rows)),
-            Op::Execute { sql, params } => Ok(Output::Execute(self.statement(&sql, params).await?)),
+            Op::Query { sql, params } => {
+                refuse_transaction_control(&sql)?;
+                Ok(Output::Rows(self.statement(&sql, params).await?.rows))
+            }
+            Op::Execute { sql, params } => {
+                refuse_transaction_control(&sql)?;
+                Ok(Output::Execute(self.statement(&sql, params).await?))
+            }
             // Rarely-used operations are boxed: their futures are large, and keeping them out
             // of this state machine keeps the per-query future small (it is moved on every call).
             Op::Batch(statements) => Ok(Output::Batch(Box::pin(self.batch(statements)).await?)),
             Op::Exec(script) => {
+                let was_in_transaction = self.in_transaction();
                 Box::pin(self.exec(&script)).await?;
+                if !was_in_transaction && self.in_transaction() {
+                    // Nobody would ever end it, and every later transaction() would fail.
+                    self.rollback_if_open().await;
+                    return Err(DbError::libsql(
+                        "TRANSACTION_STATE",
+                        "the script left a transaction open; it was rolled back (end it in the script, or use transaction())",
+                    ));
+                }
                 Ok(Output::Done)
             }
             Op::Begin => {
@@ -161,9 +153,9 @@ impl Session {
             Op::Migrate { set, migrations, flue_format } => {
                 Ok(Output::Migrated(Box::pin(migrate::run(self, &set, &migrations, flue_format)).await?))
             }
-            Op::Sync => match self.target {
-                Target::Replica { .. } => {
-                    let replicated = Box::pin(self.database.sync()).await?;
+            Op::Sync => match (&self.engine, &self.target) {
+                (Engine::Remote { database, .. }, Target::Replica { .. }) => {
+                    let replicated = Box::pin(database.sync()).await?;
                     Ok(Output::Synced {
                         frame_no: replicated.frame_no(),
                         frames_synced: replicated.frames_synced() as u64,
@@ -176,44 +168,10 @@ impl Session {
 
     /// Runs one statement with its parameters and collects everything it returns.
     pub async fn statement(&mut self, sql: &str, params: BoundParams) -> DbResult<StatementResult> {
-        if self.target.is_local() {
-            self.local_statement(sql, params).await
-        } else {
-            self.remote_statement(sql, params).await
+        match &mut self.engine {
+            Engine::Local { statements, conn } => local_statement(statements, conn, sql, params),
+            Engine::Remote { conn, .. } => remote_statement(conn, sql, params).await,
         }
-    }
-
-    async fn local_statement(&mut self, sql: &str, params: BoundParams) -> DbResult<StatementResult> {
-        let conn = &self.conn;
-        let changes_before = conn.total_changes();
-        let statement = self.statements.get(conn, sql).await?;
-        let values = bind_to_statement(statement, params)?;
-        let result = collect(statement.query(values).await).await;
-        // Reset at once: a statement left mid-iteration would pin a read snapshot and block
-        // checkpoints and `BEGIN IMMEDIATE` in other connections.
-        statement.reset();
-        let rows = result?;
-        // `changes()` keeps the count of the last write even across SELECTs; only report it
-        // when this statement actually changed something.
-        let rows_affected = if conn.total_changes() != changes_before { conn.changes() } else { 0 };
-        Ok(StatementResult { rows, rows_affected, last_insert_rowid: conn.last_insert_rowid() })
-    }
-
-    async fn remote_statement(&mut self, sql: &str, params: BoundParams) -> DbResult<StatementResult> {
-        ensure_single_statement(sql)?;
-        let params = match params {
-            BoundParams::None => libsql::params::Params::None,
-            BoundParams::Positional(values) => libsql::params::Params::Positional(values),
-            // The server matches names by their prefix; a bare JS key means `:name`.
-            BoundParams::Named(pairs) => libsql::params::Params::Named(
-                pairs
-                    .into_iter()
-                    .map(|(name, value)| if name.starts_with([':', '@', '$']) { (name, value) } else { (format!(":{name}"), value) })
-                    .collect(),
-            ),
-        };
-        let rows = collect(self.conn.query(sql, params).await).await?;
-        Ok(StatementResult { rows, rows_affected: self.conn.changes(), last_insert_rowid: self.conn.last_insert_rowid() })
     }
 
     /// A statement of the runner's own, with no parameters and no rows wanted.
@@ -226,6 +184,9 @@ impl Session {
             return Err(DbError::libsql("TRANSACTION_STATE", "batch() cannot run inside an open transaction"));
         }
         let count = statements.len();
+        for (sql, _) in &statements {
+            refuse_transaction_control(sql)?;
+        }
         self.plain("BEGIN IMMEDIATE").await?;
         let mut results = Vec::with_capacity(count);
         for (index, (sql, params)) in statements.into_iter().enumerate() {
@@ -252,19 +213,20 @@ impl Session {
         if !has_sql_tokens(script) {
             return Ok(());
         }
-        // A script cannot be retried from the JS layer (its first statements may already have
-        // committed), so it waits for locks inside SQLite, blocking for at most busy_timeout.
-        let waits_inline = self.target.is_local();
-        if waits_inline {
-            self.conn.busy_timeout(self.busy_timeout)?;
+        match &mut self.engine {
+            Engine::Local { statements, conn } => {
+                // A script cannot be retried from the JS layer (its first statements may
+                // already have committed), so it waits for locks inside SQLite, blocking for at
+                // most busy_timeout.
+                conn.set_busy_timeout(self.busy_timeout);
+                let result = conn.exec(script);
+                conn.set_busy_timeout(Duration::ZERO);
+                // The script may have changed the schema the cached statements were prepared against.
+                statements.clear();
+                result
+            }
+            Engine::Remote { conn, .. } => conn.execute_batch(script).await.map(|_| ()).map_err(DbError::from),
         }
-        let result = self.conn.execute_batch(script).await;
-        if waits_inline {
-            self.conn.busy_timeout(Duration::ZERO)?;
-        }
-        // The script may have changed the schema the cached statements were prepared against.
-        self.statements.clear();
-        result.map(|_| ()).map_err(DbError::from)
     }
 
     /// Best effort: used on paths that are already failing with a more useful error.
@@ -275,21 +237,37 @@ impl Session {
     }
 }
 
-async fn build_database(options: &OpenOptions) -> DbResult<Database> {
-    let token = options.auth_token.clone().unwrap_or_default();
-    let encryption = options.encryption_key.as_ref().map(|key| {
-        libsql::EncryptionConfig::new(libsql::Cipher::Aes256Cbc, bytes::Bytes::copy_from_slice(key.as_bytes()))
-    });
-    let built = match &options.target {
-        Target::Memory => Builder::new_local(":memory:").build().await,
-        Target::File(path) => {
-            ensure_parent_dir(path)?;
-            let mut builder = Builder::new_local(path);
-            if let Some(config) = encryption {
-                builder = builder.encryption_config(config);
+/// Opens a local connection with its settings. WAL lets readers in other processes work
+/// while one writes; foreign keys are on because schemas that declare them expect them enforced.
+///
+/// Busy waiting: local statements run on the JS thread, where SQLite's own busy handler would
+/// sleep with the event loop stopped — and a lock held by another connection of the same
+/// process could then never be released. So after opening (which may wait, e.g. for another
+/// process switching a new file to WAL) a local connection reports `SQLITE_BUSY` at once, and
+/// the JS layer waits for the lock with timers, keeping the calls in order. `exec()` scripts
+/// are the exception (see `Session::exec`).
+fn open_local(path: &str, options: &OpenOptions) -> DbResult<LocalConnection> {
+    let conn = LocalConnection::open(path, options.encryption_key.as_deref())?;
+    conn.set_busy_timeout(options.busy_timeout);
+    if path != ":memory:" {
+        // The first read of the file: a garbage file or a wrong key fails here, at open.
+        conn.exec("PRAGMA journal_mode = WAL").map_err(|err| match err.code.as_str() {
+            "SQLITE_NOTADB" if options.encryption_key.is_some() => {
+                err.context("the encryptionKey is wrong, or the file is not a database")
             }
-            builder.build().await
-        }
+            "SQLITE_NOTADB" => err.context("the file is not a database (or it is encrypted: pass encryptionKey)"),
+            _ => err,
+        })?;
+        conn.exec(&format!("PRAGMA synchronous = {}", options.durability.pragma_value()))?;
+    }
+    conn.exec("PRAGMA foreign_keys = ON")?;
+    conn.set_busy_timeout(Duration::ZERO);
+    Ok(conn)
+}
+
+async fn build_remote(options: &OpenOptions) -> DbResult<libsql::Database> {
+    let token = options.auth_token.clone().unwrap_or_default();
+    let built = match &options.target {
         Target::Remote { url } => Builder::new_remote(url.clone(), token).build().await,
         Target::Replica { path, sync_url } => {
             ensure_parent_dir(path)?;
@@ -298,11 +276,16 @@ async fn build_database(options: &OpenOptions) -> DbResult<Database> {
             if let Some(interval) = options.sync_interval {
                 builder = builder.sync_interval(interval.max(Duration::from_millis(100)));
             }
-            if let Some(config) = encryption {
+            if let Some(key) = &options.encryption_key {
+                let config = libsql::EncryptionConfig::new(
+                    libsql::Cipher::Aes256Cbc,
+                    bytes::Bytes::copy_from_slice(key.as_bytes()),
+                );
                 builder = builder.encryption_config(config);
             }
             builder.build().await
         }
+        Target::Memory | Target::File(_) => unreachable!("local targets are opened by open_local"),
     };
     built.map_err(|err| DbError::from(err).context(&format!("could not open {}", describe(&options.target))))
 }
@@ -326,7 +309,15 @@ fn ensure_parent_dir(path: &std::path::Path) -> DbResult<()> {
 
 /// Matches the user's parameters to the statement's placeholders, so a wrong count or an
 /// unknown name is an error instead of a silently NULL-bound placeholder.
-fn bind_to_statement(statement: &libsql::Statement, params: BoundParams) -> DbResult<Vec<Value>> {
+fn bind_to_statement(statement: &LocalStatement, params: BoundParams) -> DbResult<()> {
+    for (index, value) in match_parameters(statement, params)?.iter().enumerate() {
+        statement.bind(index + 1, value)?;
+    }
+    Ok(())
+}
+
+/// The parameter values in placeholder order.
+fn match_parameters(statement: &LocalStatement, params: BoundParams) -> DbResult<Vec<Value>> {
     let expected = statement.parameter_count();
     match params {
         BoundParams::None if expected == 0 => Ok(Vec::new()),
@@ -346,7 +337,7 @@ fn bind_to_statement(statement: &libsql::Statement, params: BoundParams) -> DbRe
         }
         BoundParams::Named(mut pairs) => {
             let mut values = Vec::with_capacity(expected);
-            for index in 1..=expected as i32 {
+            for index in 1..=expected {
                 let Some(name) = statement.parameter_name(index) else {
                     return Err(DbError::type_error(format!(
                         "parameter {index} is a positional ? placeholder; pass params as an array, or name every placeholder"
@@ -379,8 +370,56 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-async fn collect(rows: libsql::Result<libsql::Rows>) -> DbResult<Rows> {
-    let mut rows = rows?;
+fn refuse_transaction_control(sql: &str) -> DbResult<()> {
+    if is_transaction_control(sql) {
+        return Err(DbError::libsql(
+            "TRANSACTION_STATE",
+            "BEGIN, COMMIT and ROLLBACK cannot run through query()/execute()/batch(): use db.transaction(fn), \
+             which begins, commits and rolls back for you",
+        ));
+    }
+    Ok(())
+}
+
+fn local_statement(
+    statements: &mut StatementCache,
+    conn: &LocalConnection,
+    sql: &str,
+    params: BoundParams,
+) -> DbResult<StatementResult> {
+    let changes_before = conn.total_changes();
+    let statement = statements.get(conn, sql)?;
+    bind_to_statement(statement, params)?;
+    let width = statement.column_count();
+    let columns = (0..width).map(|i| statement.column_name(i)).collect();
+    let mut values = Vec::new();
+    let mut running = statement.run();
+    while running.step()? {
+        for i in 0..width {
+            values.push(running.value(i));
+        }
+    }
+    drop(running);
+    // `changes()` keeps the count of the last write even across SELECTs; only report it when
+    // this statement actually changed something.
+    let rows_affected = if conn.total_changes() != changes_before { conn.changes() } else { 0 };
+    Ok(StatementResult { rows: Rows { columns, values }, rows_affected, last_insert_rowid: conn.last_insert_rowid() })
+}
+
+async fn remote_statement(conn: &libsql::Connection, sql: &str, params: BoundParams) -> DbResult<StatementResult> {
+    ensure_single_statement(sql)?;
+    let params = match params {
+        BoundParams::None => libsql::params::Params::None,
+        BoundParams::Positional(values) => libsql::params::Params::Positional(values),
+        // The server matches names by their prefix; a bare JS key means `:name`.
+        BoundParams::Named(pairs) => libsql::params::Params::Named(
+            pairs
+                .into_iter()
+                .map(|(name, value)| if name.starts_with([':', '@', '$']) { (name, value) } else { (format!(":{name}"), value) })
+                .collect(),
+        ),
+    };
+    let mut rows = conn.query(sql, params).await?;
     let width = rows.column_count();
     let columns = (0..width).map(|i| rows.column_name(i).unwrap_or("").to_owned()).collect();
     let mut values = Vec::new();
@@ -389,5 +428,5 @@ async fn collect(rows: libsql::Result<libsql::Rows>) -> DbResult<Rows> {
             values.push(row.get_value(i)?);
         }
     }
-    Ok(Rows { columns, values })
+    Ok(StatementResult { rows: Rows { columns, values }, rows_affected: conn.changes(), last_insert_rowid: conn.last_insert_rowid() })
 }

@@ -39,8 +39,37 @@ fn end_of_first_statement(sql: &str) -> Option<usize> {
     })
 }
 
-/// Whether `text` holds anything but whitespace, comments and stray semicolons.
-pub fn has_sql_tokens(text: &str) -> bool {
+/// Whether `sql` begins, commits or rolls back a transaction (`BEGIN`, `COMMIT`, `END`,
+/// `ROLLBACK`; not `ROLLBACK TO` a savepoint). The runner owns transaction boundaries: such a
+/// statement through `query()` would leave the connection inside a transaction nobody ends,
+/// and through a `tx` it would commit or drop half of `transaction(fn)`'s work.
+pub fn is_transaction_control(sql: &str) -> bool {
+    let words: Vec<String> = leading_words(sql, 4);
+    match words.first().map(String::as_str) {
+        Some("BEGIN" | "COMMIT" | "END") => true,
+        Some("ROLLBACK") => !words.iter().any(|w| w == "TO"),
+        _ => false,
+    }
+}
+
+/// The first `count` keywords of `sql`, upper-cased, after whitespace and comments.
+fn leading_words(sql: &str, count: usize) -> Vec<String> {
+    let mut rest = sql;
+    let mut words = Vec::new();
+    while words.len() < count {
+        rest = skip_blank(rest);
+        let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        if end == 0 {
+            break;
+        }
+        words.push(rest[..end].to_ascii_uppercase());
+        rest = &rest[end..];
+    }
+    words
+}
+
+/// `text` without leading whitespace, comments and semicolons.
+fn skip_blank(text: &str) -> &str {
     let mut rest = text;
     loop {
         rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ';');
@@ -49,9 +78,14 @@ pub fn has_sql_tokens(text: &str) -> bool {
         } else if let Some(after) = rest.strip_prefix("/*") {
             rest = after.split_once("*/").map_or("", |(_, tail)| tail);
         } else {
-            return !rest.is_empty();
+            return rest;
         }
     }
+}
+
+/// Whether `text` holds anything but whitespace, comments and stray semicolons.
+pub fn has_sql_tokens(text: &str) -> bool {
+    !skip_blank(text).is_empty()
 }
 
 #[cfg(test)]
@@ -67,6 +101,16 @@ mod tests {
             "CREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE a SET x = 1; DELETE FROM b; END;"
         )
         .is_ok());
+    }
+
+    #[test]
+    fn transaction_control_is_recognized_but_savepoints_are_not() {
+        for sql in ["BEGIN", " begin immediate", "/* c */ COMMIT", "END TRANSACTION", "rollback", "ROLLBACK TRANSACTION"] {
+            assert!(is_transaction_control(sql), "{sql}");
+        }
+        for sql in ["ROLLBACK TO sp", "rollback transaction to savepoint sp", "SAVEPOINT sp", "SELECT 'BEGIN'", "BEGINNING"] {
+            assert!(!is_transaction_control(sql), "{sql}");
+        }
     }
 
     #[test]

@@ -1,13 +1,11 @@
-//! Prepared statements kept per connection, keyed by SQL text (local targets only).
+//! Prepared statements kept per local connection, keyed by SQL text.
 //!
 //! Preparing costs more than running a point query, and the Flue stores run the same few
-//! dozen statements over and over. A statement is always reset after use, so a cached one
-//! never holds a read snapshot or a lock.
-
-use libsql::{Connection, Statement};
+//! dozen statements over and over. A statement is always reset after use (`local::Running`),
+//! so a cached one never holds a read snapshot or a lock.
 
 use crate::error::DbResult;
-use crate::sql_text::ensure_single_statement;
+use crate::local::{LocalConnection, LocalStatement};
 
 /// SQL texts are hashed on every call; FxHash is several times cheaper than SipHash here, and
 /// the keys are the application's own statements, not attacker-chosen.
@@ -18,18 +16,17 @@ const CAPACITY: usize = 256;
 
 #[derive(Default)]
 pub struct StatementCache {
-    entries: HashMap<String, (Statement, u64)>,
+    entries: HashMap<String, (LocalStatement, u64)>,
     clock: u64,
 }
 
 impl StatementCache {
     /// The cached statement for `sql`, preparing (and checking) it on first use.
-    pub async fn get(&mut self, conn: &Connection, sql: &str) -> DbResult<&Statement> {
+    pub fn get(&mut self, conn: &LocalConnection, sql: &str) -> DbResult<&LocalStatement> {
         self.clock += 1;
         let now = self.clock;
         if !self.entries.contains_key(sql) {
-            ensure_single_statement(sql)?;
-            let statement = conn.prepare(sql).await?;
+            let statement = conn.prepare(sql)?;
             if self.entries.len() >= CAPACITY {
                 self.evict_least_recently_used();
             }
@@ -46,8 +43,7 @@ impl StatementCache {
         }
     }
 
-    /// Finalizes every statement (before the connection closes, or after a schema change
-    /// made by a script).
+    /// Finalizes every statement (after a script that may have changed the schema).
     pub fn clear(&mut self) {
         self.entries.clear();
     }

@@ -70,9 +70,12 @@ pub unsafe fn params_from_js(env: sys::napi_env, value: sys::napi_value) -> DbRe
                 napi_call!(sys::napi_get_array_length(env, value, &mut length));
                 let mut values = Vec::with_capacity(length as usize);
                 for index in 0..length {
+                    let label = ParamLabel::Index(index as usize);
                     let mut element = ptr::null_mut();
-                    napi_call!(sys::napi_get_element(env, value, index, &mut element));
-                    values.push(value_from_js(env, element, ParamLabel::Index(index as usize))?);
+                    if sys::napi_get_element(env, value, index, &mut element) != sys::Status::napi_ok {
+                        return Err(read_failed(env, &label));
+                    }
+                    values.push(value_from_js(env, element, label)?);
                 }
                 return Ok(BoundParams::Positional(values));
             }
@@ -98,7 +101,9 @@ pub unsafe fn params_from_js(env: sys::napi_env, value: sys::napi_value) -> DbRe
                 napi_call!(sys::napi_get_element(env, keys, index, &mut key));
                 let name = read_string(env, key)?;
                 let mut element = ptr::null_mut();
-                napi_call!(sys::napi_get_property(env, value, key, &mut element));
+                if sys::napi_get_property(env, value, key, &mut element) != sys::Status::napi_ok {
+                    return Err(read_failed(env, &ParamLabel::Name(&name)));
+                }
                 let converted = value_from_js(env, element, ParamLabel::Name(&name))?;
                 named.push((name, converted));
             }
@@ -108,6 +113,25 @@ pub unsafe fn params_from_js(env: sys::napi_env, value: sys::napi_value) -> DbRe
             "params must be an array (for ? placeholders) or a plain object (for :name placeholders)",
         )),
     }
+}
+
+/// A parameter could not be read: a getter or proxy threw. That exception is taken (so it
+/// does not also surface later) and its message named.
+unsafe fn read_failed(env: sys::napi_env, label: &ParamLabel<'_>) -> DbError {
+    let mut pending = false;
+    sys::napi_is_exception_pending(env, &mut pending);
+    let mut reason = String::from("reading it failed");
+    if pending {
+        let mut exception = ptr::null_mut();
+        sys::napi_get_and_clear_last_exception(env, &mut exception);
+        let mut text = ptr::null_mut();
+        if sys::napi_coerce_to_string(env, exception, &mut text) == sys::Status::napi_ok {
+            if let Ok(message) = read_string(env, text) {
+                reason = format!("reading it threw: {message}");
+            }
+        }
+    }
+    DbError::type_error(format!("{label} could not be read ({reason})"))
 }
 
 unsafe fn is_binary_or_date(env: sys::napi_env, value: sys::napi_value) -> DbResult<bool> {
@@ -131,7 +155,7 @@ unsafe fn is_binary_or_date(env: sys::napi_env, value: sys::napi_value) -> DbRes
 unsafe fn value_from_js(env: sys::napi_env, value: sys::napi_value, label: ParamLabel<'_>) -> DbResult<Value> {
     match type_of(env, value)? {
         sys::ValueType::napi_null => Ok(Value::Null),
-        sys::ValueType::napi_string => Ok(Value::Text(read_text_param(env, value, &label)?)),
+        sys::ValueType::napi_string => Ok(Value::Text(read_well_formed_string(env, value, &label)?)),
         sys::ValueType::napi_number => {
             let mut number = 0.0;
             napi_call!(sys::napi_get_value_double(env, value, &mut number));
@@ -256,12 +280,16 @@ fn typed_array_name(kind: sys::napi_typedarray_type) -> &'static str {
 }
 
 /// Reads a JS string as UTF-8. V8 writes U+FFFD for lone surrogates; those strings are
-/// refused rather than stored altered.
-unsafe fn read_text_param(env: sys::napi_env, value: sys::napi_value, label: &ParamLabel<'_>) -> DbResult<String> {
+/// refused rather than stored altered. `what` names the string in the error.
+pub unsafe fn read_well_formed_string(
+    env: sys::napi_env,
+    value: sys::napi_value,
+    what: &dyn std::fmt::Display,
+) -> DbResult<String> {
     let text = read_string(env, value)?;
     if text.contains('\u{FFFD}') && has_lone_surrogate(env, value)? {
         return Err(DbError::type_error(format!(
-            "{label} is a string with a lone surrogate (not well-formed UTF-16); SQLite text must be valid Unicode"
+            "{what} is a string with a lone surrogate (not well-formed UTF-16); SQLite text must be valid Unicode"
         )));
     }
     Ok(text)

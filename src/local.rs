@@ -1,0 +1,273 @@
+//! Local databases (`:memory:`, files) through the libSQL engine's C API, `libsql::ffi`.
+//!
+//! Why not the `libsql` crate's `Connection` here: its local row reader turns TEXT into a Rust
+//! string through `CStr` (cutting the value at the first NUL) and `to_str().unwrap()` (a panic
+//! on TEXT that is not valid UTF-8, which also left our cached statement mid-iteration), and
+//! it clones and boxes per statement and per row. Reading columns by their byte length from
+//! the same engine fixes both and is the hot path of every local query. Remote targets and
+//! embedded replicas keep using the `libsql` crate's client (`session.rs`).
+
+use std::ffi::{c_int, CStr, CString};
+use std::ptr;
+use std::time::Duration;
+
+use libsql::ffi;
+use libsql::Value;
+
+use crate::error::{DbError, DbResult};
+use crate::sql_text::has_sql_tokens;
+
+/// One open connection. Used by one thread at a time (the session mutex), so it is opened
+/// without SQLite's own per-call mutex.
+pub struct LocalConnection {
+    handle: *mut ffi::sqlite3,
+}
+
+// SAFETY: the connection is opened with SQLITE_OPEN_NOMUTEX and only ever used behind the
+// session's mutex, so no two threads use it at once; moving it between threads is allowed.
+unsafe impl Send for LocalConnection {}
+
+impl LocalConnection {
+    /// Opens (creating if missing) `path`, or a private in-memory database for `:memory:`.
+    pub fn open(path: &str, encryption_key: Option<&str>) -> DbResult<LocalConnection> {
+        let c_path = CString::new(path).map_err(|_| DbError::invalid_option("the database path contains a NUL character"))?;
+        let mut handle = ptr::null_mut();
+        let flags = ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_CREATE | ffi::SQLITE_OPEN_NOMUTEX;
+        let rc = unsafe { ffi::sqlite3_open_v2(c_path.as_ptr(), &mut handle, flags, ptr::null()) };
+        // Even a failed open may return a handle, which carries the message and must be closed.
+        let conn = LocalConnection { handle };
+        if rc != ffi::SQLITE_OK {
+            return Err(if handle.is_null() { DbError::sqlite(rc, errstr(rc)) } else { conn.last_error() });
+        }
+        unsafe { ffi::sqlite3_extended_result_codes(handle, 1) };
+        if let Some(key) = encryption_key {
+            let cipher = libsql::Cipher::Aes256Cbc.cipher_id();
+            // The same calls libsql's own local builder makes, so files stay interchangeable.
+            if unsafe { libsql_sys::connection::set_encryption_cipher(handle, cipher) } == -1
+                || unsafe { libsql_sys::connection::set_encryption_key(handle, key.as_bytes()) } != ffi::SQLITE_OK
+            {
+                return Err(DbError::libsql("SQLITE_MISUSE", "could not set the encryption key"));
+            }
+        }
+        Ok(conn)
+    }
+
+    pub fn set_busy_timeout(&self, timeout: Duration) {
+        let ms = timeout.as_millis().min(c_int::MAX as u128) as c_int;
+        unsafe { ffi::sqlite3_busy_timeout(self.handle, ms) };
+    }
+
+    /// Runs a script (statements without parameters; rows are discarded).
+    pub fn exec(&self, script: &str) -> DbResult<()> {
+        let c_script = CString::new(script).map_err(|_| DbError::type_error("the SQL text contains a NUL character"))?;
+        let rc = unsafe { ffi::sqlite3_exec(self.handle, c_script.as_ptr(), None, ptr::null_mut(), ptr::null_mut()) };
+        if rc != ffi::SQLITE_OK {
+            return Err(self.last_error());
+        }
+        Ok(())
+    }
+
+    /// Prepares exactly one statement; empty text and trailing statements are refused.
+    pub fn prepare(&self, sql: &str) -> DbResult<LocalStatement> {
+        if sql.contains('\0') {
+            return Err(DbError::type_error("the SQL text contains a NUL character"));
+        }
+        let len = c_int::try_from(sql.len()).map_err(|_| DbError::range_error("the SQL text is longer than 2 GiB"))?;
+        let mut raw = ptr::null_mut();
+        let mut tail = ptr::null();
+        let rc = unsafe {
+            ffi::sqlite3_prepare_v3(
+                self.handle,
+                sql.as_ptr().cast(),
+                len,
+                ffi::SQLITE_PREPARE_PERSISTENT as u32,
+                &mut raw,
+                &mut tail,
+            )
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(self.last_error());
+        }
+        if raw.is_null() {
+            return Err(DbError::libsql("SQLITE_MISUSE", "the SQL text is empty (only whitespace or comments)"));
+        }
+        let statement = LocalStatement { raw };
+        let consumed = if tail.is_null() { sql.len() } else { tail as usize - sql.as_ptr() as usize };
+        if has_sql_tokens(&sql[consumed.min(sql.len())..]) {
+            return Err(DbError::libsql(
+                "SQLITE_MISUSE",
+                "the SQL text holds more than one statement; query()/execute() run one statement, \
+                 use exec() for a script or batch() for several statements in one transaction",
+            ));
+        }
+        Ok(statement)
+    }
+
+    pub fn in_transaction(&self) -> bool {
+        unsafe { ffi::sqlite3_get_autocommit(self.handle) == 0 }
+    }
+
+    pub fn changes(&self) -> u64 {
+        unsafe { ffi::sqlite3_changes64(self.handle) as u64 }
+    }
+
+    pub fn total_changes(&self) -> u64 {
+        unsafe { ffi::sqlite3_total_changes64(self.handle) as u64 }
+    }
+
+    pub fn last_insert_rowid(&self) -> i64 {
+        unsafe { ffi::sqlite3_last_insert_rowid(self.handle) }
+    }
+
+    fn last_error(&self) -> DbError {
+        last_error(self.handle)
+    }
+}
+
+impl Drop for LocalConnection {
+    fn drop(&mut self) {
+        // close_v2: any statement not yet finalized keeps the connection alive until it is.
+        unsafe { ffi::sqlite3_close_v2(self.handle) };
+    }
+}
+
+fn last_error(handle: *mut ffi::sqlite3) -> DbError {
+    let code = unsafe { ffi::sqlite3_extended_errcode(handle) };
+    let message = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(handle)) }.to_string_lossy().into_owned();
+    DbError::sqlite(code, message)
+}
+
+fn errstr(code: c_int) -> String {
+    unsafe { CStr::from_ptr(ffi::sqlite3_errstr(code)) }.to_string_lossy().into_owned()
+}
+
+/// A prepared statement, finalized on drop.
+pub struct LocalStatement {
+    raw: *mut ffi::sqlite3_stmt,
+}
+
+// SAFETY: as for LocalConnection: used only behind the session's mutex.
+unsafe impl Send for LocalStatement {}
+
+impl LocalStatement {
+    pub fn parameter_count(&self) -> usize {
+        unsafe { ffi::sqlite3_bind_parameter_count(self.raw) as usize }
+    }
+
+    /// `:name`, `@name`, `$name` or `?NNN`; `None` for a plain `?`.
+    pub fn parameter_name(&self, index: usize) -> Option<&str> {
+        let name = unsafe { ffi::sqlite3_bind_parameter_name(self.raw, index as c_int) };
+        if name.is_null() {
+            return None;
+        }
+        unsafe { CStr::from_ptr(name) }.to_str().ok()
+    }
+
+    /// Binds `value` to the 1-based `index` (SQLite copies text and blobs).
+    pub fn bind(&self, index: usize, value: &Value) -> DbResult<()> {
+        let i = index as c_int;
+        let rc = unsafe {
+            match value {
+                Value::Null => ffi::sqlite3_bind_null(self.raw, i),
+                Value::Integer(n) => ffi::sqlite3_bind_int64(self.raw, i, *n),
+                Value::Real(f) => ffi::sqlite3_bind_double(self.raw, i, *f),
+                Value::Text(s) => ffi::sqlite3_bind_text64(
+                    self.raw,
+                    i,
+                    s.as_ptr().cast(),
+                    s.len() as u64,
+                    ffi::SQLITE_TRANSIENT(),
+                    ffi::SQLITE_UTF8 as u8,
+                ),
+                Value::Blob(b) => {
+                    ffi::sqlite3_bind_blob64(self.raw, i, b.as_ptr().cast(), b.len() as u64, ffi::SQLITE_TRANSIENT())
+                }
+            }
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(last_error(unsafe { ffi::sqlite3_db_handle(self.raw) }).context(&format!("binding parameter {index}")));
+        }
+        Ok(())
+    }
+
+    pub fn column_count(&self) -> usize {
+        unsafe { ffi::sqlite3_column_count(self.raw) as usize }
+    }
+
+    pub fn column_name(&self, index: usize) -> String {
+        let name = unsafe { ffi::sqlite3_column_name(self.raw, index as c_int) };
+        if name.is_null() {
+            return String::new();
+        }
+        unsafe { CStr::from_ptr(name) }.to_string_lossy().into_owned()
+    }
+
+    /// Starts executing; the returned guard resets the statement however execution ends (an
+    /// error, an early return, a panic), so a cached statement never keeps a read snapshot or
+    /// resumes a half-read result.
+    pub fn run(&self) -> Running<'_> {
+        Running { statement: self }
+    }
+}
+
+impl Drop for LocalStatement {
+    fn drop(&mut self) {
+        unsafe { ffi::sqlite3_finalize(self.raw) };
+    }
+}
+
+pub struct Running<'a> {
+    statement: &'a LocalStatement,
+}
+
+impl Running<'_> {
+    /// Advances to the next row: `true` when there is one.
+    pub fn step(&mut self) -> DbResult<bool> {
+        match unsafe { ffi::sqlite3_step(self.statement.raw) } {
+            ffi::SQLITE_ROW => Ok(true),
+            ffi::SQLITE_DONE => Ok(false),
+            _ => Err(last_error(unsafe { ffi::sqlite3_db_handle(self.statement.raw) })),
+        }
+    }
+
+    /// The current row's value in column `index`. TEXT is read by its byte length, so NUL
+    /// characters survive; TEXT that is not valid UTF-8 (only possible through casts of blobs)
+    /// is read with U+FFFD replacements, as V8 does for invalid UTF-8.
+    pub fn value(&self, index: usize) -> Value {
+        let raw = self.statement.raw;
+        let i = index as c_int;
+        unsafe {
+            match ffi::sqlite3_column_type(raw, i) {
+                ffi::SQLITE_INTEGER => Value::Integer(ffi::sqlite3_column_int64(raw, i)),
+                ffi::SQLITE_FLOAT => Value::Real(ffi::sqlite3_column_double(raw, i)),
+                ffi::SQLITE_TEXT => {
+                    let text = ffi::sqlite3_column_text(raw, i);
+                    let bytes = bytes_of(text, ffi::sqlite3_column_bytes(raw, i));
+                    Value::Text(match std::str::from_utf8(bytes) {
+                        Ok(valid) => valid.to_owned(),
+                        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+                    })
+                }
+                ffi::SQLITE_BLOB => {
+                    let blob = ffi::sqlite3_column_blob(raw, i);
+                    Value::Blob(bytes_of(blob.cast(), ffi::sqlite3_column_bytes(raw, i)).to_vec())
+                }
+                _ => Value::Null,
+            }
+        }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        unsafe { ffi::sqlite3_reset(self.statement.raw) };
+    }
+}
+
+unsafe fn bytes_of<'a>(data: *const u8, len: c_int) -> &'a [u8] {
+    if data.is_null() || len <= 0 {
+        &[]
+    } else {
+        std::slice::from_raw_parts(data, len as usize)
+    }
+}
