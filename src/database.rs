@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::{DbError, DbResult};
 use crate::migrate::Migration;
 use crate::options::{OpenOptions, OptionValue};
-use crate::output::RawValue;
+use crate::output::{JsRows, RawValue};
 use crate::session::{Op, Output, Session};
 use crate::value::{params_from_js, read_string, read_well_formed_string, BoundParams};
 
@@ -225,6 +225,9 @@ impl NativeDatabase {
         let op = op.map_err(|e| e.into_napi(env.raw()))?;
         match &self.connection {
             Connection::Inline(slot) => {
+                if let Op::Query { sql, params } = op {
+                    return query_inline(slot, env, &sql, params).map_err(|e| e.into_napi(env.raw()));
+                }
                 let output = run_inline(slot, op).map_err(|e| e.into_napi(env.raw()))?;
                 Ok(RawValue(unsafe { Output::to_napi_value(env.raw(), output)? }))
             }
@@ -246,6 +249,21 @@ impl NativeDatabase {
     }
 }
 
+/// The hot path: a local `query()` writes rows straight from SQLite's buffers into JS objects.
+fn query_inline(slot: &RefCell<Option<Session>>, env: &Env, sql: &str, params: BoundParams) -> DbResult<RawValue> {
+    let mut slot = slot
+        .try_borrow_mut()
+        .map_err(|_| DbError::libsql("INTERNAL", "the connection is busy with another operation"))?;
+    let session = slot.as_mut().ok_or_else(DbError::closed)?;
+    let mut rows = unsafe { JsRows::new(env.raw()) }.map_err(|e| DbError::libsql("INTERNAL", e.to_string()))?;
+    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| session.query_local(sql, params, &mut rows)))
+        .unwrap_or_else(|panic| Some(Err(panic_error(panic))));
+    match ran {
+        Some(result) => result.map(|()| RawValue(rows.into_value())),
+        None => Err(DbError::libsql("INTERNAL", "query_inline called for a remote target")),
+    }
+}
+
 /// Local operations never wait on I/O readiness, so polling them to completion here is
 /// immediate; `block_on` only drives the (already ready) futures.
 fn run_inline(slot: &RefCell<Option<Session>>, op: Op) -> DbResult<Output> {
@@ -260,15 +278,17 @@ fn run_inline(slot: &RefCell<Option<Session>>, op: Op) -> DbResult<Output> {
 async fn guarded<T>(future: impl std::future::Future<Output = DbResult<T>>) -> DbResult<T> {
     match AssertUnwindSafe(future).catch_unwind().await {
         Ok(result) => result,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(DbError::libsql("INTERNAL", format!("internal error in flue-libsql (please report): {what}")))
-        }
+        Err(panic) => Err(panic_error(panic)),
     }
+}
+
+fn panic_error(panic: Box<dyn std::any::Any + Send>) -> DbError {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    DbError::libsql("INTERNAL", format!("internal error in flue-libsql (please report): {what}"))
 }
 
 fn statement_args(env: &Env, sql: Unknown, params: Option<Unknown>) -> DbResult<(String, BoundParams)> {

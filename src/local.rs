@@ -16,6 +16,7 @@ use libsql::Value;
 
 use crate::error::{DbError, DbResult};
 use crate::sql_text::has_sql_tokens;
+use crate::value::ColumnRef;
 
 /// One open connection. Used by one thread at a time (the session mutex), so it is opened
 /// without SQLite's own per-call mutex.
@@ -195,11 +196,16 @@ impl LocalStatement {
     }
 
     pub fn column_name(&self, index: usize) -> String {
+        String::from_utf8_lossy(self.column_name_bytes(index)).into_owned()
+    }
+
+    /// The column's name as SQLite holds it (UTF-8), valid while the statement lives.
+    pub fn column_name_bytes(&self, index: usize) -> &[u8] {
         let name = unsafe { ffi::sqlite3_column_name(self.raw, index as c_int) };
         if name.is_null() {
-            return String::new();
+            return &[];
         }
-        unsafe { CStr::from_ptr(name) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(name) }.to_bytes()
     }
 
     /// Starts executing; the returned guard resets the statement however execution ends (an
@@ -230,30 +236,40 @@ impl Running<'_> {
         }
     }
 
-    /// The current row's value in column `index`. TEXT is read by its byte length, so NUL
-    /// characters survive; TEXT that is not valid UTF-8 (only possible through casts of blobs)
-    /// is read with U+FFFD replacements, as V8 does for invalid UTF-8.
-    pub fn value(&self, index: usize) -> Value {
+    /// The current row's value in column `index`, borrowed from SQLite until the next step.
+    /// TEXT is read by its byte length, so NUL characters survive.
+    pub fn column(&self, index: usize) -> ColumnRef<'_> {
         let raw = self.statement.raw;
         let i = index as c_int;
         unsafe {
             match ffi::sqlite3_column_type(raw, i) {
-                ffi::SQLITE_INTEGER => Value::Integer(ffi::sqlite3_column_int64(raw, i)),
-                ffi::SQLITE_FLOAT => Value::Real(ffi::sqlite3_column_double(raw, i)),
+                ffi::SQLITE_INTEGER => ColumnRef::Integer(ffi::sqlite3_column_int64(raw, i)),
+                ffi::SQLITE_FLOAT => ColumnRef::Real(ffi::sqlite3_column_double(raw, i)),
                 ffi::SQLITE_TEXT => {
                     let text = ffi::sqlite3_column_text(raw, i);
-                    let bytes = bytes_of(text, ffi::sqlite3_column_bytes(raw, i));
-                    Value::Text(match std::str::from_utf8(bytes) {
-                        Ok(valid) => valid.to_owned(),
-                        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
-                    })
+                    ColumnRef::Text(bytes_of(text, ffi::sqlite3_column_bytes(raw, i)))
                 }
                 ffi::SQLITE_BLOB => {
                     let blob = ffi::sqlite3_column_blob(raw, i);
-                    Value::Blob(bytes_of(blob.cast(), ffi::sqlite3_column_bytes(raw, i)).to_vec())
+                    ColumnRef::Blob(bytes_of(blob.cast(), ffi::sqlite3_column_bytes(raw, i)))
                 }
-                _ => Value::Null,
+                _ => ColumnRef::Null,
             }
+        }
+    }
+
+    /// The current row's value in column `index`, owned. TEXT that is not valid UTF-8 (only
+    /// possible through casts of blobs) is read with U+FFFD replacements, as V8 does.
+    pub fn value(&self, index: usize) -> Value {
+        match self.column(index) {
+            ColumnRef::Null => Value::Null,
+            ColumnRef::Integer(n) => Value::Integer(n),
+            ColumnRef::Real(f) => Value::Real(f),
+            ColumnRef::Text(bytes) => Value::Text(match std::str::from_utf8(bytes) {
+                Ok(valid) => valid.to_owned(),
+                Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+            }),
+            ColumnRef::Blob(bytes) => Value::Blob(bytes.to_vec()),
         }
     }
 }

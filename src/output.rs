@@ -6,8 +6,11 @@ use std::ptr;
 use napi::bindgen_prelude::ToNapiValue;
 use napi::{check_status, sys};
 
-use crate::session::{Output, Rows, StatementResult};
-use crate::value::{integer_to_js, value_to_js, JsResult};
+use crate::error::DbError;
+use crate::error::DbResult;
+use crate::local::Running;
+use crate::session::{Output, RowSink, Rows, StatementResult};
+use crate::value::{column_to_js, integer_to_js, ColumnRef, JsResult};
 
 /// A JS value made by hand, handed back to napi-rs as is.
 pub struct RawValue(pub sys::napi_value);
@@ -80,37 +83,85 @@ impl ToNapiValue for Output {
 /// row's values are defined as own data properties in one call: unlike assignment, defining
 /// never runs a setter, so a column named `__proto__` is an ordinary property, not the row's
 /// prototype. When two columns share a name, the later one wins (as in better-sqlite3).
-unsafe fn rows_to_js(env: sys::napi_env, rows: &Rows) -> JsResult<sys::napi_value> {
-    let width = rows.columns.len();
-    let count = if width == 0 { 0 } else { rows.values.len() / width };
-    // Internalized keys: V8 then stores row properties on its fast path instead of
-    // interning the name again for every row.
-    let mut descriptors = Vec::with_capacity(width);
-    for column in &rows.columns {
-        let mut key = ptr::null_mut();
-        check_status!(sys::node_api_create_property_key_utf8(env, column.as_ptr().cast(), column.len() as isize, &mut key))?;
-        descriptors.push(sys::napi_property_descriptor {
-            utf8name: ptr::null(),
-            name: key,
-            method: None,
-            getter: None,
-            setter: None,
-            value: ptr::null_mut(),
-            attributes: sys::PropertyAttributes::writable | sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable,
-            data: ptr::null_mut(),
-        });
+pub struct JsRows {
+    env: sys::napi_env,
+    array: sys::napi_value,
+    descriptors: Vec<sys::napi_property_descriptor>,
+    count: u32,
+}
+
+impl JsRows {
+    pub unsafe fn new(env: sys::napi_env) -> JsResult<JsRows> {
+        let mut array = ptr::null_mut();
+        check_status!(sys::napi_create_array(env, &mut array))?;
+        Ok(JsRows { env, array, descriptors: Vec::new(), count: 0 })
     }
-    let mut array = ptr::null_mut();
-    check_status!(sys::napi_create_array_with_length(env, count, &mut array))?;
-    for (index, row) in rows.values.chunks_exact(width.max(1)).take(count).enumerate() {
-        let object = new_object(env)?;
-        for (descriptor, value) in descriptors.iter_mut().zip(row) {
-            descriptor.value = value_to_js(env, value)?;
+
+    pub unsafe fn set_columns<'a>(&mut self, names: impl Iterator<Item = &'a [u8]>) -> JsResult<()> {
+        self.descriptors.clear();
+        for name in names {
+            // Internalized keys: V8 then stores row properties on its fast path instead of
+            // interning the name again for every row.
+            let mut key = ptr::null_mut();
+            check_status!(sys::node_api_create_property_key_utf8(self.env, name.as_ptr().cast(), name.len() as isize, &mut key))?;
+            self.descriptors.push(sys::napi_property_descriptor {
+                utf8name: ptr::null(),
+                name: key,
+                method: None,
+                getter: None,
+                setter: None,
+                value: ptr::null_mut(),
+                attributes: sys::PropertyAttributes::writable
+                    | sys::PropertyAttributes::enumerable
+                    | sys::PropertyAttributes::configurable,
+                data: ptr::null_mut(),
+            });
         }
-        check_status!(sys::napi_define_properties(env, object, width, descriptors.as_ptr()))?;
-        check_status!(sys::napi_set_element(env, array, index as u32, object))?;
+        Ok(())
     }
-    Ok(array)
+
+    pub unsafe fn push_row<'a>(&mut self, values: impl Iterator<Item = ColumnRef<'a>>) -> JsResult<()> {
+        let mut object = ptr::null_mut();
+        check_status!(sys::napi_create_object(self.env, &mut object))?;
+        for (descriptor, value) in self.descriptors.iter_mut().zip(values) {
+            descriptor.value = column_to_js(self.env, value)?;
+        }
+        check_status!(sys::napi_define_properties(self.env, object, self.descriptors.len(), self.descriptors.as_ptr()))?;
+        check_status!(sys::napi_set_element(self.env, self.array, self.count, object))?;
+        self.count += 1;
+        Ok(())
+    }
+
+    pub fn into_value(self) -> sys::napi_value {
+        self.array
+    }
+}
+
+impl RowSink for JsRows {
+    fn columns(&mut self, names: &[&[u8]]) -> DbResult<()> {
+        unsafe { self.set_columns(names.iter().copied()) }.map_err(internal)
+    }
+
+    fn row(&mut self, row: &Running<'_>) -> DbResult<()> {
+        let width = self.descriptors.len();
+        unsafe { self.push_row((0..width).map(|i| row.column(i))) }.map_err(internal)
+    }
+}
+
+fn internal(err: napi::Error) -> DbError {
+    DbError::libsql("INTERNAL", format!("could not build a result row: {err}"))
+}
+
+unsafe fn rows_to_js(env: sys::napi_env, rows: &Rows) -> JsResult<sys::napi_value> {
+    let mut sink = JsRows::new(env)?;
+    sink.set_columns(rows.columns.iter().map(|name| name.as_bytes()))?;
+    let width = rows.columns.len();
+    if width > 0 {
+        for row in rows.values.chunks_exact(width) {
+            sink.push_row(row.iter().map(ColumnRef::from))?;
+        }
+    }
+    Ok(sink.into_value())
 }
 
 unsafe fn write_counts(env: sys::napi_env, object: sys::napi_value, result: &StatementResult) -> JsResult<()> {

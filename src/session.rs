@@ -12,7 +12,7 @@ use std::time::Duration;
 use libsql::{Builder, Value};
 
 use crate::error::{DbError, DbResult};
-use crate::local::{LocalConnection, LocalStatement};
+use crate::local::{LocalConnection, LocalStatement, Running};
 use crate::migrate::{self, Migration, MigrationReport};
 use crate::options::{OpenOptions, Target};
 use crate::sql_text::{ensure_single_statement, has_sql_tokens, is_transaction_control};
@@ -43,6 +43,13 @@ pub struct StatementResult {
     pub rows: Rows,
     pub rows_affected: u64,
     pub last_insert_rowid: i64,
+}
+
+/// Receives a local query's rows as SQLite produces them, so they can become JS values
+/// without an owned copy in between (`output.rs` builds the row objects).
+pub trait RowSink {
+    fn columns(&mut self, names: &[&[u8]]) -> DbResult<()>;
+    fn row(&mut self, row: &Running<'_>) -> DbResult<()>;
 }
 
 /// What an operation asks of the session.
@@ -164,6 +171,25 @@ impl Session {
                 _ => Ok(Output::Synced { frame_no: None, frames_synced: 0 }),
             },
         }
+    }
+
+    /// `query()` on a local target, delivering rows to `sink` as they are read. `None` for
+    /// remote targets, which go through `run`.
+    pub fn query_local(&mut self, sql: &str, params: BoundParams, sink: &mut dyn RowSink) -> Option<DbResult<()>> {
+        let Engine::Local { statements, conn } = &mut self.engine else { return None };
+        Some((|| {
+            refuse_transaction_control(sql)?;
+            let statement = statements.get(conn, sql)?;
+            bind_to_statement(statement, params)?;
+            let width = statement.column_count();
+            let names: Vec<&[u8]> = (0..width).map(|i| statement.column_name_bytes(i)).collect();
+            sink.columns(&names)?;
+            let mut running = statement.run();
+            while running.step()? {
+                sink.row(&running)?;
+            }
+            Ok(())
+        })())
     }
 
     /// Runs one statement with its parameters and collects everything it returns.

@@ -327,16 +327,42 @@ macro_rules! js_call {
     };
 }
 
+/// A value as SQLite holds it for the current row, or borrowed from an owned `Value`.
+#[derive(Clone, Copy)]
+pub enum ColumnRef<'a> {
+    Null,
+    Integer(i64),
+    Real(f64),
+    /// UTF-8 as stored (possibly invalid, if a blob was cast to TEXT).
+    Text(&'a [u8]),
+    Blob(&'a [u8]),
+}
+
+impl<'a> From<&'a Value> for ColumnRef<'a> {
+    fn from(value: &'a Value) -> Self {
+        match value {
+            Value::Null => ColumnRef::Null,
+            Value::Integer(n) => ColumnRef::Integer(*n),
+            Value::Real(f) => ColumnRef::Real(*f),
+            Value::Text(s) => ColumnRef::Text(s.as_bytes()),
+            Value::Blob(b) => ColumnRef::Blob(b),
+        }
+    }
+}
+
+/// The JS value of a column. TEXT goes to V8 with its byte length (NUL characters kept; V8
+/// replaces invalid UTF-8 with U+FFFD); BLOB becomes a Uint8Array over a copy.
+///
 /// # Safety
 /// Must run on the JS thread of `env`, inside a handle scope.
-pub unsafe fn value_to_js(env: sys::napi_env, value: &Value) -> JsResult<sys::napi_value> {
+pub unsafe fn column_to_js(env: sys::napi_env, value: ColumnRef<'_>) -> JsResult<sys::napi_value> {
     let mut out = ptr::null_mut();
     match value {
-        Value::Null => js_call!(sys::napi_get_null(env, &mut out)),
-        Value::Integer(i) => integer_to_js(env, *i, &mut out)?,
-        Value::Real(f) => js_call!(sys::napi_create_double(env, *f, &mut out)),
-        Value::Text(s) => js_call!(sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut out)),
-        Value::Blob(bytes) => {
+        ColumnRef::Null => js_call!(sys::napi_get_null(env, &mut out)),
+        ColumnRef::Integer(i) => integer_to_js(env, i, &mut out)?,
+        ColumnRef::Real(f) => js_call!(sys::napi_create_double(env, f, &mut out)),
+        ColumnRef::Text(s) => js_call!(sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut out)),
+        ColumnRef::Blob(bytes) => {
             let mut data = ptr::null_mut();
             let mut buffer = ptr::null_mut();
             js_call!(sys::napi_create_arraybuffer(env, bytes.len(), &mut data, &mut buffer));
