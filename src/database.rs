@@ -259,7 +259,10 @@ fn query_inline(slot: &RefCell<Option<Session>>, env: &Env, sql: &str, params: B
     let ran = std::panic::catch_unwind(AssertUnwindSafe(|| session.query_local(sql, params, &mut rows)))
         .unwrap_or_else(|panic| Some(Err(panic_error(panic))));
     match ran {
-        Some(result) => result.map(|()| RawValue(rows.into_value())),
+        Some(result) => {
+            result?;
+            unsafe { rows.into_value() }.map(RawValue).map_err(|e| DbError::libsql("INTERNAL", e.to_string()))
+        }
         None => Err(DbError::libsql("INTERNAL", "query_inline called for a remote target")),
     }
 }

@@ -79,61 +79,52 @@ impl ToNapiValue for Output {
     }
 }
 
-/// Builds the row objects. Column-name keys are made once per result, not per row, and each
-/// row's values are defined as own data properties in one call: unlike assignment, defining
-/// never runs a setter, so a column named `__proto__` is an ordinary property, not the row's
-/// prototype. When two columns share a name, the later one wins (as in better-sqlite3).
+/// A query result as JS gets it: one flat array `[columns, v0, v1, …]` — the column names,
+/// then every value row after row. The JS layer turns it into row objects with an object
+/// literal made once per column list (lib/rows.ts): V8 gives such objects their final shape
+/// at once, where defining properties one by one from here walks a map transition per
+/// property per row (measured: the largest cost of reading many rows).
 pub struct JsRows {
     env: sys::napi_env,
-    array: sys::napi_value,
-    descriptors: Vec<sys::napi_property_descriptor>,
-    count: u32,
+    /// Handles of the columns array and every value, kept alive by the call's handle scope;
+    /// the array is made once at its final length (growing it element by element made V8
+    /// copy its backing store over and over).
+    items: Vec<sys::napi_value>,
+    width: usize,
 }
 
 impl JsRows {
     pub unsafe fn new(env: sys::napi_env) -> JsResult<JsRows> {
-        let mut array = ptr::null_mut();
-        check_status!(sys::napi_create_array(env, &mut array))?;
-        Ok(JsRows { env, array, descriptors: Vec::new(), count: 0 })
+        Ok(JsRows { env, items: Vec::new(), width: 0 })
     }
 
-    pub unsafe fn set_columns<'a>(&mut self, names: impl Iterator<Item = &'a [u8]>) -> JsResult<()> {
-        self.descriptors.clear();
-        for name in names {
-            // Internalized keys: V8 then stores row properties on its fast path instead of
-            // interning the name again for every row.
+    pub unsafe fn set_columns<'a>(&mut self, names: impl ExactSizeIterator<Item = &'a [u8]>) -> JsResult<()> {
+        let mut columns = ptr::null_mut();
+        check_status!(sys::napi_create_array_with_length(self.env, names.len(), &mut columns))?;
+        self.width = names.len();
+        for (index, name) in names.enumerate() {
             let mut key = ptr::null_mut();
             check_status!(sys::node_api_create_property_key_utf8(self.env, name.as_ptr().cast(), name.len() as isize, &mut key))?;
-            self.descriptors.push(sys::napi_property_descriptor {
-                utf8name: ptr::null(),
-                name: key,
-                method: None,
-                getter: None,
-                setter: None,
-                value: ptr::null_mut(),
-                attributes: sys::PropertyAttributes::writable
-                    | sys::PropertyAttributes::enumerable
-                    | sys::PropertyAttributes::configurable,
-                data: ptr::null_mut(),
-            });
+            check_status!(sys::napi_set_element(self.env, columns, index as u32, key))?;
         }
+        self.items.push(columns);
         Ok(())
     }
 
     pub unsafe fn push_row<'a>(&mut self, values: impl Iterator<Item = ColumnRef<'a>>) -> JsResult<()> {
-        let mut object = ptr::null_mut();
-        check_status!(sys::napi_create_object(self.env, &mut object))?;
-        for (descriptor, value) in self.descriptors.iter_mut().zip(values) {
-            descriptor.value = column_to_js(self.env, value)?;
+        for value in values {
+            self.items.push(column_to_js(self.env, value)?);
         }
-        check_status!(sys::napi_define_properties(self.env, object, self.descriptors.len(), self.descriptors.as_ptr()))?;
-        check_status!(sys::napi_set_element(self.env, self.array, self.count, object))?;
-        self.count += 1;
         Ok(())
     }
 
-    pub fn into_value(self) -> sys::napi_value {
-        self.array
+    pub unsafe fn into_value(self) -> JsResult<sys::napi_value> {
+        let mut array = ptr::null_mut();
+        check_status!(sys::napi_create_array_with_length(self.env, self.items.len(), &mut array))?;
+        for (index, item) in self.items.into_iter().enumerate() {
+            check_status!(sys::napi_set_element(self.env, array, index as u32, item))?;
+        }
+        Ok(array)
     }
 }
 
@@ -143,7 +134,7 @@ impl RowSink for JsRows {
     }
 
     fn row(&mut self, row: &Running<'_>) -> DbResult<()> {
-        let width = self.descriptors.len();
+        let width = self.width;
         unsafe { self.push_row((0..width).map(|i| row.column(i))) }.map_err(internal)
     }
 }
@@ -161,7 +152,7 @@ unsafe fn rows_to_js(env: sys::napi_env, rows: &Rows) -> JsResult<sys::napi_valu
             sink.push_row(row.iter().map(ColumnRef::from))?;
         }
     }
-    Ok(sink.into_value())
+    sink.into_value()
 }
 
 unsafe fn write_counts(env: sys::napi_env, object: sys::napi_value, result: &StatementResult) -> JsResult<()> {
