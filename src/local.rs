@@ -31,6 +31,7 @@ unsafe impl Send for LocalConnection {}
 impl LocalConnection {
     /// Opens (creating if missing) `path`, or a private in-memory database for `:memory:`.
     pub fn open(path: &str, encryption_key: Option<&str>) -> DbResult<LocalConnection> {
+        configure_engine_once();
         let c_path = CString::new(path).map_err(|_| DbError::invalid_option("the database path contains a NUL character"))?;
         let mut handle = ptr::null_mut();
         let flags = ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_CREATE | ffi::SQLITE_OPEN_NOMUTEX;
@@ -130,6 +131,18 @@ impl Drop for LocalConnection {
         // close_v2: any statement not yet finalized keeps the connection alive until it is.
         unsafe { ffi::sqlite3_close_v2(self.handle) };
     }
+}
+
+/// Process-wide engine settings, before the first connection initializes the engine: no
+/// allocation statistics (they take a global mutex on every allocation SQLite makes, and
+/// nothing here reads them — better-sqlite3 compiles them out for the same reason).
+fn configure_engine_once() {
+    static CONFIGURE: std::sync::Once = std::sync::Once::new();
+    CONFIGURE.call_once(|| {
+        // SQLITE_MISUSE when the engine was already initialized (e.g. by a replica opened
+        // first); the setting is an optimization, so that is fine.
+        unsafe { ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as c_int) };
+    });
 }
 
 fn last_error(handle: *mut ffi::sqlite3) -> DbError {
