@@ -379,7 +379,7 @@ describe('what the power-loss promise rests on (a power loss itself cannot be si
     [undefined, 2, 'FULL: the WAL is fsynced at every commit'],
     ['full', 2, 'FULL'],
     ['normal', 1, 'NORMAL: fsynced at checkpoints only'],
-  ] as const)('durability %s → WAL and PRAGMA synchronous = %i (%s)', async (durability, level) => {
+  ] as const)('durability %s → WAL and PRAGMA synchronous = %i (%s)', async (durability, level, _meaning) => {
     const db = await open({ url: `file:${dir.file(`sync-${durability ?? 'default'}.db`)}`, ...(durability ? { durability } : {}) });
     try {
       expect(await db.query('PRAGMA journal_mode')).toEqual([{ journal_mode: 'wal' }]);

@@ -3,13 +3,14 @@
  * work in flight, and refuses everything afterwards with `CLIENT_CLOSED`.
  */
 import { existsSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   deferred,
   expectLibsqlError,
   LOCAL_KINDS,
   open,
   openLocal,
+  withTableEachTest,
   sleep,
   type Database,
   type TestDatabase,
@@ -18,13 +19,10 @@ import {
 describe.each(LOCAL_KINDS)('lifecycle (%s)', (kind) => {
   let target: TestDatabase;
   let db: Database;
-
-  beforeEach(async () => {
-    target = await openLocal(kind);
-    db = target.db;
-    await db.exec('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)');
+  withTableEachTest(kind, (opened) => {
+    target = opened;
+    db = opened.db;
   });
-  afterEach(() => target.dispose());
 
   it('kind names the target', () => {
     expect(db.kind).toBe(kind);

@@ -2,13 +2,13 @@
  * `db.transaction(fn)`: commit and rollback, what the callback may and may not do, and how
  * top-level calls made while a transaction is open wait for it instead of running inside it.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   deferred,
   expectLibsqlError,
   LOCAL_KINDS,
   open,
-  openLocal,
+  withTableEachTest,
   sleep,
   type Database,
   type TestDatabase,
@@ -17,13 +17,10 @@ import {
 describe.each(LOCAL_KINDS)('transaction() (%s)', (kind) => {
   let target: TestDatabase;
   let db: Database;
-
-  beforeEach(async () => {
-    target = await openLocal(kind);
-    db = target.db;
-    await db.exec('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)');
+  withTableEachTest(kind, (opened) => {
+    target = opened;
+    db = opened.db;
   });
-  afterEach(() => target.dispose());
 
   const values = async () => (await db.query<{ v: string }>('SELECT v FROM t ORDER BY id')).map((row) => row.v);
 
@@ -104,8 +101,12 @@ describe.each(LOCAL_KINDS)('transaction() (%s)', (kind) => {
       expect(result).toEqual({ rowsAffected: 2, lastInsertRowid: 2 });
     });
 
-    // Only a file can have a second connection.
-    it.runIf(kind === 'file')('takes the write lock at BEGIN (a second connection cannot write meanwhile)', async () => {
+    // Only a file can have a second connection; the name says so where it is skipped.
+    it.runIf(kind === 'file')(
+      kind === 'file'
+        ? 'takes the write lock at BEGIN (a second connection cannot write meanwhile)'
+        : 'takes the write lock at BEGIN — skipped: a :memory: database cannot have a second connection',
+      async () => {
       const other = await target.reopen({ busyTimeout: 0 });
       const held = deferred();
       const inside = deferred();

@@ -12,7 +12,7 @@
  * the native file, `libsql(clientRunner(url))` for the client, and `libsql(database)` (our own
  * `Database` handed over as a runner object) for `:memory:`.
  */
-import { libsql, open } from '../dist/index.js';
+import { libsql, open, type LibsqlAdapter, type Runner } from '../dist/index.js';
 import { clientRunner } from './support/client-runner.js';
 import { defineAllContractSuites, type OpenedRunner } from './support/contract-suites.js';
 import { formatVersionBackend } from './support/flue-stamp.js';
@@ -49,50 +49,40 @@ async function openNativeMemory(): Promise<OpenedRunner> {
   return { runner: db, dispose: () => db.close() };
 }
 
+/**
+ * A formatVersion backend over a fresh, un-migrated temp file: `openRaw` gives the stamp
+ * accessors their connection; each `migrate()` runs through a new adapter from `adapterFor`.
+ */
+function freshStampBackend(openRaw: (url: string) => Promise<Runner>, adapterFor: (url: string) => LibsqlAdapter) {
+  return formatVersionBackend(async () => {
+    const database = await emptyTempDatabase();
+    const raw = await openRaw(database.url);
+    return {
+      raw,
+      async migrate() {
+        const adapter = adapterFor(database.url);
+        try {
+          await adapter.migrate();
+        } finally {
+          await adapter.close();
+        }
+      },
+      async dispose() {
+        await raw.close();
+        await database.remove();
+      },
+    };
+  });
+}
+
 defineAllContractSuites('libSQL stores over @libsql/client', openClientRunner, {
   // A fresh adapter per migrate(): the suite migrates one database twice and expects the
   // second call to look at the stamp again (one adapter migrates once, as Flue calls it).
-  formatVersion: formatVersionBackend(async () => {
-    const database = await emptyTempDatabase();
-    const raw = clientRunner(database.url);
-    return {
-      raw,
-      async migrate() {
-        const adapter = libsql(clientRunner(database.url));
-        try {
-          await adapter.migrate();
-        } finally {
-          await adapter.close();
-        }
-      },
-      async dispose() {
-        await raw.close();
-        await database.remove();
-      },
-    };
-  }),
+  formatVersion: freshStampBackend(async (url) => clientRunner(url), (url) => libsql(clientRunner(url))),
 });
 
 defineAllContractSuites('libSQL stores over the native runner (file)', openNativeFile, {
-  formatVersion: formatVersionBackend(async () => {
-    const database = await emptyTempDatabase();
-    const raw = await open(database.url);
-    return {
-      raw,
-      async migrate() {
-        const adapter = libsql({ url: database.url });
-        try {
-          await adapter.migrate();
-        } finally {
-          await adapter.close();
-        }
-      },
-      async dispose() {
-        await raw.close();
-        await database.remove();
-      },
-    };
-  }),
+  formatVersion: freshStampBackend((url) => open(url), (url) => libsql({ url })),
 });
 
 defineAllContractSuites('libSQL stores over the native runner (:memory:)', openNativeMemory, {

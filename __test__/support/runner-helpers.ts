@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { expect } from 'vitest';
+import { afterEach, beforeEach, expect } from 'vitest';
 import { LibsqlError, open, type Database, type OpenOptions } from '../../dist/index.js';
 
 export { LibsqlError, open };
@@ -52,6 +52,20 @@ export interface TestDatabase {
 }
 
 /** Opens a fresh `:memory:` database or a fresh file in its own temp directory. */
+/**
+ * Gives each test of the surrounding `describe` a fresh `kind` database holding the table
+ * `t(id INTEGER PRIMARY KEY, v TEXT)`, handed to `use` before the test and disposed after it.
+ */
+export function withTableEachTest(kind: LocalKind, use: (opened: TestDatabase) => void): void {
+  let opened: TestDatabase;
+  beforeEach(async () => {
+    opened = await openLocal(kind);
+    await opened.db.exec('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)');
+    use(opened);
+  });
+  afterEach(() => opened.dispose());
+}
+
 export async function openLocal(kind: LocalKind, extra: Omit<OpenOptions, 'url'> = {}): Promise<TestDatabase> {
   const opened: Database[] = [];
   if (kind === 'memory') {
