@@ -208,8 +208,7 @@ export class Database implements Runner {
    */
   #now(call: () => unknown, convert: (result: unknown) => unknown = same): Promise<unknown> {
     try {
-      const result = call();
-      return this.#inline ? Promise.resolve(convert(result)) : (result as Promise<unknown>).then(convert);
+      return settle(call(), this.#inline, convert);
     } catch (error) {
       // Another connection holds the write lock. Take the gate first, so that calls made
       // after this one keep waiting behind it, then wait for the lock with timers.
@@ -304,8 +303,7 @@ class TransactionHandle {
         );
       }
       try {
-        const result = call();
-        return (inline ? Promise.resolve(convert(result)) : (result as Promise<unknown>).then(convert)) as Promise<never>;
+        return settle(call(), inline, convert) as Promise<never>;
       } catch (error) {
         return Promise.reject(error);
       }
@@ -319,6 +317,14 @@ class TransactionHandle {
   end(): void {
     this.#open = false;
   }
+}
+
+/**
+ * A native result as a promise of its converted value: inline (local) calls return the value
+ * itself, remote ones a promise of it.
+ */
+function settle(result: unknown, inline: boolean, convert: (result: unknown) => unknown): Promise<unknown> {
+  return inline ? Promise.resolve(convert(result)) : (result as Promise<unknown>).then(convert);
 }
 
 function same(result: unknown): unknown {

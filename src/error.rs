@@ -235,8 +235,8 @@ pub fn register_error_class(env: sys::napi_env, class: sys::napi_value) -> Resul
 impl DbError {
     /// Builds the JS error object for this error (on the JS thread).
     pub fn to_js(&self, env: sys::napi_env) -> Result<sys::napi_value> {
-        let message = create_string(env, &self.message)?;
-        let code = create_string(env, &self.code)?;
+        let message = unsafe { crate::output::string(env, &self.message) }?;
+        let code = unsafe { crate::output::string(env, &self.code) }?;
         let mut error = std::ptr::null_mut();
         match self.class {
             ErrorClass::Type => check_status!(unsafe { sys::napi_create_type_error(env, code, message, &mut error) })?,
@@ -269,7 +269,7 @@ impl DbError {
             }
         }
         if let Some((key, value)) = &self.detail {
-            let value = create_string(env, value)?;
+            let value = unsafe { crate::output::string(env, value) }?;
             let key = std::ffi::CString::new(*key).expect("detail keys are literals");
             check_status!(unsafe { sys::napi_set_named_property(env, error, key.as_ptr(), value) })?;
         }
@@ -285,11 +285,6 @@ impl DbError {
     }
 }
 
-fn create_string(env: sys::napi_env, text: &str) -> Result<sys::napi_value> {
-    let mut value = std::ptr::null_mut();
-    check_status!(unsafe { sys::napi_create_string_utf8(env, text.as_ptr().cast(), text.len() as isize, &mut value) })?;
-    Ok(value)
-}
 
 #[cfg(test)]
 mod tests {

@@ -15,7 +15,7 @@ use libsql::ffi;
 use libsql::Value;
 
 use crate::error::{DbError, DbResult};
-use crate::sql_text::has_sql_tokens;
+use crate::sql_text::{empty_sql, has_sql_tokens, nul_in_sql, several_statements};
 use crate::value::ColumnRef;
 
 /// One open connection. Used by one thread at a time (the session mutex), so it is opened
@@ -61,7 +61,7 @@ impl LocalConnection {
 
     /// Runs a script (statements without parameters; rows are discarded).
     pub fn exec(&self, script: &str) -> DbResult<()> {
-        let c_script = CString::new(script).map_err(|_| DbError::type_error("the SQL text contains a NUL character"))?;
+        let c_script = CString::new(script).map_err(|_| nul_in_sql())?;
         let rc = unsafe { ffi::sqlite3_exec(self.handle, c_script.as_ptr(), None, ptr::null_mut(), ptr::null_mut()) };
         if rc != ffi::SQLITE_OK {
             return Err(self.last_error());
@@ -72,7 +72,7 @@ impl LocalConnection {
     /// Prepares exactly one statement; empty text and trailing statements are refused.
     pub fn prepare(&self, sql: &str) -> DbResult<LocalStatement> {
         if sql.contains('\0') {
-            return Err(DbError::type_error("the SQL text contains a NUL character"));
+            return Err(nul_in_sql());
         }
         let len = c_int::try_from(sql.len()).map_err(|_| DbError::range_error("the SQL text is longer than 2 GiB"))?;
         let mut raw = ptr::null_mut();
@@ -91,16 +91,12 @@ impl LocalConnection {
             return Err(self.last_error());
         }
         if raw.is_null() {
-            return Err(DbError::libsql("SQLITE_MISUSE", "the SQL text is empty (only whitespace or comments)"));
+            return Err(empty_sql());
         }
         let statement = LocalStatement { raw };
         let consumed = if tail.is_null() { sql.len() } else { tail as usize - sql.as_ptr() as usize };
         if has_sql_tokens(&sql[consumed.min(sql.len())..]) {
-            return Err(DbError::libsql(
-                "SQLITE_MISUSE",
-                "the SQL text holds more than one statement; query()/execute() run one statement, \
-                 use exec() for a script or batch() for several statements in one transaction",
-            ));
+            return Err(several_statements());
         }
         Ok(statement)
     }
@@ -206,10 +202,6 @@ impl LocalStatement {
 
     pub fn column_count(&self) -> usize {
         unsafe { ffi::sqlite3_column_count(self.raw) as usize }
-    }
-
-    pub fn column_name(&self, index: usize) -> String {
-        String::from_utf8_lossy(self.column_name_bytes(index)).into_owned()
     }
 
     /// The column's name as SQLite holds it (UTF-8), valid while the statement lives.

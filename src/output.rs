@@ -173,6 +173,7 @@ unsafe fn set(env: sys::napi_env, object: sys::napi_value, key: &str, value: sys
     check_status!(sys::napi_set_named_property(env, object, key.as_ptr(), value))
 }
 
+/// A JS string (on the JS thread of `env`).
 pub unsafe fn string(env: sys::napi_env, text: &str) -> JsResult<sys::napi_value> {
     let mut value = ptr::null_mut();
     check_status!(sys::napi_create_string_utf8(env, text.as_ptr().cast(), text.len() as isize, &mut value))?;

@@ -15,7 +15,7 @@ use crate::error::{DbError, DbResult};
 use crate::local::{LocalConnection, LocalStatement, Running};
 use crate::migrate::{self, Migration, MigrationReport};
 use crate::options::{OpenOptions, Target};
-use crate::sql_text::{ensure_single_statement, has_sql_tokens, is_transaction_control};
+use crate::sql_text::{ensure_single_statement, has_sql_tokens, is_transaction_control, nul_in_sql};
 use crate::statement_cache::StatementCache;
 use crate::value::BoundParams;
 
@@ -177,19 +177,7 @@ impl Session {
     /// remote targets, which go through `run`.
     pub fn query_local(&mut self, sql: &str, params: BoundParams, sink: &mut dyn RowSink) -> Option<DbResult<()>> {
         let Engine::Local { statements, conn } = &mut self.engine else { return None };
-        Some((|| {
-            refuse_transaction_control(sql)?;
-            let statement = statements.get(conn, sql)?;
-            bind_to_statement(statement, params)?;
-            let width = statement.column_count();
-            let names: Vec<&[u8]> = (0..width).map(|i| statement.column_name_bytes(i)).collect();
-            sink.columns(&names)?;
-            let mut running = statement.run();
-            while running.step()? {
-                sink.row(&running)?;
-            }
-            Ok(())
-        })())
+        Some(refuse_transaction_control(sql).and_then(|()| run_local(statements, conn, sql, params, sink)))
     }
 
     /// Runs one statement with its parameters and collects everything it returns.
@@ -234,7 +222,7 @@ impl Session {
     /// Runs a script of statements without parameters (DDL, migrations).
     pub async fn exec(&mut self, script: &str) -> DbResult<()> {
         if script.contains('\0') {
-            return Err(DbError::type_error("the SQL text contains a NUL character"));
+            return Err(nul_in_sql());
         }
         if !has_sql_tokens(script) {
             return Ok(());
@@ -407,6 +395,25 @@ fn refuse_transaction_control(sql: &str) -> DbResult<()> {
     Ok(())
 }
 
+/// Prepares (or reuses), binds and runs one local statement, handing its rows to `sink`.
+fn run_local(
+    statements: &mut StatementCache,
+    conn: &LocalConnection,
+    sql: &str,
+    params: BoundParams,
+    sink: &mut dyn RowSink,
+) -> DbResult<()> {
+    let statement = statements.get(conn, sql)?;
+    bind_to_statement(statement, params)?;
+    let names: Vec<&[u8]> = (0..statement.column_count()).map(|i| statement.column_name_bytes(i)).collect();
+    sink.columns(&names)?;
+    let mut running = statement.run();
+    while running.step()? {
+        sink.row(&running)?;
+    }
+    Ok(())
+}
+
 fn local_statement(
     statements: &mut StatementCache,
     conn: &LocalConnection,
@@ -414,22 +421,25 @@ fn local_statement(
     params: BoundParams,
 ) -> DbResult<StatementResult> {
     let changes_before = conn.total_changes();
-    let statement = statements.get(conn, sql)?;
-    bind_to_statement(statement, params)?;
-    let width = statement.column_count();
-    let columns = (0..width).map(|i| statement.column_name(i)).collect();
-    let mut values = Vec::new();
-    let mut running = statement.run();
-    while running.step()? {
-        for i in 0..width {
-            values.push(running.value(i));
-        }
-    }
-    drop(running);
+    let mut rows = Rows::default();
+    run_local(statements, conn, sql, params, &mut rows)?;
     // `changes()` keeps the count of the last write even across SELECTs; only report it when
     // this statement actually changed something.
     let rows_affected = if conn.total_changes() != changes_before { conn.changes() } else { 0 };
-    Ok(StatementResult { rows: Rows { columns, values }, rows_affected, last_insert_rowid: conn.last_insert_rowid() })
+    Ok(StatementResult { rows, rows_affected, last_insert_rowid: conn.last_insert_rowid() })
+}
+
+/// Owned rows, for the runner's own statements (migrations, batches) and `execute()`.
+impl RowSink for Rows {
+    fn columns(&mut self, names: &[&[u8]]) -> DbResult<()> {
+        self.columns = names.iter().map(|name| String::from_utf8_lossy(name).into_owned()).collect();
+        Ok(())
+    }
+
+    fn row(&mut self, row: &Running<'_>) -> DbResult<()> {
+        self.values.extend((0..self.columns.len()).map(|i| row.value(i)));
+        Ok(())
+    }
 }
 
 async fn remote_statement(conn: &libsql::Connection, sql: &str, params: BoundParams) -> DbResult<StatementResult> {

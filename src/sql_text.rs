@@ -11,21 +11,33 @@ use crate::error::{DbError, DbResult};
 /// Checks that `sql` holds exactly one statement (a trailing `;` and comments are fine).
 pub fn ensure_single_statement(sql: &str) -> DbResult<()> {
     if sql.contains('\0') {
-        return Err(DbError::type_error("the SQL text contains a NUL character"));
+        return Err(nul_in_sql());
     }
     if !has_sql_tokens(sql) {
-        return Err(DbError::libsql("SQLITE_MISUSE", "the SQL text is empty (only whitespace or comments)"));
+        return Err(empty_sql());
     }
     if let Some(end) = end_of_first_statement(sql) {
         if has_sql_tokens(&sql[end + 1..]) {
-            return Err(DbError::libsql(
-                "SQLITE_MISUSE",
-                "the SQL text holds more than one statement; query()/execute() run one statement, \
-                 use exec() for a script or batch() for several statements in one transaction",
-            ));
+            return Err(several_statements());
         }
     }
     Ok(())
+}
+
+pub fn nul_in_sql() -> DbError {
+    DbError::type_error("the SQL text contains a NUL character")
+}
+
+pub fn empty_sql() -> DbError {
+    DbError::libsql("SQLITE_MISUSE", "the SQL text is empty (only whitespace or comments)")
+}
+
+pub fn several_statements() -> DbError {
+    DbError::libsql(
+        "SQLITE_MISUSE",
+        "the SQL text holds more than one statement; query()/execute() run one statement, \
+         use exec() for a script or batch() for several statements in one transaction",
+    )
 }
 
 /// Byte index of the `;` that ends the first statement, if any. SQLite's own
@@ -44,28 +56,28 @@ fn end_of_first_statement(sql: &str) -> Option<usize> {
 /// statement through `query()` would leave the connection inside a transaction nobody ends,
 /// and through a `tx` it would commit or drop half of `transaction(fn)`'s work.
 pub fn is_transaction_control(sql: &str) -> bool {
-    let words: Vec<String> = leading_words(sql, 4);
-    match words.first().map(String::as_str) {
-        Some("BEGIN" | "COMMIT" | "END") => true,
-        Some("ROLLBACK") => !words.iter().any(|w| w == "TO"),
+    // Runs before every statement from JS, so it compares words in place, allocating nothing.
+    let mut words = leading_words(sql);
+    match words.next() {
+        Some(word) if ["BEGIN", "COMMIT", "END"].iter().any(|keyword| word.eq_ignore_ascii_case(keyword)) => true,
+        Some(word) if word.eq_ignore_ascii_case("ROLLBACK") => !words.take(3).any(|w| w.eq_ignore_ascii_case("TO")),
         _ => false,
     }
 }
 
-/// The first `count` keywords of `sql`, upper-cased, after whitespace and comments.
-fn leading_words(sql: &str, count: usize) -> Vec<String> {
+/// The leading keywords of `sql`, after whitespace and comments.
+fn leading_words(sql: &str) -> impl Iterator<Item = &str> {
     let mut rest = sql;
-    let mut words = Vec::new();
-    while words.len() < count {
+    std::iter::from_fn(move || {
         rest = skip_blank(rest);
         let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
         if end == 0 {
-            break;
+            return None;
         }
-        words.push(rest[..end].to_ascii_uppercase());
-        rest = &rest[end..];
-    }
-    words
+        let (word, tail) = rest.split_at(end);
+        rest = tail;
+        Some(word)
+    })
 }
 
 /// `text` without leading whitespace, comments and semicolons.
