@@ -162,6 +162,45 @@ describe.each(LOCAL_KINDS)('statements (%s)', (kind) => {
     });
   });
 
+  describe('result rows', () => {
+    it('a cached statement returns the columns an ALTER TABLE through execute() added', async () => {
+      await db.execute("INSERT INTO items(name) VALUES ('a')");
+      expect(await db.query('SELECT * FROM items')).toEqual([{ id: 1, name: 'a', qty: 0 }]);
+      await db.execute("ALTER TABLE items ADD COLUMN note TEXT DEFAULT 'n'");
+      expect(await db.query('SELECT * FROM items')).toEqual([{ id: 1, name: 'a', qty: 0, note: 'n' }]);
+      await db.execute('ALTER TABLE items RENAME COLUMN note TO remark');
+      expect(await db.query('SELECT * FROM items')).toEqual([{ id: 1, name: 'a', qty: 0, remark: 'n' }]);
+    });
+
+    it('a result of many rows comes back complete and in order (values handed over in several parts)', async () => {
+      const n = 5000;
+      await db.exec(
+        `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ${n}) INSERT INTO items(name, qty) SELECT 'item ' || i, i * 2 FROM c`,
+      );
+      const rows = await db.query<{ id: number; name: string; qty: number }>('SELECT * FROM items ORDER BY id');
+      expect(rows).toHaveLength(n);
+      rows.forEach((row, index) => expect(row).toEqual({ id: index + 1, name: `item ${index + 1}`, qty: (index + 1) * 2 }));
+    });
+
+    it('rows wider than one hand-over (1,500 columns) keep every column', async () => {
+      const width = 1500;
+      const columns = Array.from({ length: width }, (_, i) => `? AS c${i}`).join(', ');
+      const values = Array.from({ length: width }, (_, i) => i);
+      const [row] = await db.query<Record<string, number>>(`SELECT ${columns}`, values);
+      expect(Object.keys(row)).toHaveLength(width);
+      expect(row.c0).toBe(0);
+      expect(row.c1499).toBe(1499);
+      const twoRows = await db.query(`SELECT ${columns} UNION ALL SELECT ${columns}`, [...values, ...values]);
+      expect(twoRows).toEqual([row, row]);
+    });
+
+    it('statements with the same columns in a different order each get their own keys', async () => {
+      await db.execute("INSERT INTO items(name, qty) VALUES ('a', 3)");
+      expect(Object.keys((await db.query('SELECT name, qty FROM items'))[0])).toEqual(['name', 'qty']);
+      expect(Object.keys((await db.query('SELECT qty, name FROM items'))[0])).toEqual(['qty', 'name']);
+    });
+  });
+
   describe('what one statement string may hold', () => {
     it('query() with two statements → LibsqlError SQLITE_MISUSE, and neither runs', async () => {
       await expectLibsqlError(
@@ -202,5 +241,23 @@ describe.each(LOCAL_KINDS)('statements (%s)', (kind) => {
       expect(error.message).toMatch(/NUL/);
       expect(await count()).toBe(0);
     });
+  });
+});
+
+// A second connection needs a file (a :memory: database is private to its connection).
+describe('statements (file, two connections)', () => {
+  it('a cached statement returns the columns another connection renamed', async () => {
+    const target = await openLocal('file');
+    try {
+      const { db } = target;
+      await db.exec('CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, qty INTEGER DEFAULT 0)');
+      await db.execute("INSERT INTO items(name) VALUES ('a')");
+      expect(await db.query('SELECT * FROM items WHERE id = ?', [1])).toEqual([{ id: 1, name: 'a', qty: 0 }]);
+      const other = await target.reopen();
+      await other.execute('ALTER TABLE items RENAME COLUMN qty TO quantity');
+      expect(await db.query('SELECT * FROM items WHERE id = ?', [1])).toEqual([{ id: 1, name: 'a', quantity: 0 }]);
+    } finally {
+      await target.dispose();
+    }
   });
 });

@@ -9,10 +9,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { LibsqlError } from './errors.js';
 import { native } from './load-native.js';
 import type { NativeDatabase } from './native-binding.js';
-import { toRows } from './rows.js';
+import { compileRowBuilder } from './rows.js';
 import type { Params, QueryRunner, Row, Runner } from './runner.js';
 
 native.registerErrorClass(LibsqlError);
+native.registerRowBuilderCompiler(compileRowBuilder);
 
 export interface OpenOptions {
   /** `:memory:`, `file:path.db` (or a plain path), `libsql://…`, `https://…`, `http://…`. */
@@ -114,8 +115,8 @@ export class Database implements Runner {
 
   /** Runs one statement and resolves to its rows as plain objects. */
   query<R extends Row = Row>(sql: string, params?: Params): Promise<R[]> {
-    if (this.#locked || this.#closing) return this.#later('query', () => this.#native.query(sql, params), toRows);
-    return this.#now(() => this.#native.query(sql, params), toRows) as Promise<R[]>;
+    if (this.#locked || this.#closing) return this.#later('query', () => this.#native.query(sql, params));
+    return this.#now(() => this.#native.query(sql, params)) as Promise<R[]>;
   }
 
   /** Runs one statement and resolves to what it changed. */
@@ -132,7 +133,7 @@ export class Database implements Runner {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#gated('batch', () => this.#native.batch(pairs), batchRows) as Promise<BatchResult<R>[]>;
+    return this.#gated('batch', () => this.#native.batch(pairs)) as Promise<BatchResult<R>[]>;
   }
 
   /** Runs a script of statements without parameters (DDL, seed data). */
@@ -202,28 +203,25 @@ export class Database implements Runner {
 
   // ---- ordering ----------------------------------------------------------------------
 
-  /**
-   * Runs a native call now; a thrown error becomes a rejection. `convert` shapes the native
-   * result (rows arrive flat, see lib/rows.ts).
-   */
-  #now(call: () => unknown, convert: (result: unknown) => unknown = same): Promise<unknown> {
+  /** Runs a native call now; a thrown error becomes a rejection. */
+  #now(call: () => unknown): Promise<unknown> {
     try {
-      return settle(call(), this.#inline, convert);
+      return settle(call(), this.#inline);
     } catch (error) {
       // Another connection holds the write lock. Take the gate first, so that calls made
       // after this one keep waiting behind it, then wait for the lock with timers.
-      if (isBusy(error)) return this.#later('query', call, convert);
+      if (isBusy(error)) return this.#later('query', call);
       return Promise.reject(error);
     }
   }
 
   /** A call that must wait for the transaction (or close) holding the connection. */
-  async #later<T>(what: string, call: () => unknown, convert: (result: unknown) => unknown = same): Promise<T> {
+  async #later<T>(what: string, call: () => unknown): Promise<T> {
     this.#refuseInsideOwnTransaction(what);
     if (this.#closing) throw closedError();
     await this.#acquire();
     try {
-      return convert(await this.#whileLocked(call)) as T;
+      return (await this.#whileLocked(call)) as T;
     } finally {
       this.#release();
     }
@@ -249,9 +247,9 @@ export class Database implements Runner {
     }
   }
 
-  #gated<T>(what: string, call: () => unknown, convert: (result: unknown) => unknown = same): Promise<T> {
-    if (this.#locked || this.#closing) return this.#later(what, call, convert);
-    return this.#now(call, convert) as Promise<T>;
+  #gated<T>(what: string, call: () => unknown): Promise<T> {
+    if (this.#locked || this.#closing) return this.#later(what, call);
+    return this.#now(call) as Promise<T>;
   }
 
   #acquire(): Promise<void> | void {
@@ -296,20 +294,20 @@ class TransactionHandle {
   readonly tx: Transaction;
 
   constructor(nativeDatabase: NativeDatabase, inline: boolean) {
-    const run = (call: () => unknown, convert: (result: unknown) => unknown = same): Promise<never> => {
+    const run = (call: () => unknown): Promise<never> => {
       if (!this.#open) {
         return Promise.reject(
           new LibsqlError('this transaction has already committed or rolled back; its tx can no longer run statements', 'TRANSACTION_CLOSED'),
         );
       }
       try {
-        return settle(call(), inline, convert) as Promise<never>;
+        return settle(call(), inline) as Promise<never>;
       } catch (error) {
         return Promise.reject(error);
       }
     };
     this.tx = {
-      query: (sql, params) => run(() => nativeDatabase.query(sql, params), toRows),
+      query: (sql, params) => run(() => nativeDatabase.query(sql, params)),
       execute: (sql, params) => run(() => nativeDatabase.execute(sql, params)),
     };
   }
@@ -319,21 +317,9 @@ class TransactionHandle {
   }
 }
 
-/**
- * A native result as a promise of its converted value: inline (local) calls return the value
- * itself, remote ones a promise of it.
- */
-function settle(result: unknown, inline: boolean, convert: (result: unknown) => unknown): Promise<unknown> {
-  return inline ? Promise.resolve(convert(result)) : (result as Promise<unknown>).then(convert);
-}
-
-function same(result: unknown): unknown {
-  return result;
-}
-
-function batchRows(results: unknown): unknown {
-  for (const result of results as { rows: unknown }[]) result.rows = toRows(result.rows);
-  return results;
+/** A native result as a promise: inline (local) calls return the value itself, remote ones a promise of it. */
+function settle(result: unknown, inline: boolean): Promise<unknown> {
+  return inline ? Promise.resolve(result) : (result as Promise<unknown>);
 }
 
 function isBusy(error: unknown): boolean {

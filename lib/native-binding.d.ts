@@ -37,3 +37,9 @@ export declare function openDatabase(options: Record<string, unknown>): Promise<
 
 /** Registers the JS `LibsqlError` class that database errors are created as. */
 export declare function registerErrorClass(errorClass: new (message: string, code: string, rawCode?: number) => Error): void
+
+/**
+ * Registers lib/rows.ts's `compileRowBuilder`, which makes the functions that turn query
+ * values into row objects (see `output.rs`).
+ */
+export declare function registerRowBuilderCompiler(compiler: (columns: string[]) => (...args: never[]) => unknown): void

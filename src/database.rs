@@ -118,6 +118,13 @@ enum Opened {
     Worker(mpsc::UnboundedSender<Job>),
 }
 
+/// Registers lib/rows.ts's `compileRowBuilder`, which makes the functions that turn query
+/// values into row objects (see `output.rs`).
+#[napi(ts_args_type = "compiler: (columns: string[]) => (...args: never[]) => unknown")]
+pub fn register_row_builder_compiler(env: Env, compiler: Unknown) -> Result<()> {
+    crate::output::register_row_builder_compiler(env.raw(), compiler.raw())
+}
+
 /// Registers the JS `LibsqlError` class that database errors are created as.
 #[napi(ts_args_type = "errorClass: new (message: string, code: string, rawCode?: number) => Error")]
 pub fn register_error_class(env: Env, class: Unknown) -> Result<()> {

@@ -204,6 +204,12 @@ impl LocalStatement {
         unsafe { ffi::sqlite3_column_count(self.raw) as usize }
     }
 
+    /// How many times SQLite has recompiled this statement after a schema change; its
+    /// columns may differ after each.
+    pub fn recompile_count(&self) -> i32 {
+        unsafe { ffi::sqlite3_stmt_status(self.raw, ffi::SQLITE_STMTSTATUS_REPREPARE, 0) }
+    }
+
     /// The column's name as SQLite holds it (UTF-8), valid while the statement lives.
     pub fn column_name_bytes(&self, index: usize) -> &[u8] {
         let name = unsafe { ffi::sqlite3_column_name(self.raw, index as c_int) };
@@ -239,6 +245,11 @@ impl Running<'_> {
             ffi::SQLITE_DONE => Ok(false),
             _ => Err(last_error(unsafe { ffi::sqlite3_db_handle(self.statement.raw) })),
         }
+    }
+
+    /// Values per row, as of the current step (a recompile inside the first step may change it).
+    pub fn width(&self) -> usize {
+        self.statement.column_count()
     }
 
     /// The current row's value in column `index`, borrowed from SQLite until the next step.

@@ -1,5 +1,6 @@
 //! Operation results as JS values: rows become plain objects keyed by column name.
 
+use std::cell::Cell;
 use std::ffi::CString;
 use std::ptr;
 
@@ -10,6 +11,7 @@ use crate::error::DbError;
 use crate::error::DbResult;
 use crate::local::Running;
 use crate::session::{Output, RowSink, Rows, StatementResult};
+use crate::statement_cache::CachedStatement;
 use crate::value::{column_to_js, integer_to_js, ColumnRef, JsResult};
 
 /// A JS value made by hand, handed back to napi-rs as is.
@@ -79,80 +81,195 @@ impl ToNapiValue for Output {
     }
 }
 
-/// A query result as JS gets it: one flat array `[columns, v0, v1, …]` — the column names,
-/// then every value row after row. The JS layer turns it into row objects with an object
-/// literal made once per column list (lib/rows.ts): V8 gives such objects their final shape
-/// at once, where defining properties one by one from here walks a map transition per
-/// property per row (measured: the largest cost of reading many rows).
+/// How many values one call of a row builder takes at most: they travel as call arguments on
+/// the stack, so a large result is handed over in several calls.
+const MAX_VALUES_PER_CALL: usize = 1024;
+
+thread_local! {
+    /// `compileRowBuilder` of lib/rows.ts, registered by the JS layer at load (per thread:
+    /// each worker thread has its own JS environment).
+    static ROW_BUILDER_COMPILER: Cell<Option<sys::napi_ref>> = const { Cell::new(None) };
+}
+
+pub fn register_row_builder_compiler(env: sys::napi_env, compiler: sys::napi_value) -> JsResult<()> {
+    let mut reference = ptr::null_mut();
+    check_status!(unsafe { sys::napi_create_reference(env, compiler, 1, &mut reference) })?;
+    if let Some(old) = ROW_BUILDER_COMPILER.replace(Some(reference)) {
+        unsafe { sys::napi_delete_reference(env, old) };
+    }
+    Ok(())
+}
+
+/// A statement's row builder: a JS function `(rows, ...values) => rows` that appends one
+/// object per `width` values, written as an object literal with the statement's column names
+/// (lib/rows.ts). V8 allocates such a literal with its final shape at once, where defining the
+/// properties one by one from here walks a map transition per property per row; and handing
+/// all values over as call arguments costs one call, where storing them into an array costs
+/// one (slow, generic) element store each — measured as the largest costs of a query result.
+pub struct RowBuilder {
+    env: sys::napi_env,
+    function: sys::napi_ref,
+    /// The statement's recompile count it was made for: a recompile may change the columns.
+    recompile_count: i32,
+}
+
+// SAFETY: builders exist only in the statement caches of local sessions, which are used and
+// dropped on the JS thread (database.rs, `Connection::Inline`); a session is only moved between
+// threads while it is being opened, before it has run any statement.
+unsafe impl Send for RowBuilder {}
+
+impl Drop for RowBuilder {
+    fn drop(&mut self) {
+        // Statements (and so builders) are dropped on the JS thread: local sessions live there.
+        unsafe { sys::napi_delete_reference(self.env, self.function) };
+    }
+}
+
+/// A local query's rows on their way to JS: the values as SQLite produces them, then handed
+/// to the statement's row builder.
 pub struct JsRows {
     env: sys::napi_env,
-    /// Handles of the columns array and every value, kept alive by the call's handle scope;
-    /// the array is made once at its final length (growing it element by element made V8
-    /// copy its backing store over and over).
-    items: Vec<sys::napi_value>,
+    /// `[rows, v0, v1, …]`: the builder's arguments, slot 0 for the rows array built so far
+    /// (undefined at first). Handles stay alive in the call's handle scope.
+    arguments: Vec<sys::napi_value>,
     width: usize,
+    builder: sys::napi_value,
 }
 
 impl JsRows {
     pub unsafe fn new(env: sys::napi_env) -> JsResult<JsRows> {
-        Ok(JsRows { env, items: Vec::new(), width: 0 })
+        Ok(JsRows { env, arguments: vec![undefined(env)?], width: 0, builder: ptr::null_mut() })
     }
 
-    pub unsafe fn set_columns<'a>(&mut self, names: impl ExactSizeIterator<Item = &'a [u8]>) -> JsResult<()> {
-        let mut columns = ptr::null_mut();
-        check_status!(sys::napi_create_array_with_length(self.env, names.len(), &mut columns))?;
-        self.width = names.len();
-        for (index, name) in names.enumerate() {
-            let mut key = ptr::null_mut();
-            check_status!(sys::node_api_create_property_key_utf8(self.env, name.as_ptr().cast(), name.len() as isize, &mut key))?;
-            check_status!(sys::napi_set_element(self.env, columns, index as u32, key))?;
+    /// The rows array.
+    pub unsafe fn into_value(mut self) -> JsResult<sys::napi_value> {
+        if self.builder.is_null() {
+            return empty_array(self.env);
         }
-        self.items.push(columns);
-        Ok(())
-    }
-
-    pub unsafe fn push_row<'a>(&mut self, values: impl Iterator<Item = ColumnRef<'a>>) -> JsResult<()> {
-        for value in values {
-            self.items.push(column_to_js(self.env, value)?);
-        }
-        Ok(())
-    }
-
-    pub unsafe fn into_value(self) -> JsResult<sys::napi_value> {
-        let mut array = ptr::null_mut();
-        check_status!(sys::napi_create_array_with_length(self.env, self.items.len(), &mut array))?;
-        for (index, item) in self.items.into_iter().enumerate() {
-            check_status!(sys::napi_set_element(self.env, array, index as u32, item))?;
-        }
-        Ok(array)
+        build_rows(self.env, self.builder, &mut self.arguments, self.width)
     }
 }
 
 impl RowSink for JsRows {
-    fn columns(&mut self, names: &[&[u8]]) -> DbResult<()> {
-        unsafe { self.set_columns(names.iter().copied()) }.map_err(internal)
+    fn row(&mut self, row: &Running<'_>) -> DbResult<()> {
+        self.width = row.width();
+        for index in 0..self.width {
+            let value = unsafe { column_to_js(self.env, row.column(index)) }.map_err(internal)?;
+            self.arguments.push(value);
+        }
+        Ok(())
     }
 
-    fn row(&mut self, row: &Running<'_>) -> DbResult<()> {
-        let width = self.width;
-        unsafe { self.push_row((0..width).map(|i| row.column(i))) }.map_err(internal)
+    fn finish(&mut self, cached: &mut CachedStatement) -> DbResult<()> {
+        if self.arguments.len() == 1 || self.width == 0 {
+            return Ok(());
+        }
+        self.builder = unsafe { row_builder_of(self.env, cached) }.map_err(internal)?;
+        Ok(())
     }
+}
+
+/// The statement's row builder, made (again) when it has none for its current columns.
+unsafe fn row_builder_of(env: sys::napi_env, cached: &mut CachedStatement) -> JsResult<sys::napi_value> {
+    let statement = &cached.statement;
+    let recompile_count = statement.recompile_count();
+    if let Some(builder) = cached.row_builder.as_ref().filter(|builder| builder.recompile_count == recompile_count) {
+        return reference_value(env, builder.function);
+    }
+    let function = compile_row_builder(env, (0..statement.column_count()).map(|i| statement.column_name_bytes(i)))?;
+    let mut reference = ptr::null_mut();
+    check_status!(sys::napi_create_reference(env, function, 1, &mut reference))?;
+    cached.row_builder = Some(RowBuilder { env, function: reference, recompile_count });
+    Ok(function)
+}
+
+/// Owned rows (remote results, batches) as an array of row objects.
+unsafe fn rows_to_js(env: sys::napi_env, rows: &Rows) -> JsResult<sys::napi_value> {
+    let width = rows.columns.len();
+    if width == 0 || rows.values.is_empty() {
+        return empty_array(env);
+    }
+    let builder = compile_row_builder(env, rows.columns.iter().map(|name| name.as_bytes()))?;
+    let mut arguments = Vec::with_capacity(rows.values.len() + 1);
+    arguments.push(undefined(env)?);
+    for value in &rows.values {
+        arguments.push(column_to_js(env, ColumnRef::from(value))?);
+    }
+    build_rows(env, builder, &mut arguments, width)
+}
+
+/// The row builder for a column list, from lib/rows.ts (which keeps one per distinct list).
+unsafe fn compile_row_builder<'a>(
+    env: sys::napi_env,
+    names: impl ExactSizeIterator<Item = &'a [u8]>,
+) -> JsResult<sys::napi_value> {
+    let Some(compiler) = ROW_BUILDER_COMPILER.get() else {
+        return Err(napi::Error::from_reason("the row builder compiler was not registered (lib/rows.ts)"));
+    };
+    let mut columns = ptr::null_mut();
+    check_status!(sys::napi_create_array_with_length(env, names.len(), &mut columns))?;
+    for (index, name) in names.enumerate() {
+        let mut key = ptr::null_mut();
+        check_status!(sys::node_api_create_property_key_utf8(env, name.as_ptr().cast(), name.len() as isize, &mut key))?;
+        check_status!(sys::napi_set_element(env, columns, index as u32, key))?;
+    }
+    call(env, reference_value(env, compiler)?, &[columns])
+}
+
+/// Calls `builder` with `arguments` (`[undefined, values…]`), in chunks of whole rows when
+/// there are many; each call gets the rows array the previous one returned.
+unsafe fn build_rows(
+    env: sys::napi_env,
+    builder: sys::napi_value,
+    arguments: &mut [sys::napi_value],
+    width: usize,
+) -> JsResult<sys::napi_value> {
+    let per_call = (MAX_VALUES_PER_CALL / width).max(1) * width;
+    let values = arguments.len() - 1;
+    let mut rows = arguments[0];
+    let mut start = 0;
+    while start < values {
+        let end = (start + per_call).min(values);
+        // The slot just before this chunk's values carries the rows array: the chunk and its
+        // first argument are then one contiguous slice, with no copy.
+        arguments[start] = rows;
+        rows = call(env, builder, &arguments[start..=end])?;
+        start = end;
+    }
+    Ok(rows)
+}
+
+unsafe fn call(env: sys::napi_env, function: sys::napi_value, arguments: &[sys::napi_value]) -> JsResult<sys::napi_value> {
+    let mut result = ptr::null_mut();
+    let receiver = undefined(env)?;
+    let status = sys::napi_call_function(env, receiver, function, arguments.len(), arguments.as_ptr(), &mut result);
+    if status != sys::Status::napi_ok {
+        let reason = crate::value::take_exception_message(env).unwrap_or_else(|| format!("napi status {status}"));
+        return Err(napi::Error::from_reason(reason));
+    }
+    Ok(result)
+}
+
+unsafe fn reference_value(env: sys::napi_env, reference: sys::napi_ref) -> JsResult<sys::napi_value> {
+    let mut value = ptr::null_mut();
+    check_status!(sys::napi_get_reference_value(env, reference, &mut value))?;
+    Ok(value)
+}
+
+unsafe fn empty_array(env: sys::napi_env) -> JsResult<sys::napi_value> {
+    let mut array = ptr::null_mut();
+    check_status!(sys::napi_create_array(env, &mut array))?;
+    Ok(array)
+}
+
+unsafe fn undefined(env: sys::napi_env) -> JsResult<sys::napi_value> {
+    let mut value = ptr::null_mut();
+    check_status!(sys::napi_get_undefined(env, &mut value))?;
+    Ok(value)
 }
 
 fn internal(err: napi::Error) -> DbError {
-    DbError::libsql("INTERNAL", format!("could not build a result row: {err}"))
-}
-
-unsafe fn rows_to_js(env: sys::napi_env, rows: &Rows) -> JsResult<sys::napi_value> {
-    let mut sink = JsRows::new(env)?;
-    sink.set_columns(rows.columns.iter().map(|name| name.as_bytes()))?;
-    let width = rows.columns.len();
-    if width > 0 {
-        for row in rows.values.chunks_exact(width) {
-            sink.push_row(row.iter().map(ColumnRef::from))?;
-        }
-    }
-    sink.into_value()
+    DbError::libsql("INTERNAL", format!("could not build the result rows: {}", err.reason))
 }
 
 unsafe fn write_counts(env: sys::napi_env, object: sys::napi_value, result: &StatementResult) -> JsResult<()> {

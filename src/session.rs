@@ -16,7 +16,7 @@ use crate::local::{LocalConnection, LocalStatement, Running};
 use crate::migrate::{self, Migration, MigrationReport};
 use crate::options::{OpenOptions, Target};
 use crate::sql_text::{ensure_single_statement, has_sql_tokens, is_transaction_control, nul_in_sql};
-use crate::statement_cache::StatementCache;
+use crate::statement_cache::{CachedStatement, StatementCache};
 use crate::value::BoundParams;
 
 pub struct Session {
@@ -48,8 +48,9 @@ pub struct StatementResult {
 /// Receives a local query's rows as SQLite produces them, so they can become JS values
 /// without an owned copy in between (`output.rs` builds the row objects).
 pub trait RowSink {
-    fn columns(&mut self, names: &[&[u8]]) -> DbResult<()>;
     fn row(&mut self, row: &Running<'_>) -> DbResult<()>;
+    /// After the last row: the statement, for its column names and what is kept with it.
+    fn finish(&mut self, statement: &mut CachedStatement) -> DbResult<()>;
 }
 
 /// What an operation asks of the session.
@@ -403,15 +404,14 @@ fn run_local(
     params: BoundParams,
     sink: &mut dyn RowSink,
 ) -> DbResult<()> {
-    let statement = statements.get(conn, sql)?;
-    bind_to_statement(statement, params)?;
-    let names: Vec<&[u8]> = (0..statement.column_count()).map(|i| statement.column_name_bytes(i)).collect();
-    sink.columns(&names)?;
-    let mut running = statement.run();
+    let cached = statements.get(conn, sql)?;
+    bind_to_statement(&cached.statement, params)?;
+    let mut running = cached.statement.run();
     while running.step()? {
         sink.row(&running)?;
     }
-    Ok(())
+    drop(running);
+    sink.finish(cached)
 }
 
 fn local_statement(
@@ -431,13 +431,16 @@ fn local_statement(
 
 /// Owned rows, for the runner's own statements (migrations, batches) and `execute()`.
 impl RowSink for Rows {
-    fn columns(&mut self, names: &[&[u8]]) -> DbResult<()> {
-        self.columns = names.iter().map(|name| String::from_utf8_lossy(name).into_owned()).collect();
+    fn row(&mut self, row: &Running<'_>) -> DbResult<()> {
+        self.values.extend((0..row.width()).map(|i| row.value(i)));
         Ok(())
     }
 
-    fn row(&mut self, row: &Running<'_>) -> DbResult<()> {
-        self.values.extend((0..self.columns.len()).map(|i| row.value(i)));
+    fn finish(&mut self, cached: &mut CachedStatement) -> DbResult<()> {
+        let statement = &cached.statement;
+        self.columns = (0..statement.column_count())
+            .map(|i| String::from_utf8_lossy(statement.column_name_bytes(i)).into_owned())
+            .collect();
         Ok(())
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::error::DbResult;
 use crate::local::{LocalConnection, LocalStatement};
+use crate::output::RowBuilder;
 
 /// SQL texts are hashed on every call; FxHash is several times cheaper than SipHash here, and
 /// the keys are the application's own statements, not attacker-chosen.
@@ -14,15 +15,24 @@ type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 /// Enough for the Flue stores' statements plus an application's hot set.
 const CAPACITY: usize = 256;
 
+/// A prepared statement and what is kept with it between runs.
+pub struct CachedStatement {
+    pub statement: LocalStatement,
+    /// The JS function that turns this statement's values into row objects, made on its first
+    /// rows (`output.rs`); dropped with the statement.
+    pub row_builder: Option<RowBuilder>,
+    last_used: u64,
+}
+
 #[derive(Default)]
 pub struct StatementCache {
-    entries: HashMap<String, (LocalStatement, u64)>,
+    entries: HashMap<String, CachedStatement>,
     clock: u64,
 }
 
 impl StatementCache {
     /// The cached statement for `sql`, preparing (and checking) it on first use.
-    pub fn get(&mut self, conn: &LocalConnection, sql: &str) -> DbResult<&LocalStatement> {
+    pub fn get(&mut self, conn: &LocalConnection, sql: &str) -> DbResult<&mut CachedStatement> {
         self.clock += 1;
         let now = self.clock;
         if !self.entries.contains_key(sql) {
@@ -30,15 +40,15 @@ impl StatementCache {
             if self.entries.len() >= CAPACITY {
                 self.evict_least_recently_used();
             }
-            self.entries.insert(sql.to_owned(), (statement, now));
+            self.entries.insert(sql.to_owned(), CachedStatement { statement, row_builder: None, last_used: now });
         }
         let entry = self.entries.get_mut(sql).expect("inserted above");
-        entry.1 = now;
-        Ok(&entry.0)
+        entry.last_used = now;
+        Ok(entry)
     }
 
     fn evict_least_recently_used(&mut self) {
-        if let Some(oldest) = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(sql, _)| sql.clone()) {
+        if let Some(oldest) = self.entries.iter().min_by_key(|(_, entry)| entry.last_used).map(|(sql, _)| sql.clone()) {
             self.entries.remove(&oldest);
         }
     }

@@ -118,20 +118,27 @@ pub unsafe fn params_from_js(env: sys::napi_env, value: sys::napi_value) -> DbRe
 /// A parameter could not be read: a getter or proxy threw. That exception is taken (so it
 /// does not also surface later) and its message named.
 unsafe fn read_failed(env: sys::napi_env, label: &ParamLabel<'_>) -> DbError {
+    let reason = match take_exception_message(env) {
+        Some(message) => format!("reading it threw: {message}"),
+        None => String::from("reading it failed"),
+    };
+    DbError::type_error(format!("{label} could not be read ({reason})"))
+}
+
+/// Clears the pending JS exception, if any, and returns it as text.
+pub unsafe fn take_exception_message(env: sys::napi_env) -> Option<String> {
     let mut pending = false;
     sys::napi_is_exception_pending(env, &mut pending);
-    let mut reason = String::from("reading it failed");
-    if pending {
-        let mut exception = ptr::null_mut();
-        sys::napi_get_and_clear_last_exception(env, &mut exception);
-        let mut text = ptr::null_mut();
-        if sys::napi_coerce_to_string(env, exception, &mut text) == sys::Status::napi_ok {
-            if let Ok(message) = read_string(env, text) {
-                reason = format!("reading it threw: {message}");
-            }
-        }
+    if !pending {
+        return None;
     }
-    DbError::type_error(format!("{label} could not be read ({reason})"))
+    let mut exception = ptr::null_mut();
+    sys::napi_get_and_clear_last_exception(env, &mut exception);
+    let mut text = ptr::null_mut();
+    if sys::napi_coerce_to_string(env, exception, &mut text) != sys::Status::napi_ok {
+        return Some(String::from("an exception that cannot be printed"));
+    }
+    read_string(env, text).ok()
 }
 
 unsafe fn is_binary_or_date(env: sys::napi_env, value: sys::napi_value) -> DbResult<bool> {
