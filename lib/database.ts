@@ -9,11 +9,14 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { LibsqlError } from './errors.js';
 import { native } from './load-native.js';
 import type { NativeDatabase } from './native-binding.js';
-import { compileRowBuilder } from './rows.js';
+
+/** The per-statement native operations, bound to one connection (see src/statement_functions.rs). */
+type StatementFunctions = ReturnType<NativeDatabase['statementFunctions']>;
+import { compileRowBuilder, executeResult } from './results.js';
 import type { Params, QueryRunner, Row, Runner } from './runner.js';
 
 native.registerErrorClass(LibsqlError);
-native.registerRowBuilderCompiler(compileRowBuilder);
+native.registerResultBuilders(compileRowBuilder, executeResult);
 
 export interface OpenOptions {
   /** `:memory:`, `file:path.db` (or a plain path), `libsql://…`, `https://…`, `http://…`. */
@@ -87,6 +90,7 @@ const openToken = Symbol('open');
 
 export class Database implements Runner {
   readonly #native: NativeDatabase;
+  readonly #statements: StatementFunctions;
   /** Local targets return results directly; remote ones return promises. */
   readonly #inline: boolean;
   readonly #busyTimeoutMs: number;
@@ -100,6 +104,7 @@ export class Database implements Runner {
   constructor(nativeDatabase: NativeDatabase, token: symbol) {
     if (token !== openToken) throw new TypeError('use open() to create a Database');
     this.#native = nativeDatabase;
+    this.#statements = nativeDatabase.statementFunctions();
     this.#inline = nativeDatabase.runsInline;
     this.#busyTimeoutMs = nativeDatabase.busyTimeoutMs;
   }
@@ -115,14 +120,14 @@ export class Database implements Runner {
 
   /** Runs one statement and resolves to its rows as plain objects. */
   query<R extends Row = Row>(sql: string, params?: Params): Promise<R[]> {
-    if (this.#locked || this.#closing) return this.#later('query', () => this.#native.query(sql, params));
-    return this.#now(() => this.#native.query(sql, params)) as Promise<R[]>;
+    if (this.#locked || this.#closing) return this.#later('query', () => this.#statements.query(sql, params));
+    return this.#now(() => this.#statements.query(sql, params)) as Promise<R[]>;
   }
 
   /** Runs one statement and resolves to what it changed. */
   execute(sql: string, params?: Params): Promise<ExecuteResult> {
-    if (this.#locked || this.#closing) return this.#later('execute', () => this.#native.execute(sql, params));
-    return this.#now(() => this.#native.execute(sql, params)) as Promise<ExecuteResult>;
+    if (this.#locked || this.#closing) return this.#later('execute', () => this.#statements.execute(sql, params));
+    return this.#now(() => this.#statements.execute(sql, params)) as Promise<ExecuteResult>;
   }
 
   /** Runs statements in one transaction: all of them, or (on the first error) none. */
@@ -169,10 +174,10 @@ export class Database implements Runner {
     this.#refuseInsideOwnTransaction('transaction');
     if (this.#closing) throw closedError();
     await this.#acquire();
-    const handle = new TransactionHandle(this.#native, this.#inline);
+    const handle = new TransactionHandle(this.#statements, this.#inline);
     this.#active = handle;
     try {
-      await this.#whileLocked(() => this.#native.begin());
+      await this.#whileLocked(() => this.#statements.begin());
       let result: T;
       try {
         result = await currentTransaction.run(handle, fn, handle.tx);
@@ -182,7 +187,7 @@ export class Database implements Runner {
         throw error;
       }
       handle.end();
-      await this.#native.commit();
+      await this.#statements.commit();
       return result;
     } finally {
       handle.end();
@@ -280,7 +285,7 @@ export class Database implements Runner {
 
   async #rollbackQuietly(): Promise<void> {
     try {
-      await this.#native.rollback();
+      await this.#statements.rollback();
     } catch {
       // The callback's error is the one worth reporting; a failed rollback leaves SQLite
       // rolling back on its own (the connection stays usable, checked by the next BEGIN).
@@ -293,7 +298,7 @@ class TransactionHandle {
   #open = true;
   readonly tx: Transaction;
 
-  constructor(nativeDatabase: NativeDatabase, inline: boolean) {
+  constructor(statements: StatementFunctions, inline: boolean) {
     const run = (call: () => unknown): Promise<never> => {
       if (!this.#open) {
         return Promise.reject(
@@ -307,8 +312,8 @@ class TransactionHandle {
       }
     };
     this.tx = {
-      query: (sql, params) => run(() => nativeDatabase.query(sql, params)),
-      execute: (sql, params) => run(() => nativeDatabase.execute(sql, params)),
+      query: (sql, params) => run(() => statements.query(sql, params)),
+      execute: (sql, params) => run(() => statements.execute(sql, params)),
     };
   }
 

@@ -8,14 +8,16 @@ export declare class NativeDatabase {
   get busyTimeoutMs(): number
   /** True when operations return values directly instead of Promises. */
   get runsInline(): boolean
-  query(sql: string, params?: unknown): unknown
-  execute(sql: string, params?: unknown): unknown
+  /**
+   * `{ query, execute, begin, commit, rollback }`: the per-statement operations as plain
+   * functions bound to this connection. They are called for every statement, so they skip
+   * what a class method costs on each call (unwrapping `this`, checking its type tag,
+   * tracking the borrow: together about as much as a point query's row building).
+   */
+  statementFunctions(): { query(sql: string, params?: unknown): unknown; execute(sql: string, params?: unknown): unknown; begin(): unknown; commit(): unknown; rollback(): unknown }
   /** `statements`: an array of `[sql, params?]` pairs (the JS layer normalizes the forms). */
   batch(statements: Array<[string, unknown?]>): unknown
   exec(sql: string): unknown
-  begin(): unknown
-  commit(): unknown
-  rollback(): unknown
   migrate(set: string, migrations: Array<MigrationInput>, flueFormat: boolean): unknown
   sync(): unknown
   /** Closes the connection; idempotent. Remote: waits for the operation in flight. */
@@ -38,8 +40,5 @@ export declare function openDatabase(options: Record<string, unknown>): Promise<
 /** Registers the JS `LibsqlError` class that database errors are created as. */
 export declare function registerErrorClass(errorClass: new (message: string, code: string, rawCode?: number) => Error): void
 
-/**
- * Registers lib/rows.ts's `compileRowBuilder`, which makes the functions that turn query
- * values into row objects (see `output.rs`).
- */
-export declare function registerRowBuilderCompiler(compiler: (columns: string[]) => (...args: never[]) => unknown): void
+/** Registers the JS functions results are built with (lib/results.ts; see `output.rs`). */
+export declare function registerResultBuilders(compileRowBuilder: (columns: string[]) => (...args: never[]) => unknown, executeResult: (rowsAffected: number, lastInsertRowid: number | bigint) => unknown): void

@@ -14,4 +14,5 @@ mod output;
 mod session;
 mod sql_text;
 mod statement_cache;
+mod statement_functions;
 mod value;

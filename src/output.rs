@@ -27,18 +27,13 @@ impl ToNapiValue for Output {
     unsafe fn to_napi_value(env: sys::napi_env, output: Self) -> napi::Result<sys::napi_value> {
         match output {
             Output::Rows(rows) => rows_to_js(env, &rows),
-            Output::Execute(result) => {
-                let object = new_object(env)?;
-                write_counts(env, object, &result)?;
-                Ok(object)
-            }
+            Output::Execute(result) => execute_result(env, &result),
             Output::Batch(results) => {
                 let mut array = ptr::null_mut();
                 check_status!(sys::napi_create_array_with_length(env, results.len(), &mut array))?;
                 for (index, result) in results.iter().enumerate() {
-                    let object = new_object(env)?;
+                    let object = execute_result(env, result)?;
                     set(env, object, "rows", rows_to_js(env, &result.rows)?)?;
-                    write_counts(env, object, result)?;
                     check_status!(sys::napi_set_element(env, array, index as u32, object))?;
                 }
                 Ok(array)
@@ -85,24 +80,55 @@ impl ToNapiValue for Output {
 /// the stack, so a large result is handed over in several calls.
 const MAX_VALUES_PER_CALL: usize = 1024;
 
-thread_local! {
-    /// `compileRowBuilder` of lib/rows.ts, registered by the JS layer at load (per thread:
-    /// each worker thread has its own JS environment).
-    static ROW_BUILDER_COMPILER: Cell<Option<sys::napi_ref>> = const { Cell::new(None) };
+/// The JS functions results are built with (lib/results.ts), registered by the JS layer at
+/// load; per thread, as each worker thread has its own JS environment.
+#[derive(Clone, Copy)]
+struct ResultBuilders {
+    /// `(columns) => rowBuilder`, one row builder per distinct column list.
+    compile_row_builder: sys::napi_ref,
+    /// `(rowsAffected, lastInsertRowid) => ({ rowsAffected, lastInsertRowid })`.
+    execute_result: sys::napi_ref,
 }
 
-pub fn register_row_builder_compiler(env: sys::napi_env, compiler: sys::napi_value) -> JsResult<()> {
-    let mut reference = ptr::null_mut();
-    check_status!(unsafe { sys::napi_create_reference(env, compiler, 1, &mut reference) })?;
-    if let Some(old) = ROW_BUILDER_COMPILER.replace(Some(reference)) {
-        unsafe { sys::napi_delete_reference(env, old) };
+thread_local! {
+    static RESULT_BUILDERS: Cell<Option<ResultBuilders>> = const { Cell::new(None) };
+}
+
+pub fn register_result_builders(
+    env: sys::napi_env,
+    compile_row_builder: sys::napi_value,
+    execute_result: sys::napi_value,
+) -> JsResult<()> {
+    let builders = unsafe {
+        ResultBuilders {
+            compile_row_builder: new_reference(env, compile_row_builder)?,
+            execute_result: new_reference(env, execute_result)?,
+        }
+    };
+    if let Some(old) = RESULT_BUILDERS.replace(Some(builders)) {
+        unsafe {
+            sys::napi_delete_reference(env, old.compile_row_builder);
+            sys::napi_delete_reference(env, old.execute_result);
+        }
     }
     Ok(())
 }
 
+fn result_builders() -> JsResult<ResultBuilders> {
+    RESULT_BUILDERS
+        .get()
+        .ok_or_else(|| napi::Error::from_reason("the result builders were not registered (lib/results.ts)"))
+}
+
+unsafe fn new_reference(env: sys::napi_env, value: sys::napi_value) -> JsResult<sys::napi_ref> {
+    let mut reference = ptr::null_mut();
+    check_status!(sys::napi_create_reference(env, value, 1, &mut reference))?;
+    Ok(reference)
+}
+
 /// A statement's row builder: a JS function `(rows, ...values) => rows` that appends one
 /// object per `width` values, written as an object literal with the statement's column names
-/// (lib/rows.ts). V8 allocates such a literal with its final shape at once, where defining the
+/// (lib/results.ts). V8 allocates such a literal with its final shape at once, where defining the
 /// properties one by one from here walks a map transition per property per row; and handing
 /// all values over as call arguments costs one call, where storing them into an array costs
 /// one (slow, generic) element store each — measured as the largest costs of a query result.
@@ -177,9 +203,7 @@ unsafe fn row_builder_of(env: sys::napi_env, cached: &mut CachedStatement) -> Js
         return reference_value(env, builder.function);
     }
     let function = compile_row_builder(env, (0..statement.column_count()).map(|i| statement.column_name_bytes(i)))?;
-    let mut reference = ptr::null_mut();
-    check_status!(sys::napi_create_reference(env, function, 1, &mut reference))?;
-    cached.row_builder = Some(RowBuilder { env, function: reference, recompile_count });
+    cached.row_builder = Some(RowBuilder { env, function: new_reference(env, function)?, recompile_count });
     Ok(function)
 }
 
@@ -198,14 +222,12 @@ unsafe fn rows_to_js(env: sys::napi_env, rows: &Rows) -> JsResult<sys::napi_valu
     build_rows(env, builder, &mut arguments, width)
 }
 
-/// The row builder for a column list, from lib/rows.ts (which keeps one per distinct list).
+/// The row builder for a column list, from lib/results.ts (which keeps one per distinct list).
 unsafe fn compile_row_builder<'a>(
     env: sys::napi_env,
     names: impl ExactSizeIterator<Item = &'a [u8]>,
 ) -> JsResult<sys::napi_value> {
-    let Some(compiler) = ROW_BUILDER_COMPILER.get() else {
-        return Err(napi::Error::from_reason("the row builder compiler was not registered (lib/rows.ts)"));
-    };
+    let compiler = result_builders()?.compile_row_builder;
     let mut columns = ptr::null_mut();
     check_status!(sys::napi_create_array_with_length(env, names.len(), &mut columns))?;
     for (index, name) in names.enumerate() {
@@ -272,11 +294,14 @@ fn internal(err: napi::Error) -> DbError {
     DbError::libsql("INTERNAL", format!("could not build the result rows: {}", err.reason))
 }
 
-unsafe fn write_counts(env: sys::napi_env, object: sys::napi_value, result: &StatementResult) -> JsResult<()> {
-    set(env, object, "rowsAffected", number(env, result.rows_affected as f64)?)?;
+/// `{ rowsAffected, lastInsertRowid }`, made by a JS object literal (one call, where setting
+/// two properties from here walks V8's property lookup and map transitions for each).
+unsafe fn execute_result(env: sys::napi_env, result: &StatementResult) -> JsResult<sys::napi_value> {
+    let builder = reference_value(env, result_builders()?.execute_result)?;
+    let rows_affected = number(env, result.rows_affected as f64)?;
     let mut rowid = ptr::null_mut();
     integer_to_js(env, result.last_insert_rowid, &mut rowid)?;
-    set(env, object, "lastInsertRowid", rowid)
+    call(env, builder, &[rows_affected, rowid])
 }
 
 unsafe fn new_object(env: sys::napi_env) -> JsResult<sys::napi_value> {

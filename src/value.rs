@@ -294,7 +294,7 @@ pub unsafe fn read_well_formed_string(
     what: &dyn std::fmt::Display,
 ) -> DbResult<String> {
     let text = read_string(env, value)?;
-    if text.contains('\u{FFFD}') && has_lone_surrogate(env, value)? {
+    if !text.is_ascii() && text.contains('\u{FFFD}') && has_lone_surrogate(env, value)? {
         return Err(DbError::type_error(format!(
             "{what} is a string with a lone surrogate (not well-formed UTF-16); SQLite text must be valid Unicode"
         )));
@@ -302,15 +302,31 @@ pub unsafe fn read_well_formed_string(
     Ok(text)
 }
 
+/// Strings up to this many UTF-16 units are read in one pass into a buffer sized for the
+/// worst case (3 UTF-8 bytes per unit); longer ones are measured first, so a large text never
+/// allocates three times its size.
+const ONE_PASS_UNITS: usize = 4096;
+
 pub unsafe fn read_string(env: sys::napi_env, value: sys::napi_value) -> DbResult<String> {
-    let mut length = 0usize;
-    napi_call!(sys::napi_get_value_string_utf8(env, value, ptr::null_mut(), 0, &mut length));
-    let mut bytes = vec![0u8; length + 1];
+    let mut units = 0usize;
+    napi_call!(sys::napi_get_value_string_utf16(env, value, ptr::null_mut(), 0, &mut units));
+    let capacity = if units <= ONE_PASS_UNITS {
+        units * 3 + 1
+    } else {
+        let mut length = 0usize;
+        napi_call!(sys::napi_get_value_string_utf8(env, value, ptr::null_mut(), 0, &mut length));
+        length + 1
+    };
+    let mut bytes = Vec::<u8>::with_capacity(capacity);
     let mut written = 0usize;
-    napi_call!(sys::napi_get_value_string_utf8(env, value, bytes.as_mut_ptr().cast(), bytes.len(), &mut written));
-    bytes.truncate(written);
-    // V8 emits valid UTF-8 (lone surrogates become U+FFFD), so this cannot fail; the check
-    // keeps a bad handle from ever becoming undefined behaviour.
+    napi_call!(sys::napi_get_value_string_utf8(env, value, bytes.as_mut_ptr().cast(), capacity, &mut written));
+    // SAFETY: V8 wrote `written` bytes (plus a NUL after them) into the buffer's capacity.
+    bytes.set_len(written);
+    // V8 emits valid UTF-8 (lone surrogates become U+FFFD); checking anyway keeps a bad handle
+    // from ever becoming undefined behaviour, and costs next to nothing for ASCII.
+    if bytes.is_ascii() {
+        return Ok(String::from_utf8_unchecked(bytes));
+    }
     String::from_utf8(bytes).map_err(|_| DbError::type_error("a string could not be read as UTF-8"))
 }
 

@@ -1,0 +1,15 @@
+/**
+ * flue-libsql: a native libSQL runner for Node.js, and Flue's persistence adapter on it.
+ *
+ * - `libsql(options)` — the Flue `PersistenceAdapter` (the whole of a db.ts).
+ * - `open(urlOrOptions)` — the runner on its own: `query`, `transaction`, `close`, plus
+ *   `execute`, `batch`, `exec`, `migrate`, `sync`.
+ *
+ * Flue's stores over any runner are in the `flue-libsql/stores` entry. This entry does not
+ * load @flue/runtime until an adapter is migrated or connected.
+ */
+export { libsql, DEFAULT_URL, type LibsqlAdapter, type LibsqlAdapterOptions } from './adapter.js';
+export { open, Database, type BatchResult, type BatchStatement, type ExecuteResult, type Migration, type MigrationReport, type OpenOptions, type SyncResult, type Transaction, } from './database.js';
+export { LibsqlError } from './errors.js';
+export { loadMigrations } from './migrations.js';
+export type { Params, QueryRunner, Row, Runner } from './runner.js';

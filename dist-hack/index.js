@@ -1,0 +1,14 @@
+/**
+ * flue-libsql: a native libSQL runner for Node.js, and Flue's persistence adapter on it.
+ *
+ * - `libsql(options)` — the Flue `PersistenceAdapter` (the whole of a db.ts).
+ * - `open(urlOrOptions)` — the runner on its own: `query`, `transaction`, `close`, plus
+ *   `execute`, `batch`, `exec`, `migrate`, `sync`.
+ *
+ * Flue's stores over any runner are in the `flue-libsql/stores` entry. This entry does not
+ * load @flue/runtime until an adapter is migrated or connected.
+ */
+export { libsql, DEFAULT_URL } from './adapter.js';
+export { open, Database, } from './database.js';
+export { LibsqlError } from './errors.js';
+export { loadMigrations } from './migrations.js';
