@@ -263,14 +263,18 @@ fn query_inline(slot: &RefCell<Option<Session>>, env: &Env, sql: &str, params: B
     }
 }
 
-/// Local operations never wait on I/O readiness, so polling them to completion here is
-/// immediate; `block_on` only drives the (already ready) futures.
+/// Local operations never wait: their futures complete on the first poll (the `async` is for
+/// the remote engine), so one poll runs them, with no executor around it.
 fn run_inline(slot: &RefCell<Option<Session>>, op: Op) -> DbResult<Output> {
     let mut slot = slot
         .try_borrow_mut()
         .map_err(|_| DbError::libsql("INTERNAL", "the connection is busy with another operation"))?;
     let session = slot.as_mut().ok_or_else(DbError::closed)?;
-    futures::executor::block_on(guarded(session.run(op)))
+    let operation = std::pin::pin!(guarded(session.run(op)));
+    match std::future::Future::poll(operation, &mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(result) => result,
+        std::task::Poll::Pending => Err(DbError::libsql("INTERNAL", "a local operation did not complete at once")),
+    }
 }
 
 /// Runs a future, turning a panic inside it into an `INTERNAL` error.

@@ -118,7 +118,7 @@ impl Session {
             }
             Op::Execute { sql, params } => {
                 refuse_transaction_control(&sql)?;
-                Ok(Output::Execute(self.statement(&sql, params).await?))
+                Ok(Output::Execute(self.statement_for_effect(&sql, params).await?))
             }
             // Rarely-used operations are boxed: their futures are large, and keeping them out
             // of this state machine keeps the per-query future small (it is moved on every call).
@@ -184,14 +184,27 @@ impl Session {
     /// Runs one statement with its parameters and collects everything it returns.
     pub async fn statement(&mut self, sql: &str, params: BoundParams) -> DbResult<StatementResult> {
         match &mut self.engine {
-            Engine::Local { statements, conn } => local_statement(statements, conn, sql, params),
+            Engine::Local { statements, conn } => local_statement(statements, conn, sql, params, true),
             Engine::Remote { conn, .. } => remote_statement(conn, sql, params).await,
+        }
+    }
+
+    /// Runs one statement for what it changes: rows it returns are not kept (locally they are
+    /// not even read into values). `rows` of the result is empty.
+    pub async fn statement_for_effect(&mut self, sql: &str, params: BoundParams) -> DbResult<StatementResult> {
+        match &mut self.engine {
+            Engine::Local { statements, conn } => local_statement(statements, conn, sql, params, false),
+            Engine::Remote { conn, .. } => {
+                let mut result = remote_statement(conn, sql, params).await?;
+                result.rows = Rows::default();
+                Ok(result)
+            }
         }
     }
 
     /// A statement of the runner's own, with no parameters and no rows wanted.
     pub async fn plain(&mut self, sql: &str) -> DbResult<()> {
-        self.statement(sql, BoundParams::None).await.map(|_| ())
+        self.statement_for_effect(sql, BoundParams::None).await.map(|_| ())
     }
 
     async fn batch(&mut self, statements: Vec<(String, BoundParams)>) -> DbResult<Vec<StatementResult>> {
@@ -247,7 +260,7 @@ impl Session {
     /// Best effort: used on paths that are already failing with a more useful error.
     pub async fn rollback_if_open(&mut self) {
         if self.in_transaction() {
-            let _ = self.statement("ROLLBACK", BoundParams::None).await;
+            let _ = self.plain("ROLLBACK").await;
         }
     }
 }
@@ -419,17 +432,34 @@ fn local_statement(
     conn: &LocalConnection,
     sql: &str,
     params: BoundParams,
+    keep_rows: bool,
 ) -> DbResult<StatementResult> {
     let changes_before = conn.total_changes();
     let mut rows = Rows::default();
-    run_local(statements, conn, sql, params, &mut rows)?;
+    match keep_rows {
+        true => run_local(statements, conn, sql, params, &mut rows)?,
+        false => run_local(statements, conn, sql, params, &mut SkipRows)?,
+    }
     // `changes()` keeps the count of the last write even across SELECTs; only report it when
     // this statement actually changed something.
     let rows_affected = if conn.total_changes() != changes_before { conn.changes() } else { 0 };
     Ok(StatementResult { rows, rows_affected, last_insert_rowid: conn.last_insert_rowid() })
 }
 
-/// Owned rows, for the runner's own statements (migrations, batches) and `execute()`.
+/// Rows nobody reads (`execute()`, the runner's own BEGIN/COMMIT): stepped through, not read.
+struct SkipRows;
+
+impl RowSink for SkipRows {
+    fn row(&mut self, _row: &Running<'_>) -> DbResult<()> {
+        Ok(())
+    }
+
+    fn finish(&mut self, _statement: &mut CachedStatement) -> DbResult<()> {
+        Ok(())
+    }
+}
+
+/// Owned rows, for the runner's own statements (migrations, batches) and remote results.
 impl RowSink for Rows {
     fn row(&mut self, row: &Running<'_>) -> DbResult<()> {
         self.values.extend((0..row.width()).map(|i| row.value(i)));
