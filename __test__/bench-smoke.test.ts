@@ -14,6 +14,8 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 interface Cell {
   suite: 'runner' | 'flue';
+  durability: 'full' | 'normal';
+  pragmas?: { synchronous: number };
   workload: string;
   peer: string;
   ok: boolean;
@@ -31,9 +33,16 @@ test('npm run bench -- --quick runs every cell and writes the report', { timeout
 
   const { meta, cells } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { meta: { mode: string }; cells: Cell[] };
   expect(meta.mode).toBe('quick');
-  // 4 runner peers × 5 workloads + 3 Flue adapters, one round.
-  expect(cells.filter((c) => c.suite === 'runner')).toHaveLength(20);
-  expect(cells.filter((c) => c.suite === 'flue')).toHaveLength(3);
+  // One round: 4 runner peers × (5 workloads at FULL + b, c, e at NORMAL), 3 Flue adapters × 2 levels.
+  expect(cells.filter((c) => c.suite === 'runner')).toHaveLength(32);
+  expect(cells.filter((c) => c.suite === 'flue')).toHaveLength(6);
+  expect(cells.filter((c) => c.durability === 'normal').map((c) => c.workload).sort()).toEqual(
+    [...Array(4).fill('b'), ...Array(4).fill('c'), ...Array(4).fill('e'), ...Array(3).fill('flue')],
+  );
+  // Each peer's connection really ran at the level its cell asked for (2 = FULL, 1 = NORMAL).
+  for (const cell of cells.filter((c) => c.suite === 'runner')) {
+    expect(cell.pragmas?.synchronous, `${cell.durability} ${cell.workload} ${cell.peer}`).toBe(cell.durability === 'normal' ? 1 : 2);
+  }
   for (const cell of cells) {
     const name = `${cell.workload} ${cell.peer}`;
     expect(cell.ok, `${name}: ${cell.error}`).toBe(true);

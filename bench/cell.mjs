@@ -2,9 +2,9 @@
  * One benchmark cell in its own process: one peer, one workload, one round. The parent
  * (run.mjs) passes the cell as JSON in argv[2] and reads one JSON line from stdout.
  *
- *   { suite: 'runner', peer, workload, path, rows, burst, warmupMs, durationMs }
+ *   { suite: 'runner', peer, workload, durability, path, rows, burst, warmupMs, durationMs }
  *     path is a fresh copy of the seeded 100k-row database
- *   { suite: 'flue', peer, path, warmupMs, durationMs }
+ *   { suite: 'flue', peer, durability, path, warmupMs, durationMs }
  *     path is a fresh, empty file
  *   { suite: 'seed', path, rows }
  *     writes the seeded database the runner cells copy
@@ -17,7 +17,7 @@ const cell = JSON.parse(process.argv[2]);
 async function runnerCell() {
   const { RUNNER_PEERS } = await import('./peers/runner-peers.mjs');
   const { workloadStep } = await import('./workloads/runner.mjs');
-  const peer = await RUNNER_PEERS[cell.peer](cell.path);
+  const peer = await RUNNER_PEERS[cell.peer](cell.path, cell.durability);
   const pragmas = await peer.pragmas();
   const { step, opsPerStep, state } = workloadStep(cell.workload, peer, cell);
   const timed = await timeSteps(step, {
@@ -42,7 +42,7 @@ async function runnerCell() {
 async function flueCell() {
   const start = performance.now();
   const { FLUE_ADAPTERS } = await import('./peers/flue-adapters.mjs');
-  const adapter = await FLUE_ADAPTERS[cell.peer](cell.path);
+  const adapter = await FLUE_ADAPTERS[cell.peer](cell.path, cell.durability);
   await adapter.migrate();
   const stores = await adapter.connect();
   const openMs = performance.now() - start;

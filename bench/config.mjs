@@ -25,3 +25,15 @@ export const TARGETS = {
   flue: [{ vs: FLUE_SQLITE, ratio: 1 }, { vs: OURS_OVER_PEER1, ratio: 3 }],
   rssMarginMB: 10,
 };
+
+/**
+ * The durability levels each workload runs at. 'full' (synchronous=FULL, flue-libsql's default:
+ * every commit is fsynced) is the headline. Writes at FULL are bound by the fsync, which costs
+ * every peer the same and hides what the drivers themselves cost (better-sqlite3 itself reaches
+ * ~2x peer 1 on e there), so the write workloads also run at 'normal' (synchronous=NORMAL, WAL:
+ * commits are not fsynced, checkpoints are), where the driver's own cost shows.
+ */
+export const DURABILITIES = {
+  full: { synchronous: 'FULL', workloads: ['a', 'b', 'c', 'd', 'e', 'flue'] },
+  normal: { synchronous: 'NORMAL', workloads: ['b', 'c', 'e', 'flue'] },
+};

@@ -13,13 +13,12 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { MODES } from './config.mjs';
+import { DURABILITIES, MODES } from './config.mjs';
 import { FLUE_ADAPTERS } from './peers/flue-adapters.mjs';
 import { RUNNER_PEERS } from './peers/runner-peers.mjs';
-import { PRAGMAS } from './peers/pragmas.mjs';
+import { pragmasFor } from './peers/pragmas.mjs';
 import { renderReport } from './report.mjs';
 import { ensureBetterSqlite3, ensureFlueLibsql, machine, NODE, nodeVersion, packageVersions, ROOT } from './setup.mjs';
-import { RUNNER_WORKLOADS } from './workloads/runner.mjs';
 
 // The machine's node may be older than the repo's Node 22 (node:sqlite, Flue): run under it.
 if (NODE !== process.execPath && Number(process.versions.node.split('.')[0]) < 22) {
@@ -66,32 +65,36 @@ try {
   const runnerPeers = Object.keys(RUNNER_PEERS);
   const fluePeers = Object.keys(FLUE_ADAPTERS);
   const cells = [];
-  const total = config.rounds * (Object.keys(RUNNER_WORKLOADS).length * runnerPeers.length + fluePeers.length);
+  const levels = Object.entries(DURABILITIES);
+  const perRound = levels.reduce(
+    (sum, [, level]) => sum + level.workloads.reduce((n, workload) => n + (workload === 'flue' ? fluePeers.length : runnerPeers.length), 0),
+    0,
+  );
+  const total = config.rounds * perRound;
   const record = (cell, result) => {
     const { path: _path, ...kept } = cell;
     cells.push({ ...kept, ...result });
     const shown = result.ok ? `${Math.round(result.opsPerSec).toLocaleString('en-US')}/s` : `FAILED: ${result.error.split('\n')[0]}`;
-    log(`[${cells.length}/${total}] round ${cell.round} ${cell.suite === 'flue' ? 'flue' : cell.workload} ${cell.peer}: ${shown}`);
+    log(`[${cells.length}/${total}] round ${cell.round} ${cell.durability} ${cell.workload} ${cell.peer}: ${shown}`);
   };
   // Peers take turns inside each workload, starting one later each round, so slow drift on
   // a shared machine spreads over all of them.
   const rotate = (list, by) => list.map((_, i) => list[(i + by) % list.length]);
 
   for (let round = 1; round <= config.rounds; round++) {
-    for (const workload of Object.keys(RUNNER_WORKLOADS)) {
-      for (const peer of rotate(runnerPeers, round - 1)) {
-        const path = join(work, 'cell.db');
-        copyFileSync(seed, path);
-        const cell = { suite: 'runner', workload, peer, round, path, rows: config.rows, burst: config.burst, warmupMs: config.warmupMs, durationMs: config.durationMs };
-        record(cell, runCell(cell));
-        removeDatabase(path);
+    for (const [durability, level] of levels) {
+      for (const workload of level.workloads) {
+        const flue = workload === 'flue';
+        for (const peer of rotate(flue ? fluePeers : runnerPeers, round - 1)) {
+          const path = join(work, flue ? 'flue.db' : 'cell.db');
+          // Runner cells start from a copy of the seeded database, Flue cells from nothing.
+          if (!flue) copyFileSync(seed, path);
+          const common = { workload, peer, durability, round, path, warmupMs: config.warmupMs, durationMs: config.durationMs };
+          const cell = flue ? { suite: 'flue', ...common } : { suite: 'runner', ...common, rows: config.rows, burst: config.burst };
+          record(cell, runCell(cell));
+          removeDatabase(path);
+        }
       }
-    }
-    for (const peer of rotate(fluePeers, round - 1)) {
-      const path = join(work, 'flue.db');
-      const cell = { suite: 'flue', workload: 'flue', peer, round, path, warmupMs: config.warmupMs, durationMs: config.durationMs };
-      record(cell, runCell(cell));
-      removeDatabase(path);
     }
   }
 
@@ -105,7 +108,8 @@ try {
       machine: machine(),
       packages: packageVersions(),
       config,
-      pragmas: PRAGMAS,
+      pragmas: Object.fromEntries(levels.map(([durability]) => [durability, pragmasFor(durability)])),
+      durabilities: DURABILITIES,
     },
     cells,
   };

@@ -10,16 +10,17 @@
  * in flight.
  */
 import { createClient } from '@libsql/client';
-import { PRAGMAS } from './pragmas.mjs';
+import { pragmasFor } from './pragmas.mjs';
 
 /** @param {import('@libsql/client').ResultSet} rs */
 const toRows = (rs) => rs.rows.map((row) => Object.fromEntries(rs.columns.map((column) => [column, row[column]])));
 
 /**
  * @param {string} url
+ * @param {'full' | 'normal'} [durability] the synchronous level of the file pragmas
  * @returns {import('../../lib/runner.js').Runner}
  */
-export function clientRunner(url) {
+export function clientRunner(url, durability = 'full') {
   const client = createClient({ url });
 
   /** @type {Promise<unknown>} */
@@ -38,7 +39,7 @@ export function clientRunner(url) {
   // its idle connection), so these per-connection settings stay in force for every later call.
   if (url.startsWith('file:')) {
     void serialize(async () => {
-      for (const pragma of PRAGMAS) await client.execute(`PRAGMA ${pragma}`);
+      for (const pragma of pragmasFor(durability)) await client.execute(`PRAGMA ${pragma}`);
     });
   }
 

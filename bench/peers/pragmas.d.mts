@@ -1,3 +1,3 @@
-export declare const PRAGMAS: readonly string[];
+export declare function pragmasFor(durability?: 'full' | 'normal'): string[];
 export declare const PRAGMA_READBACK: readonly string[];
 export declare function mergeRows(rows: readonly Record<string, unknown>[]): Record<string, unknown>;

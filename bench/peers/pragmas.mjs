@@ -1,13 +1,17 @@
 // The connection settings every benchmarked peer gets, set explicitly on each connection so
 // no library's defaults (better-sqlite3 ships cache_size=-16000 and busy_timeout=5000,
 // node:sqlite ships -2000 and 0, …) make one peer's file behave differently from another's.
-export const PRAGMAS = [
-  'journal_mode = WAL',
-  'synchronous = FULL',
-  'foreign_keys = ON',
-  'busy_timeout = 5000',
-  'cache_size = -16000',
-];
+// `durability` picks the synchronous level: 'full' (every commit fsynced; flue-libsql's
+// default) or 'normal' (WAL commits not fsynced; see bench/config.mjs for why both are run).
+export function pragmasFor(durability = 'full') {
+  return [
+    'journal_mode = WAL',
+    `synchronous = ${durability === 'normal' ? 'NORMAL' : 'FULL'}`,
+    'foreign_keys = ON',
+    'busy_timeout = 5000',
+    'cache_size = -16000',
+  ];
+}
 
 /** The statements that read the settings (and the SQLite version) back; one row each. */
 export const PRAGMA_READBACK = [

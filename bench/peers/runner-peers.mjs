@@ -10,10 +10,11 @@
  *   range(id)      SELECT 100 rows as objects
  *
  * Async peers return promises (the benchmark awaits each, as Flue does); sync peers return
- * values. Every peer reports the settings its connection ended up with (`pragmas`).
+ * values. Every peer reports the settings its connection ended up with (`pragmas`). Each
+ * factory takes the file and the durability ('full' or 'normal', see bench/config.mjs).
  */
 import { createRequire } from 'node:module';
-import { PRAGMA_READBACK, PRAGMAS, mergeRows } from './pragmas.mjs';
+import { PRAGMA_READBACK, mergeRows, pragmasFor } from './pragmas.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -44,23 +45,23 @@ function runnerPeer(runner) {
 
 export const RUNNER_PEERS = {
   /** flue-libsql's runner: `open()` from the built package. */
-  async 'flue-libsql'(path) {
+  async 'flue-libsql'(path, durability) {
     const { open } = await import('../../dist/index.js');
-    const db = await open(`file:${path}`);
-    for (const pragma of PRAGMAS) await db.query(`PRAGMA ${pragma}`);
+    const db = await open({ url: `file:${path}`, durability });
+    for (const pragma of pragmasFor(durability)) await db.query(`PRAGMA ${pragma}`);
     return runnerPeer(db);
   },
 
   /** Peer 1: `@libsql/client` wrapped in the runner Flue's guide tells users to write. */
-  async '@libsql/client runner'(path) {
+  async '@libsql/client runner'(path, durability) {
     const { clientRunner } = await import('./libsql-client-runner.mjs');
-    return runnerPeer(clientRunner(`file:${path}`));
+    return runnerPeer(clientRunner(`file:${path}`, durability));
   },
 
-  async 'better-sqlite3'(path) {
+  async 'better-sqlite3'(path, durability) {
     const Database = require('better-sqlite3');
     const db = new Database(path);
-    for (const pragma of PRAGMAS) db.pragma(pragma);
+    for (const pragma of pragmasFor(durability)) db.pragma(pragma);
     const point = db.prepare(SQL.point);
     const insert = db.prepare(SQL.insert);
     const range = db.prepare(SQL.range);
@@ -78,10 +79,10 @@ export const RUNNER_PEERS = {
     };
   },
 
-  async 'node:sqlite'(path) {
+  async 'node:sqlite'(path, durability) {
     const { DatabaseSync } = await import('node:sqlite');
     const db = new DatabaseSync(path);
-    for (const pragma of PRAGMAS) db.exec(`PRAGMA ${pragma}`);
+    for (const pragma of pragmasFor(durability)) db.exec(`PRAGMA ${pragma}`);
     const point = db.prepare(SQL.point);
     const insert = db.prepare(SQL.insert);
     const range = db.prepare(SQL.range);
