@@ -99,6 +99,10 @@ export class Database implements Runner {
   readonly #waiters: (() => void)[] = [];
   #active: TransactionHandle | null = null;
   #closing: Promise<void> | null = null;
+  /** A top-level statement already ran in this turn of the microtask queue (see `#local`). */
+  #busyTurn = false;
+  /** The open group commit: statements run inside it, waiting for its COMMIT to settle. */
+  #group: GroupMember[] | null = null;
 
   /** @internal use `open()`. */
   constructor(nativeDatabase: NativeDatabase, token: symbol) {
@@ -120,14 +124,16 @@ export class Database implements Runner {
 
   /** Runs one statement and resolves to its rows as plain objects. */
   query<R extends Row = Row>(sql: string, params?: Params): Promise<R[]> {
-    if (this.#locked || this.#closing) return this.#later('query', () => this.#statements.query(sql, params));
-    return this.#now(() => this.#statements.query(sql, params)) as Promise<R[]>;
+    const call = () => this.#statements.query(sql, params);
+    if (this.#locked || this.#closing) return this.#later('query', call);
+    return (this.#inline ? this.#local(sql, call) : this.#now(call)) as Promise<R[]>;
   }
 
   /** Runs one statement and resolves to what it changed. */
   execute(sql: string, params?: Params): Promise<ExecuteResult> {
-    if (this.#locked || this.#closing) return this.#later('execute', () => this.#statements.execute(sql, params));
-    return this.#now(() => this.#statements.execute(sql, params)) as Promise<ExecuteResult>;
+    const call = () => this.#statements.execute(sql, params);
+    if (this.#locked || this.#closing) return this.#later('execute', call);
+    return (this.#inline ? this.#local(sql, call) : this.#now(call)) as Promise<ExecuteResult>;
   }
 
   /** Runs statements in one transaction: all of them, or (on the first error) none. */
@@ -173,6 +179,7 @@ export class Database implements Runner {
     if (typeof fn !== 'function') throw new TypeError('transaction() takes a function (tx) => …');
     this.#refuseInsideOwnTransaction('transaction');
     if (this.#closing) throw closedError();
+    this.#commitGroup();
     // Awaits are skipped where nothing is pending: each costs a turn of the microtask queue.
     const turn = this.#acquire();
     if (turn) await turn;
@@ -202,6 +209,7 @@ export class Database implements Runner {
 
   /** Closes the connection after the work already queued; idempotent. */
   close(): Promise<void> {
+    this.#commitGroup();
     this.#closing ??= (async () => {
       await this.#acquire();
       await this.#native.close();
@@ -222,6 +230,82 @@ export class Database implements Runner {
       if (isBusy(error)) return this.#later('query', call);
       return Promise.reject(error);
     }
+  }
+
+  // ---- group commit ------------------------------------------------------------------
+  //
+  // Statements called in the same turn of the microtask queue (a burst of concurrent
+  // requests: `Promise.all`, many handlers at once) share one write transaction and one
+  // commit — one fsync for all of them instead of one each. The first statement of a turn
+  // runs on its own (autocommit), as do all statements of code that awaits each one: only a
+  // second statement in the same turn opens a group. Each statement still resolves only once
+  // it is committed, in call order; one that fails is rolled back alone by SQLite and
+  // rejects alone. If the group's transaction itself is lost (a statement error that rolls
+  // back the whole transaction, or a failed COMMIT), its statements run again one by one on
+  // their own — nothing of them was visible or acknowledged — so every statement ends as it
+  // would have without the group.
+
+  #local(sql: string, call: () => unknown): Promise<unknown> {
+    if (this.#group !== null || this.#busyTurn) {
+      if (!mustRunAlone(sql)) return this.#grouped(call);
+      this.#commitGroup();
+    }
+    if (!this.#busyTurn) {
+      this.#busyTurn = true;
+      RESOLVED.then(this.#endTurn);
+    }
+    return this.#now(call);
+  }
+
+  readonly #endTurn = (): void => {
+    this.#busyTurn = false;
+  };
+
+  #grouped(call: () => unknown): Promise<unknown> {
+    if (this.#group === null) {
+      try {
+        this.#statements.begin();
+      } catch (error) {
+        // Another connection holds the write lock (or BEGIN failed): no group, the usual path.
+        if (isBusy(error)) return this.#now(call);
+        return Promise.reject(error);
+      }
+      this.#group = [];
+      RESOLVED.then(this.#commitGroupLater);
+    }
+    let result: unknown;
+    try {
+      result = call();
+    } catch (error) {
+      if (!this.#native.inTransaction) this.#replayGroup();
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => this.#group?.push({ call, result, resolve, reject }));
+  }
+
+  readonly #commitGroupLater = (): void => this.#commitGroup();
+
+  /** Commits the open group, settling its statements; a no-op when none is open. */
+  #commitGroup(): void {
+    const members = this.#group;
+    if (members === null) return;
+    try {
+      this.#statements.commit();
+    } catch {
+      // The native COMMIT rolled back what it could not commit.
+      this.#replayGroup();
+      return;
+    }
+    this.#group = null;
+    for (const member of members) member.resolve(member.result);
+  }
+
+  /** The group's transaction is gone: its statements run again, each on its own. */
+  #replayGroup(): void {
+    const members = this.#group ?? [];
+    this.#group = null;
+    if (this.#native.inTransaction) this.#statements.rollback();
+    for (const member of members) member.resolve(this.#now(member.call));
   }
 
   /** A call that must wait for the transaction (or close) holding the connection. */
@@ -265,6 +349,7 @@ export class Database implements Runner {
   }
 
   #gated<T>(what: string, call: () => unknown): Promise<T> {
+    this.#commitGroup();
     if (this.#locked || this.#closing) return this.#later(what, call);
     return this.#now(call) as Promise<T>;
   }
@@ -341,6 +426,26 @@ function settle(result: unknown, inline: boolean): Promise<unknown> {
 
 function isBusy(error: unknown): boolean {
   return error instanceof LibsqlError && error.rawCode !== undefined && (error.rawCode & 0xff) === 5;
+}
+
+/** A statement waiting in a group commit for the group's COMMIT. */
+interface GroupMember {
+  call: () => unknown;
+  result: unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+const RESOLVED = Promise.resolve();
+
+/**
+ * Statements that must not run inside a group's transaction: SQLite ignores some pragmas
+ * there (`foreign_keys`), refuses others (`journal_mode`), and VACUUM, ATTACH and DETACH.
+ */
+const RUNS_ALONE = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*(?:PRAGMA|VACUUM|ATTACH|DETACH)\b/i;
+
+function mustRunAlone(sql: string): boolean {
+  return typeof sql !== 'string' || RUNS_ALONE.test(sql);
 }
 
 function closedError(): LibsqlError {

@@ -6,6 +6,11 @@ export declare class NativeDatabase {
   get kind(): string
   /** How long the JS layer keeps retrying a statement that found the database locked. */
   get busyTimeoutMs(): number
+  /**
+   * Whether a transaction is open on a local connection (a statement that failed inside one
+   * may have rolled it back). Always false for remote targets.
+   */
+  get inTransaction(): boolean
   /** True when operations return values directly instead of Promises. */
   get runsInline(): boolean
   /**

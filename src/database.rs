@@ -149,6 +149,16 @@ impl NativeDatabase {
         self.busy_timeout_ms
     }
 
+    /// Whether a transaction is open on a local connection (a statement that failed inside one
+    /// may have rolled it back). Always false for remote targets.
+    #[napi(getter)]
+    pub fn in_transaction(&self) -> bool {
+        match &*self.connection {
+            Connection::Inline(slot) => slot.try_borrow().ok().is_some_and(|session| session.as_ref().is_some_and(Session::in_transaction)),
+            Connection::Worker(_) => false,
+        }
+    }
+
     /// True when operations return values directly instead of Promises.
     #[napi(getter)]
     pub fn runs_inline(&self) -> bool {
