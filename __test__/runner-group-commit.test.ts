@@ -25,6 +25,12 @@ describe.each(LOCAL_KINDS)('group commit (%s)', (kind) => {
     expect(await names(db)).toEqual(Array.from({ length: 200 }, (_, i) => `n${i}`));
   });
 
+  it('a burst longer than one group (2,500 writes, groups of at most 1,000) commits every write', async () => {
+    const results = await Promise.all(Array.from({ length: 2500 }, (_, i) => db.execute('INSERT INTO t(name) VALUES (?)', [`n${i}`])));
+    expect(results.at(-1)).toEqual({ rowsAffected: 1, lastInsertRowid: 2500 });
+    expect(await db.query('SELECT count(*) AS n, max(id) AS last FROM t')).toEqual([{ n: 2500, last: 2500 }]);
+  });
+
   it('a read in the burst sees the writes called before it', async () => {
     const [, read, , count] = await Promise.all([
       db.query("INSERT INTO t(name) VALUES ('a')"),
@@ -66,6 +72,18 @@ describe.each(LOCAL_KINDS)('group commit (%s)', (kind) => {
     await Promise.all([db.execute("INSERT INTO t(name) VALUES ('a')"), db.execute("INSERT INTO t(name) VALUES ('b')"), db.query('PRAGMA foreign_keys = OFF')]);
     expect(await db.query('PRAGMA foreign_keys')).toEqual([{ foreign_keys: 0 }]);
     expect(await names(db)).toEqual(['a', 'b']);
+  });
+
+  it('a transaction the application opened with SAVEPOINT keeps the burst inside it until RELEASE', async () => {
+    const [, a, b] = await Promise.all([
+      db.query('SAVEPOINT app'),
+      db.execute("INSERT INTO t(name) VALUES ('a')"),
+      db.execute("INSERT INTO t(name) VALUES ('b')"),
+    ]);
+    expect([a.rowsAffected, b.rowsAffected]).toEqual([1, 1]);
+    await db.query('ROLLBACK TO app');
+    await db.query('RELEASE app');
+    expect(await names(db)).toEqual([]);
   });
 
   it('transaction() and exec() called in the same turn run after the burst before them, in order', async () => {

@@ -263,6 +263,8 @@ export class Database implements Runner {
 
   #grouped(call: () => unknown): Promise<unknown> {
     if (this.#group === null) {
+      // A transaction the application opened with SAVEPOINT: statements run inside it, as before.
+      if (this.#native.inTransaction) return this.#now(call);
       try {
         this.#statements.begin();
       } catch (error) {
@@ -280,7 +282,12 @@ export class Database implements Runner {
       if (!this.#native.inTransaction) this.#replayGroup();
       return Promise.reject(error);
     }
-    return new Promise((resolve, reject) => this.#group?.push({ call, result, resolve, reject }));
+    const group = this.#group;
+    const committed = new Promise((resolve, reject) => group.push({ call, result, resolve, reject }));
+    // A long burst that never yields commits as it goes: its transaction, and the results
+    // waiting for it, stay bounded.
+    if (group.length >= GROUP_LIMIT) this.#commitGroup();
+    return committed;
   }
 
   readonly #commitGroupLater = (): void => this.#commitGroup();
@@ -438,11 +445,15 @@ interface GroupMember {
 
 const RESOLVED = Promise.resolve();
 
+/** The most statements one group commit holds. */
+const GROUP_LIMIT = 1000;
+
 /**
  * Statements that must not run inside a group's transaction: SQLite ignores some pragmas
- * there (`foreign_keys`), refuses others (`journal_mode`), and VACUUM, ATTACH and DETACH.
+ * there (`foreign_keys`) and refuses others (`journal_mode`), as it refuses VACUUM, ATTACH and
+ * DETACH; and savepoints belong to the application's own transaction, not to a group's.
  */
-const RUNS_ALONE = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*(?:PRAGMA|VACUUM|ATTACH|DETACH)\b/i;
+const RUNS_ALONE = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*(?:PRAGMA|VACUUM|ATTACH|DETACH|SAVEPOINT|RELEASE|ROLLBACK)\b/i;
 
 function mustRunAlone(sql: string): boolean {
   return typeof sql !== 'string' || RUNS_ALONE.test(sql);
