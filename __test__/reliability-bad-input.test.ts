@@ -687,9 +687,21 @@ const openCases: Case[] = [
         expect(steps[failing].message).toMatch(/disk I\/O error|disk is full/);
       }
       expect(steps['small insert']?.ok).toBe(true);
+      // A burst of 40 concurrent 50 kB inserts (a group commit) outgrows the limit part way:
+      // each insert either resolved and is stored, or rejected and is not — none is lost
+      // after it resolved, none half there.
+      const burst = steps.burst?.value as { fulfilled: number[]; codes: string[] };
+      expect(steps.burst?.ok, JSON.stringify(steps.burst)).toBe(true);
+      expect(burst.fulfilled.length).toBeLessThan(40);
+      for (const code of burst.codes) expect(code).toMatch(/^SQLITE_(FULL|IOERR)/);
       expect(steps.close?.ok).toBe(true);
       const after = await open(`file:${path}`);
-      expect(await after.query('SELECT v FROM data ORDER BY id')).toEqual([{ v: 'known row' }, { v: 'small row after the failures' }]);
+      const stored = await after.query<{ i: number; n: number }>(
+        "SELECT CAST(substr(v, 7, instr(substr(v, 7), ' ') - 1) AS INTEGER) AS i, length(v) AS n FROM data WHERE v LIKE 'burst %' ORDER BY 1",
+      );
+      expect(stored.map((row) => row.i)).toEqual([...burst.fulfilled].sort((x, y) => x - y));
+      for (const row of stored) expect(row.n).toBe(`burst ${row.i} `.length + 50_000);
+      expect(await after.query("SELECT v FROM data WHERE v NOT LIKE 'burst %' ORDER BY id")).toEqual([{ v: 'known row' }, { v: 'small row after the failures' }]);
       expect(await after.query('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
       await after.close();
     },

@@ -9,7 +9,8 @@
 //     Run under a file-size limit (prlimit --fsize): writes that would grow a file past the
 //     limit fail with EFBIG. SIGXFSZ is ignored so write() returns the error instead of the
 //     signal killing the process. Tries a large insert and a large transaction, then a small
-//     insert that fits.
+//     insert that fits, then a burst of concurrent inserts (one group commit) that outgrows
+//     the limit part way through.
 const [mode, path, uid] = process.argv.slice(2);
 
 if (mode === 'fsize') process.on('SIGXFSZ', () => {});
@@ -52,6 +53,14 @@ if (mode === 'readonly') {
     }));
   await step('small insert', () => db.execute(`INSERT INTO data(v) VALUES ('small row after the failures')`));
   await step('read', () => db.query('SELECT id, typeof(v) AS t, length(v) AS n FROM data ORDER BY id'));
+  await step('burst', async () => {
+    const inserts = Array.from({ length: 40 }, (_, i) => db.execute('INSERT INTO data(v) VALUES (?)', [`burst ${i} ${'x'.repeat(50_000)}`]));
+    const settled = await Promise.allSettled(inserts);
+    return {
+      fulfilled: settled.flatMap((s, i) => (s.status === 'fulfilled' ? [i] : [])),
+      codes: [...new Set(settled.flatMap((s) => (s.status === 'rejected' ? [s.reason?.code] : [])))],
+    };
+  });
   await step('close', () => db.close());
 } else {
   throw new Error(`unknown mode ${mode}`);
