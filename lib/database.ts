@@ -124,16 +124,26 @@ export class Database implements Runner {
 
   /** Runs one statement and resolves to its rows as plain objects. */
   query<R extends Row = Row>(sql: string, params?: Params): Promise<R[]> {
-    const call = () => this.#statements.query(sql, params);
-    if (this.#locked || this.#closing) return this.#later('query', call);
-    return (this.#inline ? this.#local(sql, call) : this.#now(call)) as Promise<R[]>;
+    return this.#statement('query', this.#statements.query, sql, params) as Promise<R[]>;
   }
 
   /** Runs one statement and resolves to what it changed. */
   execute(sql: string, params?: Params): Promise<ExecuteResult> {
-    const call = () => this.#statements.execute(sql, params);
-    if (this.#locked || this.#closing) return this.#later('execute', call);
-    return (this.#inline ? this.#local(sql, call) : this.#now(call)) as Promise<ExecuteResult>;
+    return this.#statement('execute', this.#statements.execute, sql, params) as Promise<ExecuteResult>;
+  }
+
+  /** A top-level statement. The first of a turn on a local connection, the common case, allocates nothing more than its promise. */
+  #statement(what: string, run: (sql: string, params?: Params) => unknown, sql: string, params: Params | undefined): Promise<unknown> {
+    if (this.#locked || this.#closing) return this.#later(what, () => run(sql, params));
+    if (!this.#inline) return this.#now(() => run(sql, params));
+    if (this.#group !== null || this.#busyTurn) return this.#local(sql, () => run(sql, params));
+    this.#busyTurn = true;
+    RESOLVED.then(this.#endTurn);
+    try {
+      return Promise.resolve(run(sql, params));
+    } catch (error) {
+      return this.#failedNow(error, () => run(sql, params));
+    }
   }
 
   /** Runs statements in one transaction: all of them, or (on the first error) none. */
@@ -225,11 +235,16 @@ export class Database implements Runner {
     try {
       return settle(call(), this.#inline);
     } catch (error) {
-      // Another connection holds the write lock. Take the gate first, so that calls made
-      // after this one keep waiting behind it, then wait for the lock with timers.
-      if (isBusy(error)) return this.#later('query', call);
-      return Promise.reject(error);
+      return this.#failedNow(error, call);
     }
+  }
+
+  /** A call that threw at once: waits for the lock if another connection holds it, else rejects. */
+  #failedNow(error: unknown, call: () => unknown): Promise<unknown> {
+    // Another connection holds the write lock. Take the gate first, so that calls made
+    // after this one keep waiting behind it, then wait for the lock with timers.
+    if (isBusy(error)) return this.#later('query', call);
+    return Promise.reject(error);
   }
 
   // ---- group commit ------------------------------------------------------------------
@@ -245,15 +260,10 @@ export class Database implements Runner {
   // their own — nothing of them was visible or acknowledged — so every statement ends as it
   // would have without the group.
 
+  /** A statement called while a group is open, or after another in the same turn. */
   #local(sql: string, call: () => unknown): Promise<unknown> {
-    if (this.#group !== null || this.#busyTurn) {
-      if (!mustRunAlone(sql)) return this.#grouped(call);
-      this.#commitGroup();
-    }
-    if (!this.#busyTurn) {
-      this.#busyTurn = true;
-      RESOLVED.then(this.#endTurn);
-    }
+    if (!mustRunAlone(sql)) return this.#grouped(call);
+    this.#commitGroup();
     return this.#now(call);
   }
 

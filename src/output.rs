@@ -162,9 +162,21 @@ pub struct JsRows {
     builder: sys::napi_value,
 }
 
+thread_local! {
+    /// The argument buffer of the last finished query, reused so a query allocates none.
+    /// Taken, not borrowed: a query started while another is building (from JS it calls)
+    /// simply finds it empty.
+    static SPARE_ARGUMENTS: Cell<Vec<sys::napi_value>> = const { Cell::new(Vec::new()) };
+}
+
+/// Buffers grown past this are dropped rather than kept for the next query.
+const SPARE_ARGUMENTS_MAX: usize = 64 * 1024;
+
 impl JsRows {
     pub unsafe fn new(env: sys::napi_env) -> JsResult<JsRows> {
-        Ok(JsRows { env, arguments: vec![undefined(env)?], width: 0, builder: ptr::null_mut() })
+        let mut arguments = SPARE_ARGUMENTS.take();
+        arguments.push(undefined(env)?);
+        Ok(JsRows { env, arguments, width: 0, builder: ptr::null_mut() })
     }
 
     /// The rows array.
@@ -173,6 +185,17 @@ impl JsRows {
             return empty_array(self.env);
         }
         build_rows(self.env, self.builder, &mut self.arguments, self.width)
+    }
+}
+
+impl Drop for JsRows {
+    fn drop(&mut self) {
+        // The handles are only valid during this call; the buffer keeps none of them.
+        let mut arguments = std::mem::take(&mut self.arguments);
+        if arguments.capacity() <= SPARE_ARGUMENTS_MAX {
+            arguments.clear();
+            SPARE_ARGUMENTS.set(arguments);
+        }
     }
 }
 

@@ -384,6 +384,10 @@ pub unsafe fn column_to_js(env: sys::napi_env, value: ColumnRef<'_>) -> JsResult
         ColumnRef::Null => js_call!(sys::napi_get_null(env, &mut out)),
         ColumnRef::Integer(i) => integer_to_js(env, i, &mut out)?,
         ColumnRef::Real(f) => js_call!(sys::napi_create_double(env, f, &mut out)),
+        // ASCII is the same bytes in Latin-1, which V8 copies as they are instead of decoding.
+        ColumnRef::Text(s) if s.is_ascii() => {
+            js_call!(sys::napi_create_string_latin1(env, s.as_ptr().cast(), s.len() as isize, &mut out))
+        }
         ColumnRef::Text(s) => js_call!(sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut out)),
         ColumnRef::Blob(bytes) => {
             let mut data = ptr::null_mut();
