@@ -413,21 +413,21 @@ class TransactionHandle {
   readonly tx: Transaction;
 
   constructor(statements: StatementFunctions, inline: boolean) {
-    const run = (call: () => unknown): Promise<never> => {
+    const run = (statement: (sql: string, params?: Params) => unknown, sql: string, params: Params | undefined): Promise<never> => {
       if (!this.#open) {
         return Promise.reject(
           new LibsqlError('this transaction has already committed or rolled back; its tx can no longer run statements', 'TRANSACTION_CLOSED'),
         );
       }
       try {
-        return settle(call(), inline) as Promise<never>;
+        return settle(statement(sql, params), inline) as Promise<never>;
       } catch (error) {
         return Promise.reject(error);
       }
     };
     this.tx = {
-      query: (sql, params) => run(() => statements.query(sql, params)),
-      execute: (sql, params) => run(() => statements.execute(sql, params)),
+      query: (sql, params) => run(statements.query, sql, params),
+      execute: (sql, params) => run(statements.execute, sql, params),
     };
   }
 
