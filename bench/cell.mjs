@@ -9,6 +9,7 @@
  *   { suite: 'seed', path, rows }
  *     writes the seeded database the runner cells copy
  */
+import v8 from 'node:v8';
 import { seedDatabase } from './seed.mjs';
 import { CHUNK, timeSteps } from './timing.mjs';
 
@@ -61,8 +62,11 @@ async function flueCell() {
 async function main() {
   if (cell.suite === 'seed') return seedDatabase(cell.path, cell.rows);
   const result = cell.suite === 'runner' ? await runnerCell() : await flueCell();
-  // Peak resident set of this whole process (KiB on Linux), taken after the work is done.
-  return { ...result, maxRssKB: process.resourceUsage().maxRSS };
+  // Peak resident set of this whole process (KiB on Linux), taken after the work is done, and
+  // how far V8 grew its young generation (it grows with the rate of surviving allocations,
+  // which an awaited loop has more of than a synchronous one).
+  const newSpace = v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
+  return { ...result, maxRssKB: process.resourceUsage().maxRSS, newSpaceBytes: newSpace?.space_size ?? 0 };
 }
 
 main().then(

@@ -42,6 +42,7 @@ function summarize(cells, workload, durability) {
     entry.min = Math.min(...ops);
     entry.max = Math.max(...ops);
     entry.rssKB = median(entry.cells.map((c) => c.maxRssKB));
+    entry.newSpaceMB = median(entry.cells.map((c) => (c.newSpaceBytes ?? NaN) / 1e6));
     entry.errors = entry.cells.reduce((sum, c) => sum + (c.errors ?? 0), 0);
     entry.firstError = entry.cells.find((c) => c.firstError)?.firstError ?? null;
     entry.burstMs = median(entry.cells.map((c) => c.burstMs));
@@ -110,12 +111,13 @@ function runnerTable(workload, durability, cells, config) {
   const reference = peers.get(BETTER_SQLITE3)?.median;
   const peer1 = peers.get(PEER1)?.median;
   const isE = workload === 'e';
-  const header = ['peer', `median ${RUNNER_WORKLOADS[workload].unit}`, 'min – max', 'peak RSS (MB)', `× ${BETTER_SQLITE3}`, '× peer 1', ...(isE ? ['errors', `ms per ${config.burst}-op burst`] : [])];
+  const header = ['peer', `median ${RUNNER_WORKLOADS[workload].unit}`, 'min – max', 'peak RSS (MB)', 'V8 new space (MB)', `× ${BETTER_SQLITE3}`, '× peer 1', ...(isE ? ['errors', `ms per ${config.burst}-op burst`] : [])];
   const rows = [...peers.values()].map((p) => [
     peerName(p),
     num(p.median),
     `${num(p.min)} – ${num(p.max)}`,
     num(mb(p.rssKB)),
+    num(p.newSpaceMB),
     ratio(p.median / reference),
     ratio(p.median / peer1),
     ...(isE ? [`${p.errors}${p.firstError ? ` (${p.firstError.slice(0, 80)})` : ''}`, num(p.burstMs)] : []),
@@ -199,6 +201,8 @@ export function renderReport({ meta, cells }) {
     `- Write transactions are \`BEGIN IMMEDIATE\` for every peer (runners: \`transaction(fn)\`; better-sqlite3:`,
     `  \`db.transaction(fn).immediate()\`; node:sqlite: prepared \`BEGIN IMMEDIATE\`/\`COMMIT\`).`,
     `- Peak RSS is \`process.resourceUsage().maxRSS\` of the cell's process at its end (MB = 10^6 bytes), median over rounds.`,
+    `  "V8 new space" is the size V8's young generation had grown to by then: V8 grows it with the rate of allocations that`,
+    `  survive a scavenge, which a loop awaiting each call (the async peers) has far more of than a synchronous loop.`,
     '',
     '- Durability: every workload runs at `synchronous=FULL` (flue-libsql\'s default: each commit is fsynced). At FULL a',
     '  commit\'s fsync costs every peer the same and hides what the drivers themselves cost, so the write workloads (b, c,',
