@@ -86,6 +86,22 @@ describe.each(LOCAL_KINDS)('group commit (%s)', (kind) => {
     expect(await names(db)).toEqual([]);
   });
 
+  it('on a connection that cannot write (PRAGMA query_only), a burst of reads succeeds and its writes fail alone', async () => {
+    await db.execute("INSERT INTO t(name) VALUES ('a')");
+    await db.query('PRAGMA query_only = ON');
+    const settled = await Promise.allSettled([
+      db.query('SELECT name FROM t'),
+      db.query('SELECT count(*) AS n FROM t'),
+      db.execute("INSERT INTO t(name) VALUES ('b')"),
+      db.query('SELECT name FROM t'),
+    ]);
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect((settled[1] as PromiseFulfilledResult<unknown>).value).toEqual([{ n: 1 }]);
+    await expectLibsqlError(Promise.reject((settled[2] as PromiseRejectedResult).reason), 'SQLITE_READONLY');
+    await db.query('PRAGMA query_only = OFF');
+    expect(await names(db)).toEqual(['a']);
+  });
+
   it('transaction() and exec() called in the same turn run after the burst before them, in order', async () => {
     const order: string[] = [];
     await Promise.all([

@@ -277,10 +277,11 @@ export class Database implements Runner {
       if (this.#native.inTransaction) return this.#now(call);
       try {
         this.#statements.begin();
-      } catch (error) {
-        // Another connection holds the write lock (or BEGIN failed): no group, the usual path.
-        if (isBusy(error)) return this.#now(call);
-        return Promise.reject(error);
+      } catch {
+        // No group: another connection holds the write lock, or this one cannot write (a
+        // read-only file, `PRAGMA query_only`). The statement runs on its own, as it would
+        // have without groups, and ends in its own result or error.
+        return this.#now(call);
       }
       this.#group = [];
       RESOLVED.then(this.#commitGroupLater);
