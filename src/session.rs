@@ -279,7 +279,7 @@ fn open_local(path: &str, options: &OpenOptions) -> DbResult<LocalConnection> {
     conn.set_busy_timeout(options.busy_timeout);
     if path != ":memory:" {
         // The first read of the file: a garbage file or a wrong key fails here, at open.
-        conn.exec("PRAGMA journal_mode = WAL").map_err(|err| match err.code.as_str() {
+        retry_while_busy(options.busy_timeout, || conn.exec("PRAGMA journal_mode = WAL")).map_err(|err| match err.code.as_str() {
             "SQLITE_NOTADB" if options.encryption_key.is_some() => {
                 err.context("the encryptionKey is wrong, or the file is not a database")
             }
@@ -291,6 +291,25 @@ fn open_local(path: &str, options: &OpenOptions) -> DbResult<LocalConnection> {
     conn.exec("PRAGMA foreign_keys = ON")?;
     conn.set_busy_timeout(Duration::ZERO);
     Ok(conn)
+}
+
+/// Runs `attempt` again while it fails with SQLITE_BUSY, for up to `timeout`. SQLite skips the
+/// busy handler where waiting could deadlock — two connections upgrading their locks at once, as
+/// when several processes switch a new file to WAL together — and reports SQLITE_BUSY at once.
+/// At open nothing of ours holds a lock across the pause, so waiting and trying again is safe;
+/// it runs on a worker thread, never the JS thread.
+fn retry_while_busy<T>(timeout: Duration, mut attempt: impl FnMut() -> DbResult<T>) -> DbResult<T> {
+    let deadline = std::time::Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match attempt() {
+            Err(err) if err.raw_code.is_some_and(|code| code & 0xff == 5) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            outcome => return outcome,
+        }
+    }
 }
 
 async fn build_remote(options: &OpenOptions) -> DbResult<libsql::Database> {
