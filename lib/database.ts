@@ -9,11 +9,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { LibsqlError } from './errors.js';
 import { native } from './load-native.js';
 import type { NativeDatabase } from './native-binding.js';
+import { compileRowBuilder, executeResult } from './results.js';
+import type { Params, QueryRunner, Row, Runner } from './runner.js';
 
 /** The per-statement native operations, bound to one connection (see src/statement_functions.rs). */
 type StatementFunctions = ReturnType<NativeDatabase['statementFunctions']>;
-import { compileRowBuilder, executeResult } from './results.js';
-import type { Params, QueryRunner, Row, Runner } from './runner.js';
 
 native.registerErrorClass(LibsqlError);
 native.registerResultBuilders(compileRowBuilder, executeResult);
@@ -99,7 +99,7 @@ export class Database implements Runner {
   readonly #waiters: (() => void)[] = [];
   #active: TransactionHandle | null = null;
   #closing: Promise<void> | null = null;
-  /** A top-level statement already ran in this turn of the microtask queue (see `#local`). */
+  /** A top-level statement already ran in this turn of the microtask queue (see "group commit"). */
   #busyTurn = false;
   /** The open group commit: statements run inside it, waiting for its COMMIT to settle. */
   #group: GroupMember[] | null = null;
@@ -294,7 +294,7 @@ export class Database implements Runner {
       return Promise.reject(error);
     }
     const group = this.#group;
-    const committed = new Promise((resolve, reject) => group.push({ call, result, resolve, reject }));
+    const committed = new Promise((resolve) => group.push({ call, result, resolve }));
     // A long burst that never yields commits as it goes: its transaction, and the results
     // waiting for it, stay bounded.
     if (group.length >= GROUP_LIMIT) this.#commitGroup();
@@ -446,12 +446,14 @@ function isBusy(error: unknown): boolean {
   return error instanceof LibsqlError && error.rawCode !== undefined && (error.rawCode & 0xff) === 5;
 }
 
-/** A statement waiting in a group commit for the group's COMMIT. */
+/**
+ * A statement waiting in a group commit for the group's COMMIT. It never rejects from here: it
+ * resolves to its result, or, when the group is lost, to the outcome of running it again.
+ */
 interface GroupMember {
   call: () => unknown;
   result: unknown;
   resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
 }
 
 const RESOLVED = Promise.resolve();

@@ -207,7 +207,7 @@ impl NativeDatabase {
         match &*self.connection {
             Connection::Inline(slot) => {
                 drop(slot.borrow_mut().take());
-                unsafe { undefined(env.raw()) }
+                unsafe { crate::output::undefined(env.raw()) }.map(RawValue)
             }
             Connection::Worker(slot) => {
                 let (reply, closed) = oneshot::channel();
@@ -408,10 +408,4 @@ unsafe fn option_value(env: sys::napi_env, value: sys::napi_value) -> DbResult<O
         sys::ValueType::napi_symbol => OptionValue::Other("a symbol"),
         _ => OptionValue::Other("an unsupported value"),
     })
-}
-
-unsafe fn undefined(env: sys::napi_env) -> Result<RawValue> {
-    let mut value = ptr::null_mut();
-    check_status!(sys::napi_get_undefined(env, &mut value))?;
-    Ok(RawValue(value))
 }

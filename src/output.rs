@@ -38,11 +38,7 @@ impl ToNapiValue for Output {
                 }
                 Ok(array)
             }
-            Output::Done => {
-                let mut undefined = ptr::null_mut();
-                check_status!(sys::napi_get_undefined(env, &mut undefined))?;
-                Ok(undefined)
-            }
+            Output::Done => undefined(env),
             Output::Migrated(report) => {
                 let object = new_object(env)?;
                 set(env, object, "set", string(env, &report.set)?)?;
@@ -307,7 +303,7 @@ unsafe fn empty_array(env: sys::napi_env) -> JsResult<sys::napi_value> {
     Ok(array)
 }
 
-unsafe fn undefined(env: sys::napi_env) -> JsResult<sys::napi_value> {
+pub unsafe fn undefined(env: sys::napi_env) -> JsResult<sys::napi_value> {
     let mut value = ptr::null_mut();
     check_status!(sys::napi_get_undefined(env, &mut value))?;
     Ok(value)
