@@ -8,7 +8,7 @@
  * would catch blocking that is a multiple of the query's own cost.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LOCAL_KINDS, openLocal, sleep, type Database, type TestDatabase } from './support/runner-helpers.js';
+import { LOCAL_KINDS, openTarget, sleep, type Database, type TestDatabase } from './support/runner-helpers.js';
 
 /** About 200 ms of pure SQLite work on this machine; the result is checkable arithmetic. */
 const N = 1_300_000;
@@ -24,7 +24,7 @@ describe.each(LOCAL_KINDS)('event loop (%s)', (kind) => {
   let db: Database;
 
   beforeEach(async () => {
-    target = await openLocal(kind);
+    target = await openTarget(kind);
     db = target.db;
   });
   afterEach(() => target.dispose());

@@ -3,7 +3,7 @@
  * still end exactly as each would have on its own (src: lib/database.ts, "group commit").
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { expectLibsqlError, LOCAL_KINDS, openLocal, type Database, type TestDatabase } from './support/runner-helpers.js';
+import { expectLibsqlError, LOCAL_KINDS, openTarget, type Database, type TestDatabase } from './support/runner-helpers.js';
 
 const names = async (db: Database) => (await db.query<{ name: string }>('SELECT name FROM t ORDER BY id')).map((row) => row.name);
 
@@ -12,7 +12,7 @@ describe.each(LOCAL_KINDS)('group commit (%s)', (kind) => {
   let db: Database;
 
   beforeEach(async () => {
-    target = await openLocal(kind);
+    target = await openTarget(kind);
     db = target.db;
     await db.exec('CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)');
   });
@@ -138,7 +138,7 @@ describe.each(LOCAL_KINDS)('group commit (%s)', (kind) => {
 
 describe('group commit with another connection holding the write lock', () => {
   it('forms no group: the burst waits for the lock and every statement commits', async () => {
-    const target = await openLocal('file');
+    const target = await openTarget('file');
     try {
       const { db } = target;
       await db.exec('CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)');

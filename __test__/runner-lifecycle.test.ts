@@ -7,16 +7,17 @@ import { describe, expect, it } from 'vitest';
 import {
   deferred,
   expectLibsqlError,
-  LOCAL_KINDS,
+  describeEachKind,
+  RUNNER_KINDS,
   open,
-  openLocal,
+  openTarget,
   withTableEachTest,
   sleep,
   type Database,
   type TestDatabase,
 } from './support/runner-helpers.js';
 
-describe.each(LOCAL_KINDS)('lifecycle (%s)', (kind) => {
+describeEachKind('lifecycle', RUNNER_KINDS, (kind) => {
   let target: TestDatabase;
   let db: Database;
   withTableEachTest(kind, (opened) => {
@@ -61,9 +62,9 @@ describe.each(LOCAL_KINDS)('lifecycle (%s)', (kind) => {
 
     it('calls made after close() was called but before it resolved are refused', async () => {
       const closing = db.close();
-      const late = db.query('SELECT 1');
+      const late = expectLibsqlError(db.query('SELECT 1'), 'CLIENT_CLOSED');
       await closing;
-      await expectLibsqlError(late, 'CLIENT_CLOSED');
+      await late;
     });
 
     it('waits for a running transaction: the transaction commits, then close resolves', async () => {
@@ -118,12 +119,12 @@ describe.each(LOCAL_KINDS)('lifecycle (%s)', (kind) => {
       const queuedBefore = db.execute("INSERT INTO t(v) VALUES ('queued before close')");
       const queuedRead = db.query<{ v: string }>('SELECT v FROM t ORDER BY id');
       const closing = db.close();
-      const afterClose = db.execute("INSERT INTO t(v) VALUES ('after close')");
+      const afterClose = expectLibsqlError(db.execute("INSERT INTO t(v) VALUES ('after close')"), 'CLIENT_CLOSED');
       proceed.resolve();
       await transaction;
       expect((await queuedBefore).rowsAffected).toBe(1);
       expect((await queuedRead).map((row) => row.v)).toEqual(['tx', 'queued before close']);
-      await expectLibsqlError(afterClose, 'CLIENT_CLOSED');
+      await afterClose;
       await closing;
       if (kind === 'file') {
         const again = await target.reopen();
@@ -162,7 +163,7 @@ describe.each(LOCAL_KINDS)('lifecycle (%s)', (kind) => {
 
 describe('close() of a file', () => {
   it('leaves no WAL behind and keeps every committed row', async () => {
-    const target = await openLocal('file');
+    const target = await openTarget('file');
     try {
       const { db, path } = target;
       await db.exec('CREATE TABLE t(v)');

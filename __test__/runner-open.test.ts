@@ -5,8 +5,10 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeTempDir, open, openLocal, rejectionOf, type Database, type OpenOptions, type TempDir } from './support/runner-helpers.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { OWN_SERVER_SKIP_REASON, skipSuffix } from './support/remote-target.js';
+import { makeTempDir, open, openTarget, rejectionOf, type Database, type OpenOptions, type TempDir } from './support/runner-helpers.js';
+import { startSqld, type SqldServer } from './support/sqld-server.js';
 
 let dir: TempDir;
 const toClose: Database[] = [];
@@ -155,7 +157,7 @@ describe('connection settings', () => {
   });
 
   it.each(['memory', 'file'] as const)('foreign keys are enforced (%s)', async (kind) => {
-    const target = await openLocal(kind);
+    const target = await openTarget(kind);
     try {
       const { db } = target;
       expect(await pragma(db, 'foreign_keys')).toBe(1);
@@ -165,5 +167,35 @@ describe('connection settings', () => {
     } finally {
       await target.dispose();
     }
+  });
+});
+
+describe.skipIf(OWN_SERVER_SKIP_REASON !== undefined)(`server url forms on one sqld${skipSuffix(OWN_SERVER_SKIP_REASON)}`, () => {
+  let server: SqldServer;
+  beforeAll(async () => {
+    server = await startSqld();
+  });
+  afterAll(() => server?.dispose());
+
+  // Hrana over HTTP serves every form; ws:// and wss:// are accepted as @libsql/client accepts them.
+  it.each([
+    ['http://', (port: number) => `http://127.0.0.1:${port}`],
+    ['ws://', (port: number) => `ws://127.0.0.1:${port}`],
+    ['libsql:// with tls=0', (port: number) => `libsql://127.0.0.1:${port}?tls=0`],
+    ['http:// with a trailing slash', (port: number) => `http://127.0.0.1:${port}/`],
+  ])('%s reaches the server and sees what the others wrote', async (form, url) => {
+    const db = await opened(url(server.port));
+    expect(db.kind).toBe('remote');
+    await db.execute('CREATE TABLE IF NOT EXISTS forms(form TEXT)');
+    await db.execute('INSERT INTO forms VALUES (?)', [form]);
+    const rows = await db.query<{ form: string }>('SELECT form FROM forms');
+    expect(rows.map((row) => row.form)).toContain(form);
+  });
+
+  it('libsql:// without tls=0 speaks TLS, so a plain-HTTP server is unreachable, and the error says so', async () => {
+    const db = await opened({ url: `libsql://127.0.0.1:${server.port}`, requestTimeout: 5000 });
+    const error = await rejectionOf(db.query('SELECT 1'));
+    expect((error as { code?: string }).code).toBe('SERVER_UNREACHABLE');
+    expect(error.message).toContain(`https://127.0.0.1:${server.port}`);
   });
 });

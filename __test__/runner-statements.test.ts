@@ -2,14 +2,15 @@
  * `execute`, `batch` and `exec`, and what a statement string may hold.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { expectLibsqlError, LOCAL_KINDS, openLocal, rejectionOf, type Database, type TestDatabase } from './support/runner-helpers.js';
+import { expectLibsqlError, describeEachKind,
+  RUNNER_KINDS, openTarget, rejectionOf, type Database, type TestDatabase } from './support/runner-helpers.js';
 
-describe.each(LOCAL_KINDS)('statements (%s)', (kind) => {
+describeEachKind('statements', RUNNER_KINDS, (kind) => {
   let target: TestDatabase;
   let db: Database;
 
   beforeEach(async () => {
-    target = await openLocal(kind);
+    target = await openTarget(kind);
     db = target.db;
     await db.exec('CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, qty INTEGER NOT NULL DEFAULT 0)');
   });
@@ -247,7 +248,7 @@ describe.each(LOCAL_KINDS)('statements (%s)', (kind) => {
 // A second connection needs a file (a :memory: database is private to its connection).
 describe('statements (file, two connections)', () => {
   it('a cached statement returns the columns another connection renamed', async () => {
-    const target = await openLocal('file');
+    const target = await openTarget('file');
     try {
       const { db } = target;
       await db.exec('CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, qty INTEGER DEFAULT 0)');

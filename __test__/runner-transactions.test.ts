@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import {
   deferred,
   expectLibsqlError,
-  LOCAL_KINDS,
+  describeEachKind,
+  RUNNER_KINDS,
   open,
   withTableEachTest,
   sleep,
@@ -14,7 +15,7 @@ import {
   type TestDatabase,
 } from './support/runner-helpers.js';
 
-describe.each(LOCAL_KINDS)('transaction() (%s)', (kind) => {
+describeEachKind('transaction()', RUNNER_KINDS, (kind) => {
   let target: TestDatabase;
   let db: Database;
   withTableEachTest(kind, (opened) => {
@@ -101,12 +102,8 @@ describe.each(LOCAL_KINDS)('transaction() (%s)', (kind) => {
       expect(result).toEqual({ rowsAffected: 2, lastInsertRowid: 2 });
     });
 
-    // Only a file can have a second connection; the name says so where it is skipped.
-    it.runIf(kind === 'file')(
-      kind === 'file'
-        ? 'takes the write lock at BEGIN (a second connection cannot write meanwhile)'
-        : 'takes the write lock at BEGIN — skipped: a :memory: database cannot have a second connection',
-      async () => {
+    // Only a file can have a second connection in this process that competes for its lock.
+    if (kind === 'file') it('takes the write lock at BEGIN (a second connection cannot write meanwhile)', async () => {
       const other = await target.reopen({ busyTimeout: 0 });
       const held = deferred();
       const inside = deferred();

@@ -19,7 +19,11 @@ native.registerErrorClass(LibsqlError);
 native.registerResultBuilders(compileRowBuilder, executeResult);
 
 export interface OpenOptions {
-  /** `:memory:`, `file:path.db` (or a plain path), `libsql://…`, `https://…`, `http://…`. */
+  /**
+   * `:memory:`, `file:path.db` (or a plain path), or a libSQL server: `libsql://…` (TLS),
+   * `https://…`, `http://…`; `wss://…` and `ws://…` are accepted too. Servers are spoken to in
+   * Hrana over HTTP.
+   */
   url: string;
   /** Token for sqld / Turso (also accepted as `?authToken=` in the url). */
   authToken?: string;
@@ -38,6 +42,11 @@ export interface OpenOptions {
    * `'normal'`: survives a process crash; the last commits before a power loss may be lost.
    */
   durability?: 'full' | 'normal';
+  /**
+   * Servers and replicas: how long one request to the server may take, in ms (default 30000).
+   * A call past it rejects with `REQUEST_TIMEOUT`; no effect on local files.
+   */
+  requestTimeout?: number;
 }
 
 export interface ExecuteResult {

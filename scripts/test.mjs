@@ -35,9 +35,24 @@ try {
   results.numFailedTests = 1; // no results file: vitest itself failed to run
 }
 
+// Tests against a libSQL server or an embedded replica name it (describe or test title).
+const tests = (results.testResults ?? []).flatMap((file) => file.assertionResults ?? []);
+const onServer = tests.filter((test) => /\b(remote|replica|sqld|server)\b/i.test(test.fullName ?? ''));
+const serverPassed = onServer.filter((test) => test.status === 'passed').length;
+const skippedTests = tests.filter((test) => test.status === 'pending' || test.status === 'skipped' || test.status === 'todo');
+
+// CI has a server (FLUE_LIBSQL_SQLD): there, a skipped test is a test that did not run, and fails the run.
+const mustNotSkip = Boolean(process.env.CI && process.env.FLUE_LIBSQL_SQLD);
+const skipFailures = mustNotSkip ? skippedTests.length : 0;
+if (skipFailures > 0) {
+  console.log(`\nCI with FLUE_LIBSQL_SQLD set: ${skipFailures} test(s) skipped, and none may be:`);
+  for (const test of skippedTests) console.log(`  skipped: ${test.fullName}`);
+}
+
 const passed = rustPassed + results.numPassedTests;
-const failed = rustFailed + results.numFailedTests + (vitest.status !== 0 && results.numFailedTests === 0 ? 1 : 0);
+const failed = rustFailed + results.numFailedTests + skipFailures + (vitest.status !== 0 && results.numFailedTests === 0 ? 1 : 0);
 const skipped = results.numPendingTests + results.numTodoTests;
 console.log(`\nrust: ${rustPassed} passed, ${rustFailed} failed; vitest: ${results.numPassedTests} passed, ${results.numFailedTests} failed, ${skipped} skipped`);
+console.log(`against a libSQL server (sqld ${process.env.FLUE_LIBSQL_SQLD ? 'started by the tests' : process.env.FLUE_LIBSQL_TEST_URL ? 'at FLUE_LIBSQL_TEST_URL' : 'not available'}) or a replica of one: ${serverPassed} passed, ${onServer.length - serverPassed} not passed`);
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 ? 1 : 0);

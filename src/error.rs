@@ -149,6 +149,11 @@ pub fn sqlite_code_name(code: i32) -> &'static str {
         .map_or("SQLITE_ERROR", |(_, name)| name)
 }
 
+/// The result code of a `SQLITE_*` name.
+pub fn sqlite_code_of(name: &str) -> Option<i32> {
+    SQLITE_CODE_NAMES.iter().find(|(_, known)| *known == name).map(|(code, _)| *code)
+}
+
 // Extended codes first so `remote_error`'s substring search prefers the most specific name.
 const SQLITE_CODE_NAMES: &[(i32, &str)] = &[
     (1555, "SQLITE_CONSTRAINT_PRIMARYKEY"),

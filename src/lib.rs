@@ -11,6 +11,8 @@ mod local;
 mod migrate;
 mod options;
 mod output;
+mod params;
+mod remote;
 mod session;
 mod sql_text;
 mod statement_cache;

@@ -15,6 +15,7 @@ use libsql::ffi;
 use libsql::Value;
 
 use crate::error::{DbError, DbResult};
+use crate::params::Placeholders;
 use crate::sql_text::{empty_sql, has_sql_tokens, nul_in_sql, several_statements};
 use crate::value::ColumnRef;
 
@@ -160,19 +161,6 @@ pub struct LocalStatement {
 unsafe impl Send for LocalStatement {}
 
 impl LocalStatement {
-    pub fn parameter_count(&self) -> usize {
-        unsafe { ffi::sqlite3_bind_parameter_count(self.raw) as usize }
-    }
-
-    /// `:name`, `@name`, `$name` or `?NNN`; `None` for a plain `?`.
-    pub fn parameter_name(&self, index: usize) -> Option<&str> {
-        let name = unsafe { ffi::sqlite3_bind_parameter_name(self.raw, index as c_int) };
-        if name.is_null() {
-            return None;
-        }
-        unsafe { CStr::from_ptr(name) }.to_str().ok()
-    }
-
     /// Binds `value` to the 1-based `index` (SQLite copies text and blobs).
     pub fn bind(&self, index: usize, value: &Value) -> DbResult<()> {
         let i = index as c_int;
@@ -301,5 +289,19 @@ unsafe fn bytes_of<'a>(data: *const u8, len: c_int) -> &'a [u8] {
         &[]
     } else {
         std::slice::from_raw_parts(data, len as usize)
+    }
+}
+
+impl Placeholders for LocalStatement {
+    fn count(&self) -> usize {
+        unsafe { ffi::sqlite3_bind_parameter_count(self.raw) as usize }
+    }
+
+    fn name(&self, index: usize) -> Option<&str> {
+        let name = unsafe { ffi::sqlite3_bind_parameter_name(self.raw, index as c_int) };
+        if name.is_null() {
+            return None;
+        }
+        unsafe { CStr::from_ptr(name) }.to_str().ok()
     }
 }

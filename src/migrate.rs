@@ -94,9 +94,9 @@ pub async fn run(session: &mut Session, set: &str, migrations: &[Migration], flu
     if session.in_transaction() {
         return Err(DbError::libsql("TRANSACTION_STATE", "migrate() cannot run inside an open transaction"));
     }
-    session.plain("BEGIN IMMEDIATE").await?;
+    session.begin().await?;
     match apply(session, set, migrations, flue_format).await {
-        Ok(report) => match session.plain("COMMIT").await {
+        Ok(report) => match session.commit().await {
             Ok(()) => Ok(report),
             Err(err) => {
                 session.rollback_if_open().await;

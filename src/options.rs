@@ -66,9 +66,14 @@ pub struct OpenOptions {
     pub encryption_key: Option<String>,
     pub busy_timeout: Duration,
     pub durability: Durability,
+    /// Remote targets and replicas: how long one request to the server may take.
+    pub request_timeout: Duration,
 }
 
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_millis(5000);
+/// Long enough for a slow statement on a distant server, short enough that a server that
+/// stopped answering is reported while the caller still cares.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_millis(30_000);
 
 /// A JS option value, reduced to what option parsing needs to tell apart.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,7 +86,7 @@ pub enum OptionValue {
 }
 
 const KNOWN_OPTIONS: &[&str] =
-    &["url", "authToken", "syncUrl", "syncInterval", "readYourWrites", "encryptionKey", "busyTimeout", "durability"];
+    &["url", "authToken", "syncUrl", "syncInterval", "readYourWrites", "encryptionKey", "busyTimeout", "durability", "requestTimeout"];
 
 impl OpenOptions {
     /// Parses the options object's own properties (name, value).
@@ -94,6 +99,7 @@ impl OpenOptions {
         let mut encryption_key = None;
         let mut busy_timeout = DEFAULT_BUSY_TIMEOUT;
         let mut durability = Durability::Full;
+        let mut request_timeout = DEFAULT_REQUEST_TIMEOUT;
 
         for (name, value) in entries {
             if value == OptionValue::Missing {
@@ -125,6 +131,15 @@ impl OpenOptions {
                         ));
                     }
                     busy_timeout = Duration::from_millis(ms as u64)
+                }
+                "requestTimeout" => {
+                    let ms = number_option(&name, value)?;
+                    if ms < 1.0 || ms.fract() != 0.0 || ms > i32::MAX as f64 {
+                        return Err(DbError::invalid_option(
+                            "option `requestTimeout` must be a whole number of milliseconds >= 1",
+                        ));
+                    }
+                    request_timeout = Duration::from_millis(ms as u64)
                 }
                 "readYourWrites" => match value {
                     OptionValue::Bool(b) => read_your_writes = b,
@@ -166,7 +181,16 @@ impl OpenOptions {
             return Err(DbError::invalid_option("option `encryptionKey` needs a file: url, not :memory:"));
         }
 
-        Ok(OpenOptions { target, auth_token, sync_interval, read_your_writes, encryption_key, busy_timeout, durability })
+        Ok(OpenOptions {
+            target,
+            auth_token,
+            sync_interval,
+            read_your_writes,
+            encryption_key,
+            busy_timeout,
+            durability,
+            request_timeout,
+        })
     }
 }
 
@@ -406,6 +430,7 @@ mod tests {
         assert_eq!(o.durability, Durability::Full);
         assert!(o.read_your_writes);
         assert_eq!(o.auth_token, None);
+        assert_eq!(o.request_timeout, DEFAULT_REQUEST_TIMEOUT);
     }
 
     #[test]
@@ -426,6 +451,9 @@ mod tests {
         assert!(opts(&[("url", s("x.db")), ("durability", s("fast"))]).unwrap_err().message.contains("'fast'"));
         assert!(opts(&[("url", s("x.db")), ("readYourWrites", s("yes"))]).unwrap_err().message.contains("boolean"));
         assert!(opts(&[]).unwrap_err().message.contains("`url` is required"));
+        assert!(opts(&[("url", s("http://h")), ("requestTimeout", OptionValue::Num(0.0))]).unwrap_err().message.contains("requestTimeout"));
+        let o = opts(&[("url", s("http://h")), ("requestTimeout", OptionValue::Num(250.0))]).unwrap();
+        assert_eq!(o.request_timeout, Duration::from_millis(250));
     }
 
     #[test]

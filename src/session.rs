@@ -1,9 +1,10 @@
 //! One open database and its one connection, and every operation the runner performs on it.
 //!
-//! Two engines: local targets go through the libSQL engine's C API (`local.rs`); remote
-//! targets and embedded replicas through the `libsql` crate's client. Operations are `async`
-//! because the remote ones need the network; local ones never wait, and `database.rs` runs
-//! them to completion on the JS thread. Either way an operation has the session to itself
+//! Three engines: local targets go through the libSQL engine's C API (`local.rs`); libSQL
+//! servers through our Hrana client (`remote/`); embedded replicas through the `libsql`
+//! crate, which owns their replication. Operations are `async` because the remote ones need
+//! the network; local ones never wait, and `database.rs` runs them to completion on the JS
+//! thread. Either way an operation has the session to itself
 //! (`&mut self`): that is the serialization that keeps one process from ever racing itself
 //! into `SQLITE_BUSY`.
 
@@ -15,6 +16,8 @@ use crate::error::{DbError, DbResult};
 use crate::local::{LocalConnection, LocalStatement, Running};
 use crate::migrate::{self, Migration, MigrationReport};
 use crate::options::{OpenOptions, Target};
+use crate::params::match_parameters;
+use crate::remote::RemoteConnection;
 use crate::sql_text::{ensure_single_statement, has_sql_tokens, is_transaction_control, nul_in_sql};
 use crate::statement_cache::{CachedStatement, StatementCache};
 use crate::value::BoundParams;
@@ -23,12 +26,14 @@ pub struct Session {
     engine: Engine,
     target: Target,
     busy_timeout: Duration,
+    request_timeout: Duration,
 }
 
 // Field order is drop order: statements are finalized before their connection closes.
 enum Engine {
     Local { statements: StatementCache, conn: LocalConnection },
-    Remote { conn: libsql::Connection, database: libsql::Database },
+    Remote(RemoteConnection),
+    Replica { conn: libsql::Connection, database: libsql::Database },
 }
 
 /// Rows of one statement: column names, and all values row after row.
@@ -86,17 +91,23 @@ impl Session {
                 let conn = open_local(path, options).map_err(|err| err.context(&format!("could not open '{path}'")))?;
                 Engine::Local { statements: StatementCache::default(), conn }
             }
-            Target::Remote { .. } | Target::Replica { .. } => {
-                let database = build_remote(options).await?;
+            Target::Remote { url } => {
+                Engine::Remote(RemoteConnection::new(url, options.auth_token.as_deref(), options.request_timeout)?)
+            }
+            Target::Replica { .. } => {
+                let database = build_replica(options).await?;
                 let conn = database.connect()?;
-                if matches!(options.target, Target::Replica { .. }) {
-                    // The replica's file is written by replication; only local settings apply.
-                    conn.busy_timeout(options.busy_timeout)?;
-                }
-                Engine::Remote { conn, database }
+                // The replica's file is written by replication; only local settings apply.
+                conn.busy_timeout(options.busy_timeout)?;
+                Engine::Replica { conn, database }
             }
         };
-        Ok(Session { engine, target: options.target.clone(), busy_timeout: options.busy_timeout })
+        Ok(Session {
+            engine,
+            target: options.target.clone(),
+            busy_timeout: options.busy_timeout,
+            request_timeout: options.request_timeout,
+        })
     }
 
     pub fn target(&self) -> &Target {
@@ -106,7 +117,8 @@ impl Session {
     pub fn in_transaction(&self) -> bool {
         match &self.engine {
             Engine::Local { conn, .. } => conn.in_transaction(),
-            Engine::Remote { conn, .. } => !conn.is_autocommit(),
+            Engine::Remote(conn) => conn.in_transaction(),
+            Engine::Replica { conn, .. } => !conn.is_autocommit(),
         }
     }
 
@@ -136,24 +148,12 @@ impl Session {
                 }
                 Ok(Output::Done)
             }
-            Op::Begin => {
-                if self.in_transaction() {
-                    return Err(DbError::libsql("TRANSACTION_STATE", "a transaction is already open on this connection"));
-                }
-                self.plain("BEGIN IMMEDIATE").await?;
-                Ok(Output::Done)
-            }
-            Op::Commit => {
-                if let Err(err) = self.plain("COMMIT").await {
-                    // A failed COMMIT (disk full, I/O error) may leave the transaction open;
-                    // never leave it dangling for the next caller.
-                    self.rollback_if_open().await;
-                    return Err(err);
-                }
-                Ok(Output::Done)
-            }
+            Op::Begin => self.begin().await.map(|()| Output::Done),
+            Op::Commit => self.commit().await.map(|()| Output::Done),
             Op::Rollback => {
-                if self.in_transaction() {
+                if let Engine::Remote(conn) = &mut self.engine {
+                    conn.rollback().await;
+                } else if self.in_transaction() {
                     self.plain("ROLLBACK").await?;
                 }
                 Ok(Output::Done)
@@ -161,9 +161,12 @@ impl Session {
             Op::Migrate { set, migrations, flue_format } => {
                 Ok(Output::Migrated(Box::pin(migrate::run(self, &set, &migrations, flue_format)).await?))
             }
-            Op::Sync => match (&self.engine, &self.target) {
-                (Engine::Remote { database, .. }, Target::Replica { .. }) => {
-                    let replicated = Box::pin(database.sync()).await?;
+            Op::Sync => match &self.engine {
+                Engine::Replica { database, .. } => {
+                    let replicated = Box::pin(within(self.request_timeout, async { database.sync().await.map_err(DbError::from) })).await.map_err(|err| {
+                        // A sync that cannot reach the server is a failed sync, whatever broke.
+                        DbError { code: "SYNC_FAILED".into(), ..err }
+                    })?;
                     Ok(Output::Synced {
                         frame_no: replicated.frame_no(),
                         frames_synced: replicated.frames_synced() as u64,
@@ -172,6 +175,30 @@ impl Session {
                 _ => Ok(Output::Synced { frame_no: None, frames_synced: 0 }),
             },
         }
+    }
+
+    /// Opens a write transaction (`BEGIN IMMEDIATE`).
+    pub async fn begin(&mut self) -> DbResult<()> {
+        if self.in_transaction() {
+            return Err(DbError::libsql("TRANSACTION_STATE", "a transaction is already open on this connection"));
+        }
+        match &mut self.engine {
+            Engine::Remote(conn) => conn.begin(),
+            _ => self.plain("BEGIN IMMEDIATE").await,
+        }
+    }
+
+    pub async fn commit(&mut self) -> DbResult<()> {
+        let committed = match &mut self.engine {
+            Engine::Remote(conn) => return conn.commit().await,
+            _ => self.plain("COMMIT").await,
+        };
+        if committed.is_err() {
+            // A failed COMMIT (disk full, I/O error) may leave the transaction open; never
+            // leave it dangling for the next caller.
+            self.rollback_if_open().await;
+        }
+        committed
     }
 
     /// `query()` on a local target, delivering rows to `sink` as they are read. `None` for
@@ -185,7 +212,8 @@ impl Session {
     pub async fn statement(&mut self, sql: &str, params: BoundParams) -> DbResult<StatementResult> {
         match &mut self.engine {
             Engine::Local { statements, conn } => local_statement(statements, conn, sql, params, true),
-            Engine::Remote { conn, .. } => remote_statement(conn, sql, params).await,
+            Engine::Remote(conn) => conn.statement(sql, params, true).await,
+            Engine::Replica { conn, .. } => within(self.request_timeout, replica_statement(conn, sql, params)).await,
         }
     }
 
@@ -194,8 +222,9 @@ impl Session {
     pub async fn statement_for_effect(&mut self, sql: &str, params: BoundParams) -> DbResult<StatementResult> {
         match &mut self.engine {
             Engine::Local { statements, conn } => local_statement(statements, conn, sql, params, false),
-            Engine::Remote { conn, .. } => {
-                let mut result = remote_statement(conn, sql, params).await?;
+            Engine::Remote(conn) => conn.statement(sql, params, false).await,
+            Engine::Replica { conn, .. } => {
+                let mut result = within(self.request_timeout, replica_statement(conn, sql, params)).await?;
                 result.rows = Rows::default();
                 Ok(result)
             }
@@ -215,7 +244,10 @@ impl Session {
         for (sql, _) in &statements {
             refuse_transaction_control(sql)?;
         }
-        self.plain("BEGIN IMMEDIATE").await?;
+        if let Engine::Remote(conn) = &mut self.engine {
+            return conn.batch(statements).await;
+        }
+        self.begin().await?;
         let mut results = Vec::with_capacity(count);
         for (index, (sql, params)) in statements.into_iter().enumerate() {
             match self.statement(&sql, params).await {
@@ -253,12 +285,18 @@ impl Session {
                 statements.clear();
                 result
             }
-            Engine::Remote { conn, .. } => conn.execute_batch(script).await.map(|_| ()).map_err(DbError::from),
+            Engine::Remote(conn) => conn.exec(script).await,
+            Engine::Replica { conn, .. } => {
+                within(self.request_timeout, async { conn.execute_batch(script).await.map(|_| ()).map_err(DbError::from) }).await
+            }
         }
     }
 
     /// Best effort: used on paths that are already failing with a more useful error.
     pub async fn rollback_if_open(&mut self) {
+        if let Engine::Remote(conn) = &mut self.engine {
+            return conn.rollback().await;
+        }
         if self.in_transaction() {
             let _ = self.plain("ROLLBACK").await;
         }
@@ -312,10 +350,20 @@ fn retry_while_busy<T>(timeout: Duration, mut attempt: impl FnMut() -> DbResult<
     }
 }
 
-async fn build_remote(options: &OpenOptions) -> DbResult<libsql::Database> {
+/// The replica's calls that reach the server (writes, sync) fail after `requestTimeout`
+/// instead of waiting for a server that stopped answering.
+async fn within<T>(timeout: Duration, operation: impl std::future::Future<Output = DbResult<T>>) -> DbResult<T> {
+    tokio::time::timeout(timeout, operation).await.unwrap_or_else(|_| {
+        Err(DbError::libsql(
+            "REQUEST_TIMEOUT",
+            format!("the libSQL server did not answer within requestTimeout ({} ms)", timeout.as_millis()),
+        ))
+    })
+}
+
+async fn build_replica(options: &OpenOptions) -> DbResult<libsql::Database> {
     let token = options.auth_token.clone().unwrap_or_default();
     let built = match &options.target {
-        Target::Remote { url } => Builder::new_remote(url.clone(), token).build().await,
         Target::Replica { path, sync_url } => {
             ensure_parent_dir(path)?;
             let mut builder = Builder::new_remote_replica(path, sync_url.clone(), token)
@@ -332,7 +380,7 @@ async fn build_remote(options: &OpenOptions) -> DbResult<libsql::Database> {
             }
             builder.build().await
         }
-        Target::Memory | Target::File(_) => unreachable!("local targets are opened by open_local"),
+        Target::Memory | Target::File(_) | Target::Remote { .. } => unreachable!("only replicas are built by the libsql crate"),
     };
     built.map_err(|err| DbError::from(err).context(&format!("could not open {}", describe(&options.target))))
 }
@@ -361,60 +409,6 @@ fn bind_to_statement(statement: &LocalStatement, params: BoundParams) -> DbResul
         statement.bind(index + 1, value)?;
     }
     Ok(())
-}
-
-/// The parameter values in placeholder order.
-fn match_parameters(statement: &LocalStatement, params: BoundParams) -> DbResult<Vec<Value>> {
-    let expected = statement.parameter_count();
-    match params {
-        BoundParams::None if expected == 0 => Ok(Vec::new()),
-        BoundParams::None => Err(DbError::range_error(format!(
-            "the statement has {expected} parameter{} but no params were given",
-            plural(expected)
-        ))),
-        BoundParams::Positional(values) => {
-            if values.len() != expected {
-                return Err(DbError::range_error(format!(
-                    "the statement has {expected} parameter{} but {} were given",
-                    plural(expected),
-                    values.len()
-                )));
-            }
-            Ok(values)
-        }
-        BoundParams::Named(mut pairs) => {
-            let mut values = Vec::with_capacity(expected);
-            for index in 1..=expected {
-                let Some(name) = statement.parameter_name(index) else {
-                    return Err(DbError::type_error(format!(
-                        "parameter {index} is a positional ? placeholder; pass params as an array, or name every placeholder"
-                    )));
-                };
-                let bare = &name[1..];
-                let found = pairs.iter().position(|(key, _)| key == bare || key == name);
-                match found {
-                    Some(at) => values.push(pairs.swap_remove(at).1),
-                    // The same name may appear twice in the SQL (`:a ... :a` binds one slot),
-                    // and SQLite reports each distinct name once, so a miss here is real.
-                    None => {
-                        return Err(DbError::range_error(format!("missing named parameter `{bare}` (for {name})")))
-                    }
-                }
-            }
-            if let Some((unknown, _)) = pairs.first() {
-                return Err(DbError::range_error(format!("unknown named parameter `{unknown}`: the statement has no :{unknown}, @{unknown} or ${unknown}")));
-            }
-            Ok(values)
-        }
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
 
 fn refuse_transaction_control(sql: &str) -> DbResult<()> {
@@ -494,18 +488,12 @@ impl RowSink for Rows {
     }
 }
 
-async fn remote_statement(conn: &libsql::Connection, sql: &str, params: BoundParams) -> DbResult<StatementResult> {
+async fn replica_statement(conn: &libsql::Connection, sql: &str, params: BoundParams) -> DbResult<StatementResult> {
     ensure_single_statement(sql)?;
     let params = match params {
         BoundParams::None => libsql::params::Params::None,
         BoundParams::Positional(values) => libsql::params::Params::Positional(values),
-        // The server matches names by their prefix; a bare JS key means `:name`.
-        BoundParams::Named(pairs) => libsql::params::Params::Named(
-            pairs
-                .into_iter()
-                .map(|(name, value)| if name.starts_with([':', '@', '$']) { (name, value) } else { (format!(":{name}"), value) })
-                .collect(),
-        ),
+        BoundParams::Named(pairs) => libsql::params::Params::Named(pairs),
     };
     let mut rows = conn.query(sql, params).await?;
     let width = rows.column_count();

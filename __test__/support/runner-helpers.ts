@@ -10,8 +10,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { afterEach, beforeEach, expect } from 'vitest';
+import { afterEach, beforeEach, describe, expect } from 'vitest';
 import { LibsqlError, open, type Database, type OpenOptions } from '../../dist/index.js';
+import { freshRemote, REMOTE_SKIP_REASON, skipSuffix } from './remote-target.js';
 
 export { LibsqlError, open };
 export type { Database, OpenOptions };
@@ -22,6 +23,21 @@ export const DIST_ENTRY_URL = pathToFileURL(fileURLToPath(new URL('../../dist/in
 /** The local targets most behaviours are proven against. */
 export const LOCAL_KINDS = ['memory', 'file'] as const;
 export type LocalKind = (typeof LOCAL_KINDS)[number];
+
+/** Every target the runner's semantics must hold on: the local ones and a libSQL server. */
+export const RUNNER_KINDS = ['memory', 'file', 'remote'] as const;
+export type RunnerKind = (typeof RUNNER_KINDS)[number];
+
+/**
+ * `describe(`${name} (${kind})`)` for each kind; the remote one is skipped, saying why, when
+ * no libSQL server is available (support/remote-target.ts).
+ */
+export function describeEachKind(name: string, kinds: readonly RunnerKind[], body: (kind: RunnerKind) => void): void {
+  for (const kind of kinds) {
+    const skipReason = kind === 'remote' ? REMOTE_SKIP_REASON : undefined;
+    describe.skipIf(skipReason !== undefined)(`${name} (${kind})${skipSuffix(skipReason)}`, () => body(kind));
+  }
+}
 
 /** A temp directory under `os.tmpdir()`; `remove()` deletes it with everything inside. */
 export interface TempDir {
@@ -42,10 +58,10 @@ export async function makeTempDir(): Promise<TempDir> {
 /** An open database of one kind, and how to clean up after it. */
 export interface TestDatabase {
   db: Database;
-  kind: LocalKind;
+  kind: RunnerKind;
   /** The database file (file kind only). */
   path: string | undefined;
-  /** Opens the same target again (file kind only; a `:memory:` database is private). */
+  /** Opens the same target again (file and remote kinds; a `:memory:` database is private). */
   reopen(extra?: Omit<OpenOptions, 'url'>): Promise<Database>;
   /** Closes every database opened through this object and removes the temp directory. */
   dispose(): Promise<void>;
@@ -56,18 +72,36 @@ export interface TestDatabase {
  * Gives each test of the surrounding `describe` a fresh `kind` database holding the table
  * `t(id INTEGER PRIMARY KEY, v TEXT)`, handed to `use` before the test and disposed after it.
  */
-export function withTableEachTest(kind: LocalKind, use: (opened: TestDatabase) => void): void {
+export function withTableEachTest(kind: RunnerKind, use: (opened: TestDatabase) => void): void {
   let opened: TestDatabase;
   beforeEach(async () => {
-    opened = await openLocal(kind);
+    opened = await openTarget(kind);
     await opened.db.exec('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)');
     use(opened);
   });
   afterEach(() => opened.dispose());
 }
 
-export async function openLocal(kind: LocalKind, extra: Omit<OpenOptions, 'url'> = {}): Promise<TestDatabase> {
+export async function openTarget(kind: RunnerKind, extra: Omit<OpenOptions, 'url'> = {}): Promise<TestDatabase> {
   const opened: Database[] = [];
+  if (kind === 'remote') {
+    const server = await freshRemote();
+    const reopen = async (more: Omit<OpenOptions, 'url'> = {}) => {
+      const db = await open({ url: server.url, authToken: server.authToken, ...more });
+      opened.push(db);
+      return db;
+    };
+    return {
+      db: await reopen(extra),
+      kind,
+      path: undefined,
+      reopen,
+      dispose: async () => {
+        await Promise.all(opened.map((d) => d.close()));
+        await server.dispose();
+      },
+    };
+  }
   if (kind === 'memory') {
     const db = await open({ url: ':memory:', ...extra });
     opened.push(db);
@@ -202,11 +236,4 @@ export function lastJsonLine<T>(result: ChildResult): T {
   } catch {
     throw new Error(`child printed no JSON report (exit ${result.code}).\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
   }
-}
-
-/** Remote test configuration from the environment, or why the remote tests are skipped. */
-export function remoteConfig(): { url: string; authToken: string | undefined } | { skipReason: string } {
-  const url = process.env.FLUE_LIBSQL_TEST_URL;
-  if (!url) return { skipReason: 'FLUE_LIBSQL_TEST_URL is not set' };
-  return { url, authToken: process.env.FLUE_LIBSQL_TEST_AUTH_TOKEN || undefined };
 }
