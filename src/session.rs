@@ -16,7 +16,7 @@ use crate::error::{DbError, DbResult};
 use crate::local::{LocalConnection, LocalStatement, Running};
 use crate::migrate::{self, Migration, MigrationReport};
 use crate::options::{OpenOptions, Target};
-use crate::params::match_parameters;
+use crate::params::{match_parameters, Placeholders, SqlPlaceholders};
 use crate::remote::RemoteConnection;
 use crate::sql_text::{ensure_single_statement, has_sql_tokens, is_transaction_control, nul_in_sql};
 use crate::statement_cache::{CachedStatement, StatementCache};
@@ -366,7 +366,12 @@ async fn build_replica(options: &OpenOptions) -> DbResult<libsql::Database> {
     let built = match &options.target {
         Target::Replica { path, sync_url } => {
             ensure_parent_dir(path)?;
+            // Frame replication (sync protocol v1), which sqld and Turso both serve: what is
+            // tested here is what runs. It also opens without asking the server anything
+            // (the automatic choice probes the server first), so a replica whose file exists
+            // serves reads while the server is down.
             let mut builder = Builder::new_remote_replica(path, sync_url.clone(), token)
+                .sync_protocol(libsql::SyncProtocol::V1)
                 .read_your_writes(options.read_your_writes);
             if let Some(interval) = options.sync_interval {
                 builder = builder.sync_interval(interval.max(Duration::from_millis(100)));
@@ -378,11 +383,21 @@ async fn build_replica(options: &OpenOptions) -> DbResult<libsql::Database> {
                 );
                 builder = builder.encryption_config(config);
             }
-            builder.build().await
+            within(options.request_timeout, async { builder.build().await.map_err(DbError::from) }).await
         }
         Target::Memory | Target::File(_) | Target::Remote { .. } => unreachable!("only replicas are built by the libsql crate"),
     };
-    built.map_err(|err| DbError::from(err).context(&format!("could not open {}", describe(&options.target))))
+    built.map_err(|err| {
+        // The crate reports a wrong or missing key as a replication failure.
+        let err = match err.message.contains("file is not a database") {
+            true if options.encryption_key.is_some() => {
+                DbError::sqlite(26, "the encryptionKey is wrong, or the file is not a database")
+            }
+            true => DbError::sqlite(26, "the file is not a database (or it is encrypted: pass encryptionKey)"),
+            false => err,
+        };
+        err.context(&format!("could not open {}", describe(&options.target)))
+    })
 }
 
 fn describe(target: &Target) -> String {
@@ -488,13 +503,25 @@ impl RowSink for Rows {
     }
 }
 
+/// A statement on a replica: reads run on the local file, writes on the server. Parameters are
+/// matched to the placeholders here, as a local statement matches them, and passed under each
+/// placeholder's exact name (`:v`, `@v`, `$v`): the local engine finds a named placeholder only
+/// by its full name, and the server binds a named one only by name.
 async fn replica_statement(conn: &libsql::Connection, sql: &str, params: BoundParams) -> DbResult<StatementResult> {
     ensure_single_statement(sql)?;
-    let params = match params {
-        BoundParams::None => libsql::params::Params::None,
-        BoundParams::Positional(values) => libsql::params::Params::Positional(values),
-        BoundParams::Named(pairs) => libsql::params::Params::Named(pairs),
+    let placeholders = SqlPlaceholders::scan(sql);
+    let values = match_parameters(&placeholders, params)?;
+    let params = match (1..=values.len()).all(|index| placeholders.name(index).is_none()) {
+        true => libsql::params::Params::Positional(values),
+        false => libsql::params::Params::Named(
+            values
+                .into_iter()
+                .enumerate()
+                .map(|(at, value)| (placeholders.name(at + 1).map_or_else(|| format!("?{}", at + 1), str::to_owned), value))
+                .collect(),
+        ),
     };
+    let changes_before = conn.total_changes();
     let mut rows = conn.query(sql, params).await?;
     let width = rows.column_count();
     let columns = (0..width).map(|i| rows.column_name(i).unwrap_or("").to_owned()).collect();
@@ -504,5 +531,7 @@ async fn replica_statement(conn: &libsql::Connection, sql: &str, params: BoundPa
             values.push(row.get_value(i)?);
         }
     }
-    Ok(StatementResult { rows: Rows { columns, values }, rows_affected: conn.changes(), last_insert_rowid: conn.last_insert_rowid() })
+    // `changes()` keeps the last write's count across reads; report it only for a write.
+    let rows_affected = if conn.total_changes() != changes_before { conn.changes() } else { 0 };
+    Ok(StatementResult { rows: Rows { columns, values }, rows_affected, last_insert_rowid: conn.last_insert_rowid() })
 }
