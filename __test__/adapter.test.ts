@@ -1,6 +1,9 @@
 /**
  * `libsql()` as a db.ts uses it: where the url and token come from, the runner-object form,
- * and the lifecycle (migrate / connect / close) Flue drives.
+ * and the lifecycle (migrate / connect / close) Flue drives — on a local file, and on a
+ * libSQL server reached by its url (a fresh server database per test; the tests that stop,
+ * restart or authenticate against a server start their own sqld). Server tests are skipped,
+ * saying why, when there is no server (support/remote-target.ts).
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -8,10 +11,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { resolveOptions } from '../dist/adapter.js';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { resolveOptions } from '../dist/flue/adapter.js';
 import { DEFAULT_URL, libsql, LibsqlError, open, type Database, type Runner } from '../dist/index.js';
-import { stampRows } from './support/flue-stamp.js';
+import { schemaOf, stampRows } from './support/flue-stamp.js';
+import {
+  freshRemote,
+  OWN_SERVER_SKIP_REASON,
+  REMOTE_SKIP_REASON,
+  skipSuffix,
+  type RemoteDatabase,
+} from './support/remote-target.js';
+import { startSqld, stopAllSqld, type SqldServer } from './support/sqld-server.js';
 import { emptyTempDatabase, type TempDatabase } from './support/temp-database.js';
 
 describe('resolveOptions(options, env)', () => {
@@ -295,5 +306,287 @@ describe('libsql({ url }) lifecycle', () => {
     await expect(adapter.migrate()).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('busyTimeout') });
     expect(existsSync(database.path)).toBe(false);
     await adapter.close();
+  });
+});
+
+// ─── on a libSQL server ───────────────────────────────────────────────────────────────────
+
+/** Every variable `resolveOptions` reads, unset: a test sets only what it means to. */
+function clearConnectionEnv(): void {
+  for (const name of ['LIBSQL_URL', 'TURSO_DATABASE_URL', 'LIBSQL_AUTH_TOKEN', 'TURSO_AUTH_TOKEN']) vi.stubEnv(name, '');
+}
+
+/** The rejection of `promise` (failing the test if it resolves). */
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection, but the call succeeded');
+    },
+    (rejection: unknown) => rejection,
+  );
+}
+
+const STREAM = { agentName: 'a', instanceId: '1' };
+
+describe.skipIf(REMOTE_SKIP_REASON !== undefined)(`libsql() on a libSQL server${skipSuffix(REMOTE_SKIP_REASON)}`, () => {
+  let remote: RemoteDatabase;
+  const server = () => ({ url: remote.url, authToken: remote.authToken });
+
+  beforeEach(async () => {
+    remote = await freshRemote();
+  });
+  afterEach(async () => {
+    vi.unstubAllEnvs();
+    await remote.dispose();
+  });
+  afterAll(() => stopAllSqld());
+
+  it('opens LIBSQL_URL and LIBSQL_AUTH_TOKEN from the environment at the time it is called', async () => {
+    clearConnectionEnv();
+    vi.stubEnv('LIBSQL_URL', remote.url);
+    vi.stubEnv('LIBSQL_AUTH_TOKEN', remote.authToken ?? '');
+    vi.stubEnv('TURSO_DATABASE_URL', 'libsql://must-not-be-used.invalid');
+    const adapter = libsql();
+    vi.unstubAllEnvs();
+    await adapter.migrate();
+    const stores = await adapter.connect();
+    await stores.conversationStreamStore.createStream('agents/a/1', STREAM);
+    await adapter.close();
+
+    const db = await open(server());
+    try {
+      expect(db.kind).toBe('remote');
+      expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
+      expect(await db.query('SELECT path FROM flue_conversation_streams')).toEqual([{ path: 'agents/a/1' }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('opens TURSO_DATABASE_URL with TURSO_AUTH_TOKEN when LIBSQL_URL is unset', async () => {
+    clearConnectionEnv();
+    vi.stubEnv('TURSO_DATABASE_URL', remote.url);
+    vi.stubEnv('TURSO_AUTH_TOKEN', remote.authToken ?? '');
+    const adapter = libsql();
+    await adapter.migrate();
+    await adapter.close();
+    const db = await open(server());
+    try {
+      expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('a new process whose environment names the server uses it (LIBSQL_URL read from process.env)', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'flue-libsql-cwd-'));
+    try {
+      const { LIBSQL_URL: _l, TURSO_DATABASE_URL: _t, LIBSQL_AUTH_TOKEN: _a, TURSO_AUTH_TOKEN: _b, ...rest } = process.env;
+      const childEnv = { ...rest, LIBSQL_URL: remote.url, ...(remote.authToken ? { LIBSQL_AUTH_TOKEN: remote.authToken } : {}) };
+      const entry = new URL('../dist/index.js', import.meta.url).href;
+      const script = `
+        const { libsql } = await import(${JSON.stringify(entry)});
+        const adapter = libsql();
+        await adapter.migrate();
+        const stores = await adapter.connect();
+        await stores.conversationStreamStore.createStream('agents/child/1', { agentName: 'child', instanceId: '1' });
+        await adapter.close();`;
+      await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd, env: childEnv });
+      // Nothing local: no default file was created in the working directory.
+      expect(existsSync(join(cwd, '.flue'))).toBe(false);
+      const db = await open(server());
+      try {
+        expect(await db.query('SELECT path FROM flue_conversation_streams')).toEqual([{ path: 'agents/child/1' }]);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('close() is idempotent, sequentially and concurrently, and the stores then refuse with CLIENT_CLOSED', async () => {
+    const adapter = libsql(server());
+    const stores = await adapter.connect();
+    await Promise.all([adapter.close(), adapter.close()]);
+    await adapter.close();
+    await expect(stores.submissionStore.hasUnsettledSubmissions()).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+  });
+
+  it('connect() after close() connects again, and reads what was written before', async () => {
+    const adapter = libsql(server());
+    const first = await adapter.connect();
+    await first.conversationStreamStore.createStream('agents/a/1', STREAM);
+    await adapter.close();
+
+    const second = await adapter.connect();
+    expect(await second.conversationStreamStore.getMeta('agents/a/1')).toMatchObject({ identity: STREAM });
+    await adapter.close();
+  });
+
+  it('connect() without migrate() still creates and stamps the store on the server', async () => {
+    const adapter = libsql(server());
+    const stores = await adapter.connect();
+    expect(await stores.attachmentStore.get({ streamPath: 'agents/a/1', conversationId: 'c', attachmentId: 'x' })).toBeNull();
+    await adapter.close();
+    const db = await open(server());
+    try {
+      expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('two adapters on one server see each other\'s writes (nothing is cached per connection)', async () => {
+    const writer = libsql(server());
+    const reader = libsql(server());
+    try {
+      const readerStores = await reader.connect();
+      expect(await readerStores.conversationStreamStore.getMeta('agents/a/1')).toBeNull();
+      await (await writer.connect()).conversationStreamStore.createStream('agents/a/1', STREAM);
+      expect(await readerStores.conversationStreamStore.getMeta('agents/a/1')).toMatchObject({ identity: STREAM });
+    } finally {
+      await writer.close();
+      await reader.close();
+    }
+  });
+});
+
+describe.skipIf(OWN_SERVER_SKIP_REASON !== undefined)(`libsql() on a sqld it starts, stops and authenticates against${skipSuffix(OWN_SERVER_SKIP_REASON)}`, () => {
+  let server: SqldServer;
+  afterEach(async () => {
+    vi.unstubAllEnvs();
+    await server?.dispose();
+  });
+  afterAll(() => stopAllSqld());
+
+  async function schemaOn(url: string, authToken?: string) {
+    const db = await open({ url, authToken });
+    try {
+      return await schemaOf(db);
+    } finally {
+      await db.close();
+    }
+  }
+
+  it('takes the token from LIBSQL_AUTH_TOKEN for an explicit server url', async () => {
+    server = await startSqld({ auth: true });
+    clearConnectionEnv();
+    vi.stubEnv('LIBSQL_AUTH_TOKEN', server.tokens!.readWrite);
+    const adapter = libsql({ url: server.url });
+    vi.unstubAllEnvs();
+    await adapter.migrate();
+    await adapter.close();
+    const db = await open({ url: server.url, authToken: server.tokens!.readWrite });
+    try {
+      expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('without any token, migrate() on an auth server is refused (AUTH_FAILED) and creates nothing', async () => {
+    server = await startSqld({ auth: true });
+    clearConnectionEnv();
+    const adapter = libsql({ url: server.url });
+    const error = await rejectionOf(adapter.migrate());
+    expect(error).toBeInstanceOf(LibsqlError);
+    expect((error as LibsqlError).code).toBe('AUTH_FAILED');
+    await adapter.close();
+    expect(await schemaOn(server.url, server.tokens!.readWrite)).toEqual([]);
+  });
+
+  it('opens nothing until used: close() before any use resolves, even with the server down, and creates nothing', async () => {
+    server = await startSqld();
+    await server.stop();
+    const adapter = libsql({ url: server.url });
+    await adapter.close();
+    await adapter.close();
+    await server.restart();
+    expect(await schemaOn(server.url)).toEqual([]);
+  });
+
+  it('does not cache a failure: with the server down migrate() rejects, once it is back the same adapter connects', async () => {
+    server = await startSqld();
+    await server.stop();
+    const adapter = libsql({ url: server.url });
+    try {
+      const error = await rejectionOf(adapter.migrate());
+      expect(error).toBeInstanceOf(LibsqlError);
+      expect((error as LibsqlError).code).toBe('SERVER_UNREACHABLE');
+      await expect(adapter.connect()).rejects.toMatchObject({ code: 'SERVER_UNREACHABLE' });
+
+      await server.restart();
+      const stores = await adapter.connect();
+      expect(await stores.submissionStore.hasUnsettledSubmissions()).toBe(false);
+      await stores.conversationStreamStore.createStream('agents/a/1', STREAM);
+    } finally {
+      await adapter.close();
+    }
+    const db = await open(server.url);
+    try {
+      expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
+      expect(await db.query('SELECT path FROM flue_conversation_streams')).toEqual([{ path: 'agents/a/1' }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('close() while a connect is failing (server down) resolves; the connect rejects with its own error', async () => {
+    server = await startSqld();
+    await server.stop();
+    const adapter = libsql({ url: server.url });
+    const connecting = adapter.connect();
+    const closing = adapter.close();
+    await expect(connecting).rejects.toBeInstanceOf(LibsqlError);
+    await expect(closing).resolves.toBeUndefined();
+  });
+
+  it('libsql({ url: file, syncUrl }) keeps the store on the server: the server and a replica on a new file read it', async () => {
+    server = await startSqld();
+    const folder = await mkdtemp(join(tmpdir(), 'flue-libsql-replica-'));
+    try {
+      const first = libsql({ url: `file:${join(folder, 'first.db')}`, syncUrl: server.url });
+      try {
+        const stores = await first.connect();
+        await stores.conversationStreamStore.createStream('agents/a/1', STREAM);
+        expect(await stores.conversationStreamStore.getMeta('agents/a/1')).toMatchObject({ identity: STREAM });
+      } finally {
+        await first.close();
+      }
+
+      const db = await open(server.url);
+      try {
+        expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
+        expect(await db.query('SELECT path FROM flue_conversation_streams')).toEqual([{ path: 'agents/a/1' }]);
+      } finally {
+        await db.close();
+      }
+
+      const second = libsql({ url: `file:${join(folder, 'second.db')}`, syncUrl: server.url });
+      try {
+        const stores = await second.connect();
+        expect(await stores.conversationStreamStore.getMeta('agents/a/1')).toMatchObject({ identity: STREAM });
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps working across a server restart: the adapter connected before it reads and writes after it', async () => {
+    server = await startSqld();
+    const adapter = libsql({ url: server.url });
+    try {
+      const stores = await adapter.connect();
+      await stores.conversationStreamStore.createStream('agents/a/1', STREAM);
+      await server.restart();
+      expect(await stores.conversationStreamStore.getMeta('agents/a/1')).toMatchObject({ identity: STREAM });
+      await stores.conversationStreamStore.createStream('agents/a/2', { agentName: 'a', instanceId: '2' });
+      expect(await stores.conversationStreamStore.getMeta('agents/a/2')).toMatchObject({ identity: { agentName: 'a', instanceId: '2' } });
+    } finally {
+      await adapter.close();
+    }
   });
 });

@@ -2,19 +2,23 @@
  * `npm run bench -- --quick` still works: every cell (peer × workload) runs in its child
  * process and measures something, and the report is written. A smoke test of the harness,
  * never a speed assertion: the quick mode's numbers mean nothing.
+ *
+ * The remote sections need a sqld binary (FLUE_LIBSQL_SQLD, passed on to the bench): with it,
+ * they must produce numbers; without it, the bench must say it skipped them, and why.
  */
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test } from 'vitest';
 
 const out = mkdtempSync(join(tmpdir(), 'flue-libsql-bench-smoke-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 interface Cell {
-  suite: 'runner' | 'flue';
-  durability: 'full' | 'normal';
+  suite: 'runner' | 'flue' | 'concurrency' | 'remote' | 'remote-flue' | 'replica' | 'latency';
+  durability?: 'full' | 'normal';
+  target?: 'sqld';
   pragmas?: { synchronous: number };
   workload: string;
   peer: string;
@@ -24,14 +28,49 @@ interface Cell {
   maxRssKB: number;
   errors?: number;
   openMs?: number;
+  p50Ms?: number;
+  p90Ms?: number;
+  p99Ms?: number;
+  roundTripsPerTurn?: number;
+}
+interface Results {
+  meta: { mode: string; config: { latency: { delayMs: number } } };
+  cells: Cell[];
+  concurrency: { cells: Cell[] };
+  remote: { skipped: string } | { sqld: { version: string }; cells: Cell[] };
 }
 
-// Up to a minute more when better-sqlite3 must first be rebuilt for this Node.
-test('npm run bench -- --quick runs every cell and writes the report', { timeout: 180_000 }, () => {
-  const run = spawnSync(process.execPath, ['bench/run.mjs', '--quick', '--out', out], { encoding: 'utf8', timeout: 170_000 });
-  expect(run.status, run.stderr).toBe(0);
+const withSqld = Boolean(process.env.FLUE_LIBSQL_SQLD);
+let run: SpawnSyncReturns<string>;
+let results: Results;
+let report: string;
 
-  const { meta, cells } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { meta: { mode: string }; cells: Cell[] };
+// Up to a minute more when better-sqlite3 must first be rebuilt for this Node; ~30 s more with sqld.
+beforeAll(() => {
+  run = spawnSync(process.execPath, ['bench/run.mjs', '--quick', '--out', out], { encoding: 'utf8', timeout: 230_000 });
+  expect(run.status, run.stderr).toBe(0);
+  results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Results;
+  report = readFileSync(join(out, 'BENCHMARKS.md'), 'utf8');
+}, 240_000);
+
+/** Every cell ran, and measured a rate (and whatever else its suite measures). */
+function expectMeasured(cells: Cell[]) {
+  for (const cell of cells) {
+    const name = `${cell.suite} ${cell.durability ?? ''} ${cell.workload} ${cell.peer}`;
+    expect(cell.ok, `${name}: ${cell.error}`).toBe(true);
+    expect(cell.opsPerSec, name).toBeGreaterThan(0);
+    expect(cell.maxRssKB, name).toBeGreaterThan(0);
+    if (cell.suite === 'flue' || cell.suite === 'remote-flue') expect(cell.openMs, name).toBeGreaterThan(0);
+    if (cell.workload === 'e') expect(cell.errors, name).toBeTypeOf('number');
+    if (cell.suite === 'concurrency') {
+      expect(cell.p50Ms, name).toBeGreaterThan(0);
+      expect(cell.p99Ms, name).toBeGreaterThanOrEqual(cell.p50Ms!);
+    }
+  }
+}
+
+test('npm run bench -- --quick runs every cell and writes the report', () => {
+  const { meta, cells } = results;
   expect(meta.mode).toBe('quick');
   // One round: 4 runner peers × (5 workloads at FULL + b, c, e at NORMAL), 3 Flue adapters × 2 levels.
   expect(cells.filter((c) => c.suite === 'runner')).toHaveLength(32);
@@ -43,20 +82,55 @@ test('npm run bench -- --quick runs every cell and writes the report', { timeout
   for (const cell of cells.filter((c) => c.suite === 'runner')) {
     expect(cell.pragmas?.synchronous, `${cell.durability} ${cell.workload} ${cell.peer}`).toBe(cell.durability === 'normal' ? 1 : 2);
   }
-  for (const cell of cells) {
-    const name = `${cell.workload} ${cell.peer}`;
-    expect(cell.ok, `${name}: ${cell.error}`).toBe(true);
-    expect(cell.opsPerSec, name).toBeGreaterThan(0);
-    expect(cell.maxRssKB, name).toBeGreaterThan(0);
-    if (cell.suite === 'flue') expect(cell.openMs, name).toBeGreaterThan(0);
-    if (cell.workload === 'e') expect(cell.errors, name).toBeTypeOf('number');
-  }
+  expectMeasured(cells);
 
-  const report = readFileSync(join(out, 'BENCHMARKS.md'), 'utf8');
   expect(report).toContain('# Benchmarks');
   expect(report).toContain('## Targets (flue-libsql)');
   expect(report).toContain('## Flue workload');
   expect(report).not.toContain('## Failed cells');
   // Quick mode never touches the checked-in report.
   expect(existsSync(join(out, 'BENCHMARKS.md'))).toBe(true);
+});
+
+test('many conversations at once: turns/s and latency percentiles per adapter and durability', () => {
+  const local = results.concurrency.cells.filter((c) => c.target !== 'sqld');
+  // 3 Flue adapters × 2 durability levels.
+  expect(local.map((c) => `${c.durability} ${c.peer}`).sort()).toEqual(
+    ['full', 'normal'].flatMap((level) => ['Flue sqlite()', 'flue-libsql', 'flue-libsql stores over @libsql/client runner'].map((peer) => `${level} ${peer}`)).sort(),
+  );
+  expectMeasured(local);
+  expect(report).toContain('## Many conversations at once');
+  expect(report).toContain('### Target (concurrency)');
+});
+
+// Named for what it checks either way: with a server binary, numbers; without one, the reason.
+test(withSqld ? 'the remote sections measure over sqld (FLUE_LIBSQL_SQLD)' : 'without FLUE_LIBSQL_SQLD the over-the-network sections are skipped, and the report says why', () => {
+  const { remote, concurrency } = results;
+  const served = concurrency.cells.filter((c) => c.target === 'sqld');
+  if (!('sqld' in remote)) {
+    expect(withSqld, `FLUE_LIBSQL_SQLD is set, yet: ${'skipped' in remote ? remote.skipped : ''}`).toBe(false);
+    expect(remote.skipped).toContain('FLUE_LIBSQL_SQLD');
+    expect(run.stderr).toContain('remote sections skipped: FLUE_LIBSQL_SQLD');
+    expect(report).toContain(`Not run: ${remote.skipped}`);
+    expect(served).toHaveLength(0);
+    return;
+  }
+  expect(remote.sqld.version).toMatch(/^sqld \d+\.\d+/);
+  expect(report).toContain(`- sqld: ${remote.sqld.version}`);
+  const count = (suite: Cell['suite']) => remote.cells.filter((c) => c.suite === suite).length;
+  // Workloads a–e × 3 peers; 4 Flue adapters over the server; a and d on a replica and a file; 4 through the proxy.
+  expect([count('remote'), count('remote-flue'), count('replica'), count('latency')]).toEqual([15, 4, 4, 4]);
+  expect(served).toHaveLength(3);
+  expectMeasured([...remote.cells, ...served]);
+  // The proxy really holds every round trip: a turn takes at least its round trips × the RTT.
+  const rtt = 2 * results.meta.config.latency.delayMs;
+  for (const cell of remote.cells.filter((c) => c.suite === 'latency')) {
+    expect(cell.roundTripsPerTurn, cell.peer).toBeGreaterThan(0);
+    expect(cell.p90Ms, cell.peer).toBeGreaterThanOrEqual(cell.p50Ms!);
+    expect(cell.p50Ms, cell.peer).toBeGreaterThanOrEqual(0.9 * cell.roundTripsPerTurn! * rtt);
+  }
+  for (const heading of ['## Remote: sqld', '### Targets (remote)', '### Runner workloads over sqld', '### Embedded replica reads']) {
+    expect(report).toContain(heading);
+  }
+  expect(report).toContain(`### Flue turns at ${rtt} ms round-trip time`);
 });

@@ -4,10 +4,21 @@
  * the same layout it did, and Flue's own runtime must serve and continue that database over
  * our stores.
  *
- * Everything runs over two drivers: the `@libsql/client` runner handed to `libsql(runner)`
- * (the foreign-runner seam), and the native adapter `libsql({ url })`. The layout check also
- * covers the shipped migration file executed as is.
+ * The fixture (`__test__/fixtures/`) lives in three homes: a private copy of the file; a sqld
+ * serving that file itself as its database; and a libSQL server the fixture's schema and rows
+ * were replayed into (any server: its own sqld, or the external test server). On each, the
+ * data must be the fixture's, row for row, and read back the same through the native adapter
+ * `libsql({ url })`; the `@libsql/client` runner handed to `libsql(runner)` (the foreign-runner
+ * seam) reads the local copy and the served file too, and so does the adapter on a new
+ * embedded replica of the served file. `migrate()` must change no table. The
+ * layout check also covers the shipped migration file executed as is, and a migration made
+ * on a server.
  */
+import { mkdtempSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fauxAssistantMessage, fauxProvider } from '@earendil-works/pi-ai/providers/faux';
 import { useModel } from '@flue/runtime';
@@ -20,61 +31,197 @@ import type {
 import { start, type Flue } from '@flue/runtime/node';
 import { createAgentRouter } from '@flue/runtime/routing';
 import { libsql, open } from '../dist/index.js';
-import type { Row, Runner } from '../lib/runner.js';
-import { createStores } from '../lib/stores/index.js';
+import type { Row, Runner } from '../lib/types.js';
+import { createStores } from '../lib/flue/stores/index.js';
 import { clientRunner } from './support/client-runner.js';
+import { schemaOf } from './support/flue-stamp.js';
 import {
   canonicalJson,
   FIXTURE_DB_PATH,
   loadFormat1Fixture,
+  replayFixtureInto,
   sha256,
+  sqldServingFixture,
   type FixtureStream,
 } from './support/format1-fixture.js';
+import {
+  freshRemote,
+  OWN_SERVER_SKIP_REASON,
+  REMOTE_SKIP_REASON,
+  skipSuffix,
+} from './support/remote-target.js';
+import { stopAllSqld } from './support/sqld-server.js';
 import {
   copiedTempDatabase,
   emptyTempDatabase,
   migratedTempDatabase,
-  type TempDatabase,
 } from './support/temp-database.js';
 
 const fixture = await loadFormat1Fixture();
 
+/** Where a database is: a `file:` url, or a server url and its token. */
+interface Connection {
+  url: string;
+  authToken?: string;
+}
+
+/** The url `@libsql/client` opens, with the token in it (the client runner takes a url only). */
+function clientUrl(connection: Connection): string {
+  if (connection.authToken === undefined) return connection.url;
+  const url = new URL(connection.url);
+  url.searchParams.set('authToken', connection.authToken);
+  return url.href;
+}
+
 interface Driver {
   name: string;
   /** A connection of this driver for the test's own SQL. */
-  raw(url: string): Promise<Runner>;
-  /** The adapter a db.ts would export for this file. */
-  adapter(url: string): PersistenceAdapter & { migrate(): Promise<void>; close(): Promise<void> };
+  raw(connection: Connection): Promise<Runner>;
+  /** The adapter a db.ts would export for this database. */
+  adapter(connection: Connection): PersistenceAdapter & { migrate(): Promise<void>; close(): Promise<void> };
 }
 
-const drivers: Driver[] = [
-  {
-    name: 'libsql(@libsql/client runner)',
-    raw: async (url) => clientRunner(url),
-    adapter: (url) => libsql(clientRunner(url)),
+const clientDriver: Driver = {
+  name: 'libsql(@libsql/client runner)',
+  raw: async (connection) => clientRunner(clientUrl(connection)),
+  adapter: (connection) => libsql(clientRunner(clientUrl(connection))),
+};
+
+const nativeDriver: Driver = {
+  name: 'libsql({ url }) native',
+  raw: (connection) => open({ url: connection.url, authToken: connection.authToken }),
+  adapter: (connection) => libsql({ url: connection.url, authToken: connection.authToken }),
+};
+
+/**
+ * The adapter on an embedded replica of the server (a new replica file per adapter, so what
+ * it reads came from the server); its raw connection is the server itself.
+ */
+const replicaFolders: string[] = [];
+const replicaDriver: Driver = {
+  name: 'libsql({ url: <new replica file>, syncUrl }) embedded replica',
+  raw: (connection) => nativeDriver.raw(connection),
+  adapter(connection) {
+    const folder = mkdtempSync(join(tmpdir(), 'flue-libsql-replica-'));
+    replicaFolders.push(folder);
+    return libsql({ url: pathToFileURL(join(folder, 'replica.db')).href, syncUrl: connection.url, authToken: connection.authToken });
   },
-  {
-    name: 'libsql({ url }) native',
-    raw: (url) => open(url),
-    adapter: (url) => libsql({ url }),
+};
+afterAll(async () => {
+  for (const folder of replicaFolders.splice(0)) await rm(folder, { recursive: true, force: true });
+});
+
+const drivers: Driver[] = [clientDriver, nativeDriver];
+
+/** A database holding the fixture's data, and how to get rid of it. */
+interface FixtureDatabase {
+  connection: Connection;
+  dispose(): Promise<void>;
+}
+
+interface FixtureHome {
+  name: string;
+  /** Why this home cannot be made here (no server), or undefined. */
+  skipReason: string | undefined;
+  create(): Promise<FixtureDatabase>;
+}
+
+const fileCopy: FixtureHome = {
+  name: 'a copy of the fixture file',
+  skipReason: undefined,
+  async create() {
+    const database = await copiedTempDatabase(FIXTURE_DB_PATH);
+    return { connection: { url: database.url }, dispose: () => database.remove() };
   },
+};
+
+const servedBySqld: FixtureHome = {
+  name: 'a sqld serving the fixture file as its database',
+  skipReason: OWN_SERVER_SKIP_REASON,
+  async create() {
+    const server = await sqldServingFixture();
+    return { connection: { url: server.url }, dispose: () => server.dispose() };
+  },
+};
+
+const replayedIntoServer: FixtureHome = {
+  name: 'a libSQL server the fixture rows were replayed into',
+  skipReason: REMOTE_SKIP_REASON,
+  async create() {
+    const remote = await freshRemote();
+    try {
+      const db = await open({ url: remote.url, authToken: remote.authToken });
+      try {
+        await replayFixtureInto(db);
+      } finally {
+        await db.close();
+      }
+    } catch (error) {
+      await remote.dispose();
+      throw error;
+    }
+    return { connection: { url: remote.url, authToken: remote.authToken }, dispose: () => remote.dispose() };
+  },
+};
+
+/** Every (home, driver) the fixture is read back through. */
+const readBackCases: { home: FixtureHome; driver: Driver }[] = [
+  { home: fileCopy, driver: clientDriver },
+  { home: fileCopy, driver: nativeDriver },
+  { home: servedBySqld, driver: nativeDriver },
+  { home: servedBySqld, driver: clientDriver },
+  { home: servedBySqld, driver: replicaDriver },
+  { home: replayedIntoServer, driver: nativeDriver },
 ];
 
+/** The migrator's own bookkeeping: the only schema objects `migrate()` may add to the fixture. */
+const BOOKKEEPING = new Set(['_flue_libsql_migrations', 'sqlite_autoindex__flue_libsql_migrations_1']);
+
+afterAll(() => stopAllSqld());
+
 /** How a fresh database gets the format-1 schema. */
-const schemaCreators: { name: string; stamps: boolean; create(): Promise<TempDatabase> }[] = [
+const schemaCreators: { name: string; stamps: boolean; skipReason?: string; create(): Promise<FixtureDatabase> }[] = [
   // The file as shipped has no stamp: the migrators write flue_meta themselves.
-  { name: 'the shipped migration file', stamps: false, create: migratedTempDatabase },
+  {
+    name: 'the shipped migration file',
+    stamps: false,
+    async create() {
+      const database = await migratedTempDatabase();
+      return { connection: { url: database.url }, dispose: () => database.remove() };
+    },
+  },
   ...drivers.map((driver) => ({
     name: `${driver.name}.migrate()`,
     stamps: true,
     async create() {
       const database = await emptyTempDatabase();
-      const adapter = driver.adapter(database.url);
+      const adapter = driver.adapter({ url: database.url });
       await adapter.migrate();
       await adapter.close();
-      return database;
+      return { connection: { url: database.url }, dispose: () => database.remove() };
     },
   })),
+  {
+    name: 'libsql({ url: <server> }).migrate() on a libSQL server',
+    stamps: true,
+    skipReason: REMOTE_SKIP_REASON,
+    async create() {
+      const remote = await freshRemote();
+      const connection = { url: remote.url, authToken: remote.authToken };
+      try {
+        const adapter = nativeDriver.adapter(connection);
+        try {
+          await adapter.migrate();
+        } finally {
+          await adapter.close();
+        }
+      } catch (error) {
+        await remote.dispose();
+        throw error;
+      }
+      return { connection, dispose: () => remote.dispose() };
+    },
+  },
 ];
 
 /** Instances that received messages, with the stream each has. */
@@ -86,17 +233,21 @@ function normalizedSql(sql: string): string {
   return sql.replace(/\s+/g, ' ').replace(/\s*([(),])\s*/g, '$1').trim().toLowerCase();
 }
 
-describe.each(schemaCreators)('format-1 migration by $name', (creator) => {
-  let database: TempDatabase;
+for (const creator of schemaCreators) describe.skipIf(creator.skipReason !== undefined)(`format-1 migration by ${creator.name}${skipSuffix(creator.skipReason)}`, () => {
+  let database: FixtureDatabase;
   let runner: Runner;
 
   beforeAll(async () => {
     database = await creator.create();
-    runner = clientRunner(database.url);
+    // A neutral reader: the @libsql/client runner, for files and servers alike.
+    runner = clientRunner(clientUrl(database.connection));
   });
   afterAll(async () => {
-    await runner?.close();
-    await database?.remove();
+    try {
+      await runner?.close();
+    } finally {
+      await database?.dispose();
+    }
   });
 
   // flue_meta is the migrators', not the shipped file's; sqlite_sequence is SQLite's own.
@@ -176,26 +327,80 @@ async function tableDigests(runner: Runner): Promise<Record<string, string>> {
   return digests;
 }
 
-describe.each(drivers)('format-1 fixture read back through the stores of $name', (driver) => {
-  let database: TempDatabase;
+/**
+ * The fixture file's own rows (digests) and schema, read from a private copy by the neutral
+ * reader (`@libsql/client`, not the engine under test): the reference every home must match.
+ */
+let fileDigests: Record<string, string>;
+let fileSchema: { type: unknown; name: unknown; sql: unknown }[];
+beforeAll(async () => {
+  const copy = await copiedTempDatabase(FIXTURE_DB_PATH);
+  try {
+    const db = clientRunner(copy.url);
+    try {
+      fileDigests = await tableDigests(db);
+      fileSchema = await schemaOf(db);
+    } finally {
+      await db.close();
+    }
+  } finally {
+    await copy.remove();
+  }
+});
+
+it('the committed fixture file is the one its expectations file describes', async () => {
+  const bytes = await readFile(FIXTURE_DB_PATH);
+  expect({ name: basename(FIXTURE_DB_PATH), bytes: bytes.byteLength, sha256: sha256(bytes) })
+    .toEqual({ name: fixture.db_file, bytes: fixture.db_bytes, sha256: fixture.db_sha256 });
+});
+
+for (const { home, driver } of readBackCases) describe.skipIf(home.skipReason !== undefined)(
+  `format-1 fixture on ${home.name}, read back through the stores of ${driver.name}${skipSuffix(home.skipReason)}`,
+  () => {
+  let database: FixtureDatabase;
   let runner: Runner;
   let adapter: ReturnType<Driver['adapter']>;
   let stores: PersistenceStores;
   let digestsBeforeReads: Record<string, string>;
+  let schemaBeforeMigrate: Awaited<ReturnType<typeof schemaOf>>;
+  let schemaAfterMigrate: Awaited<ReturnType<typeof schemaOf>>;
+  let digestsAfterMigrate: Record<string, string>;
 
   beforeAll(async () => {
-    database = await copiedTempDatabase(FIXTURE_DB_PATH);
-    runner = await driver.raw(database.url);
+    database = await home.create();
+    runner = await driver.raw(database.connection);
     // Taken before migrate(): the adapter's migration must not change a format-1 store either.
     digestsBeforeReads = await tableDigests(runner);
-    adapter = driver.adapter(database.url);
+    schemaBeforeMigrate = await schemaOf(runner);
+    adapter = driver.adapter(database.connection);
     await adapter.migrate();
+    digestsAfterMigrate = await tableDigests(runner);
+    schemaAfterMigrate = await schemaOf(runner);
     stores = await adapter.connect();
   });
   afterAll(async () => {
-    await adapter?.close();
-    await runner?.close();
-    await database?.remove();
+    try {
+      await adapter?.close();
+      await runner?.close();
+    } finally {
+      await database?.dispose();
+    }
+  });
+
+  it('holds exactly the fixture file\'s rows and schema before anything runs', () => {
+    expect(digestsBeforeReads).toEqual(fileDigests);
+    expect(schemaBeforeMigrate).toEqual(fileSchema);
+  });
+
+  it('migrate() changes no table: every row and definition stays, only the migrator\'s bookkeeping is added', () => {
+    expect(digestsAfterMigrate).toEqual(digestsBeforeReads);
+    const key = (object: { type: unknown; name: unknown }) => `${String(object.type)} ${String(object.name)}`;
+    const after = new Map(schemaAfterMigrate.map((object) => [key(object), object]));
+    // Everything that was there is there, unchanged.
+    expect(schemaBeforeMigrate.map((object) => after.get(key(object)))).toEqual(schemaBeforeMigrate);
+    const before = new Set(schemaBeforeMigrate.map(key));
+    const added = schemaAfterMigrate.filter((object) => !before.has(key(object))).map((object) => String(object.name));
+    expect(added.filter((name) => !BOOKKEEPING.has(name))).toEqual([]);
   });
 
   it('carries the format-1 stamp', async () => {
@@ -317,11 +522,22 @@ describe.each(drivers)('format-1 fixture read back through the stores of $name',
   it('leaves every table as it found it', async () => {
     expect(await tableDigests(runner)).toEqual(digestsBeforeReads);
   });
-});
+  },
+);
 
-describe.each(drivers)("Flue's runtime over $name on the fixture", (driver) => {
+/** Every (home, driver) Flue's runtime is started on. */
+const runtimeCases: { home: FixtureHome; driver: Driver }[] = [
+  { home: fileCopy, driver: clientDriver },
+  { home: fileCopy, driver: nativeDriver },
+  { home: servedBySqld, driver: nativeDriver },
+  { home: replayedIntoServer, driver: nativeDriver },
+];
+
+for (const { home, driver } of runtimeCases) describe.skipIf(home.skipReason !== undefined)(
+  `Flue's runtime over ${driver.name} on the fixture on ${home.name}${skipSuffix(home.skipReason)}`,
+  () => {
   const queued = fixture.queued_submissions[0]!;
-  let database: TempDatabase;
+  let database: FixtureDatabase;
   let runner: Runner;
   let flue: Flue | undefined;
 
@@ -335,8 +551,8 @@ describe.each(drivers)("Flue's runtime over $name on the fixture", (driver) => {
   InteropEcho.agentName = fixture.agent.name;
 
   beforeAll(async () => {
-    database = await copiedTempDatabase(FIXTURE_DB_PATH);
-    runner = await driver.raw(database.url);
+    database = await home.create();
+    runner = await driver.raw(database.connection);
     const faux = fauxProvider({ provider: fixture.agent.provider, models: [{ id: fixture.agent.model_id }] });
     faux.setResponses([(context) => {
       const userMessages = context.messages.filter((message) => message.role === 'user');
@@ -348,14 +564,17 @@ describe.each(drivers)("Flue's runtime over $name on the fixture", (driver) => {
     }]);
     flue = await start({
       agents: [InteropEcho],
-      db: driver.adapter(database.url),
+      db: driver.adapter(database.connection),
       providers: [faux.provider],
     });
   });
   afterAll(async () => {
-    await flue?.stop();
-    await runner?.close();
-    await database?.remove();
+    try {
+      await flue?.stop();
+      await runner?.close();
+    } finally {
+      await database?.dispose();
+    }
   });
 
   it.each(contacted.map(([id, instance]) => [id, instance] as const))(
@@ -384,7 +603,8 @@ describe.each(drivers)("Flue's runtime over $name on the fixture", (driver) => {
       settlements: [{ submissionId: queued.submission_id, outcome: 'completed' }],
     });
   });
-});
+  },
+);
 
 /** Poll until the submission settles; the coordinator runs it in the background. */
 async function waitForSettlement(stores: PersistenceStores, submissionId: string): Promise<AgentSubmission> {

@@ -1,6 +1,12 @@
 /**
  * Migrations: `db.migrate(migrations, { set })`, `loadMigrations(folder)`, several processes
- * migrating one file at once, and Flue's format stamp rules as the adapter applies them.
+ * migrating one file (or one server) at once, and Flue's format stamp rules as the adapter
+ * applies them.
+ *
+ * What holds for a file must hold on a libSQL server too: the migrator's checks, its
+ * all-or-nothing transaction, the stamp rules and the race between processes are run again
+ * against a fresh server database (`freshRemote()`: its own sqld, or the external test
+ * server), skipped with the reason when there is none.
  *
  * Everything is driven through the built package (`dist/`), as an application would use it.
  */
@@ -10,7 +16,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PersistedFormatVersionError } from '@flue/runtime/adapter';
 import {
   libsql,
@@ -21,13 +27,60 @@ import {
   type LibsqlAdapter,
   type Migration,
 } from '../dist/index.js';
-import type { Runner } from '../lib/runner.js';
+import type { Runner } from '../lib/types.js';
 import { clientRunner } from './support/client-runner.js';
 import { flueTableNames, schemaOf, stampRows, writeStamp } from './support/flue-stamp.js';
 import { loadFormat1Fixture } from './support/format1-fixture.js';
+import { freshRemote, REMOTE_SKIP_REASON, skipSuffix } from './support/remote-target.js';
+import { stopAllSqld } from './support/sqld-server.js';
 import { emptyTempDatabase, type TempDatabase } from './support/temp-database.js';
 
 const fixture = await loadFormat1Fixture();
+
+afterAll(() => stopAllSqld());
+
+/** Where a database is: a `file:` url, or a server url and its token. */
+interface Connection {
+  url: string;
+  authToken?: string;
+}
+
+/** A fresh, empty database somewhere, and how to get rid of it. */
+interface Location {
+  connection: Connection;
+  dispose(): Promise<void>;
+}
+
+/** The places a store can be: a new local file, or a fresh database on a libSQL server. */
+const locations: { kind: string; skipReason: string | undefined; create(): Promise<Location> }[] = [
+  {
+    kind: 'a file',
+    skipReason: undefined,
+    async create() {
+      const database = await emptyTempDatabase();
+      return { connection: { url: database.url }, dispose: () => database.remove() };
+    },
+  },
+  {
+    kind: 'a libSQL server',
+    skipReason: REMOTE_SKIP_REASON,
+    async create() {
+      const remote = await freshRemote();
+      return { connection: { url: remote.url, authToken: remote.authToken }, dispose: () => remote.dispose() };
+    },
+  },
+];
+
+/** `url` with the token in it (`?authToken=`), for code that takes a url only. */
+function urlWithToken({ url, authToken }: Connection): string {
+  if (authToken === undefined) return url;
+  const withToken = new URL(url);
+  withToken.searchParams.set('authToken', authToken);
+  return withToken.href;
+}
+
+const openAt = (connection: Connection) => open({ url: connection.url, authToken: connection.authToken });
+const adapterAt = (connection: Connection) => libsql({ url: connection.url, authToken: connection.authToken });
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -99,9 +152,26 @@ const targets = [
     const db = await open(':memory:');
     return { db, dispose: () => db.close() };
   } },
+  { kind: 'a libSQL server', skipReason: REMOTE_SKIP_REASON, open: async () => {
+    const remote = await freshRemote();
+    try {
+      const db = await openAt(remote);
+      return { db, dispose: async () => {
+        try {
+          await db.close();
+        } finally {
+          await remote.dispose();
+        }
+      } };
+    } catch (error) {
+      await remote.dispose();
+      throw error;
+    }
+  } },
 ];
 
-describe.each(targets)('db.migrate() on $kind', (target) => {
+for (const target of targets as { kind: string; skipReason?: string; open(): Promise<{ db: Database; dispose(): Promise<void> }> }[])
+describe.skipIf(target.skipReason !== undefined)(`db.migrate() on ${target.kind}${skipSuffix(target.skipReason)}`, () => {
   let db: Database;
   let dispose: () => Promise<void>;
 
@@ -220,6 +290,26 @@ describe.each(targets)('db.migrate() on $kind', (target) => {
     expect((await records(db)).map((record) => `${record.set_name}:${record.version}`)).toEqual(['app:1', 'app:2', 'billing:1']);
   });
 
+  it('applies SQL with comments, a trigger body and quoted semicolons; a comment-only or empty migration is recorded too', async () => {
+    const scripts = [
+      m(1, 'notes', `-- a comment; with a semicolon
+CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL, edits INTEGER NOT NULL DEFAULT 0);
+/* a block; comment */
+CREATE TRIGGER notes_edit AFTER UPDATE OF body ON notes BEGIN
+  UPDATE notes SET edits = edits + 1 WHERE id = NEW.id;
+END;
+INSERT INTO notes (body) VALUES ('semi;colon ''quoted''');`),
+      m(2, 'only_comments', '-- nothing to do here\n/* really nothing */\n'),
+      m(3, 'empty', ''),
+    ];
+    expect(await db.migrate(scripts)).toEqual({ set: 'app', applied: scripts.map(({ version, name }) => ({ version, name })), version: 3 });
+    expect(await db.query('SELECT id, body, edits FROM notes')).toEqual([{ id: 1, body: "semi;colon 'quoted'", edits: 0 }]);
+    await db.query(`UPDATE notes SET body = 'edited' WHERE id = 1`);
+    expect(await db.query('SELECT body, edits FROM notes')).toEqual([{ body: 'edited', edits: 1 }]);
+    expect((await records(db)).map((record) => [record.version, record.checksum])).toEqual(scripts.map(({ version, sql }) => [version, sha256(sql)]));
+    expect((await db.migrate(scripts)).applied).toEqual([]);
+  });
+
   it('an empty list reports version 0 and records nothing', async () => {
     expect(await db.migrate([])).toEqual({ set: 'app', applied: [], version: 0 });
     expect(await records(db)).toEqual([]);
@@ -272,33 +362,33 @@ describe.each(targets)('db.migrate() on $kind', (target) => {
   });
 });
 
-describe('app and flue migration sets on one database', () => {
-  let database: TempDatabase;
+for (const location of locations) describe.skipIf(location.skipReason !== undefined)(`app and flue migration sets on one database on ${location.kind}${skipSuffix(location.skipReason)}`, () => {
+  let database: Location;
   beforeEach(async () => {
-    database = await emptyTempDatabase();
+    database = await location.create();
   });
   afterEach(async () => {
-    await database.remove();
+    await database.dispose();
   });
 
   it.each([
     ['Flue first, then the app', ['flue', 'app'] as const],
     ['the app first, then Flue', ['app', 'flue'] as const],
   ])('coexist: %s', async (_order, order) => {
-    const db = await open(database.url);
+    const db = await openAt(database.connection);
     try {
       for (const step of order) {
         if (step === 'app') {
           expect((await db.migrate(appMigrations)).applied).toHaveLength(2);
         } else {
-          const adapter = libsql({ url: database.url });
+          const adapter = adapterAt(database.connection);
           await adapter.migrate();
           await adapter.close();
         }
       }
       // Both again: neither set's records trip the other's checks.
       expect((await db.migrate(appMigrations)).applied).toEqual([]);
-      const adapter = libsql({ url: database.url });
+      const adapter = adapterAt(database.connection);
       try {
         await adapter.migrate();
         const stores = await adapter.connect();
@@ -322,10 +412,10 @@ describe('app and flue migration sets on one database', () => {
   });
 
   it("a set named 'flue' passed to db.migrate() is checked against Flue's own records", async () => {
-    const adapter = libsql({ url: database.url });
+    const adapter = adapterAt(database.connection);
     await adapter.migrate();
     await adapter.close();
-    const db = await open(database.url);
+    const db = await openAt(database.connection);
     try {
       // The app cannot accidentally write into Flue's set: a different list is refused.
       await expectLibsqlError(db.migrate([m(1, 'mine', 'CREATE TABLE mine (x)')], { set: 'flue' }), 'MIGRATION_CHANGED');
@@ -460,6 +550,78 @@ describe('concurrent migrators (separate processes, one file)', () => {
   });
 });
 
+/** The race on a server: each worker reaches it by its url (the token, if any, in the url). */
+describe.skipIf(REMOTE_SKIP_REASON !== undefined)(`concurrent migrators (separate processes, one libSQL server)${skipSuffix(REMOTE_SKIP_REASON)}`, () => {
+  const WORKERS = 4;
+  let dir: string;
+  let database: Location;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'flue-libsql-migrations-'));
+    database = await locations.find((location) => location.kind === 'a libSQL server')!.create();
+  });
+  afterEach(async () => {
+    try {
+      await rm(dir, { recursive: true, force: true });
+    } finally {
+      await database.dispose();
+    }
+  });
+
+  it(`${WORKERS} processes migrating one server at once all succeed, and each migration runs exactly once`, async () => {
+    // Migration 3 is slow enough (a few hundred thousand inserts, on the server) that the workers overlap.
+    const migrations = [
+      ...appMigrations,
+      m(3, 'filler', `CREATE TABLE filler (x INTEGER);
+        WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300000) INSERT INTO filler SELECT x FROM n;`),
+    ];
+    const file = join(dir, 'migrations.json');
+    await writeFile(file, JSON.stringify(migrations));
+
+    const results = await raceWorkers(WORKERS, urlWithToken(database.connection), 'app', file);
+
+    expect(results.map((result) => ({ ok: result.ok, code: result.code, message: result.message })))
+      .toEqual(results.map(() => ({ ok: true, code: undefined, message: undefined })));
+    const appliers = results.filter((result) => (result.report?.applied.length ?? 0) > 0);
+    expect(appliers).toHaveLength(1);
+    expect(appliers[0]!.report!.applied.map((applied) => applied.version)).toEqual([1, 2, 3]);
+    for (const result of results) expect(result.report!.version).toBe(3);
+    // The race was real: every worker had started before the applying one finished.
+    for (const result of results) expect(result.startedAt).toBeLessThan(appliers[0]!.finishedAt);
+
+    const db = await openAt(database.connection);
+    try {
+      expect(await db.query('SELECT count(*) AS n FROM side_effects')).toEqual([{ n: 1 }]);
+      expect(await db.query('SELECT count(*) AS n FROM filler')).toEqual([{ n: 300000 }]);
+      expect((await records(db)).map((record) => record.version)).toEqual([1, 2, 3]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it(`${WORKERS} processes running the Flue adapter's migrate() on one new server database at once stamp it once, 5 times`, async () => {
+    for (let round = 0; round < 5; round++) {
+      const fresh = round === 0 ? database : await locations.find((location) => location.kind === 'a libSQL server')!.create();
+      try {
+        const results = await raceWorkers(WORKERS, urlWithToken(fresh.connection), 'flue');
+        expect(results.map((result) => ({ round, ok: result.ok, name: result.name, message: result.message })))
+          .toEqual(results.map(() => ({ round, ok: true, name: undefined, message: undefined })));
+
+        const db = await openAt(fresh.connection);
+        try {
+          expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
+          expect(await flueTableNames(db)).toEqual(fixture.flue_tables);
+          expect((await records(db, 'flue')).map((record) => record.version)).toEqual([1]);
+        } finally {
+          await db.close();
+        }
+      } finally {
+        if (fresh !== database) await fresh.dispose();
+      }
+    }
+  });
+});
+
 // ─── loadMigrations ──────────────────────────────────────────────────────────────────────
 
 describe('loadMigrations(folder)', () => {
@@ -550,10 +712,10 @@ describe('loadMigrations(folder)', () => {
  * The adapter paths: the native migrator (`libsql({ url })`), and the JS migrator behind
  * `libsql(runner)` over a foreign runner and over our own `Database` passed as a runner.
  */
-const adapterPaths: { name: string; adapter(url: string): Promise<LibsqlAdapter> }[] = [
-  { name: 'libsql({ url })', adapter: async (url) => libsql({ url }) },
-  { name: 'libsql(@libsql/client runner)', adapter: async (url) => libsql(clientRunner(url)) },
-  { name: 'libsql(open(url))', adapter: async (url) => libsql(await open(url)) },
+const adapterPaths: { name: string; adapter(connection: Connection): Promise<LibsqlAdapter> }[] = [
+  { name: 'libsql({ url })', adapter: async (connection) => adapterAt(connection) },
+  { name: 'libsql(@libsql/client runner)', adapter: async (connection) => libsql(clientRunner(urlWithToken(connection))) },
+  { name: 'libsql(open(url))', adapter: async (connection) => libsql(await openAt(connection)) },
 ];
 
 async function expectFormatRefusal(promise: Promise<unknown>, storedVersion: string): Promise<void> {
@@ -567,33 +729,37 @@ async function expectFormatRefusal(promise: Promise<unknown>, storedVersion: str
   expect((error as PersistedFormatVersionError).meta).toMatchObject({ storedVersion, supportedVersion: 1 });
 }
 
-describe.each(adapterPaths)("Flue's format stamp through $name", (path) => {
-  let database: TempDatabase;
+for (const location of locations) for (const path of adapterPaths)
+describe.skipIf(location.skipReason !== undefined)(`Flue's format stamp through ${path.name} on ${location.kind}${skipSuffix(location.skipReason)}`, () => {
+  let database: Location;
   let raw: Database;
   const adapters: LibsqlAdapter[] = [];
 
   async function adapter(): Promise<LibsqlAdapter> {
-    const next = await path.adapter(database.url);
+    const next = await path.adapter(database.connection);
     adapters.push(next);
     return next;
   }
 
   /** A complete format-1 store holding one stream, made by the native adapter. */
   async function populatedStore(): Promise<void> {
-    const seed = libsql({ url: database.url });
+    const seed = adapterAt(database.connection);
     const stores = await seed.connect();
     await stores.conversationStreamStore.createStream('agents/seed/1', { agentName: 'seed', instanceId: '1' });
     await seed.close();
   }
 
   beforeEach(async () => {
-    database = await emptyTempDatabase();
-    raw = await open(database.url);
+    database = await location.create();
+    raw = await openAt(database.connection);
   });
   afterEach(async () => {
-    for (const each of adapters.splice(0)) await each.close();
-    await raw.close();
-    await database.remove();
+    try {
+      for (const each of adapters.splice(0)) await each.close();
+      await raw.close();
+    } finally {
+      await database.dispose();
+    }
   });
 
   it('stamps a fresh store format_version 1 and creates every flue_* table', async () => {

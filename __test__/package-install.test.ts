@@ -30,7 +30,7 @@ import {
   cannotPackReason,
   createProject,
   freePort,
-  NODE22,
+  TEST_NODE,
   packPackages,
   readmeDbTs,
   REPO_ROOT,
@@ -57,7 +57,7 @@ Echo.agentName = 'e2e-echo';
 `;
 
 /**
- * The runner script (run by Node 22 directly: type stripping). Phase "first": start(),
+ * The runner script (run by Node >= 22.18 directly: type stripping). Phase "first": start(),
  * prompt, stop(), start() again on the same adapter and re-read without a model call, stop().
  * Phase "second" (a new process): start(), read the history, prompt again, stop(). The faux
  * model's reply is computed from the context it receives, so it proves what history reached it.
@@ -100,7 +100,7 @@ async function history(id: string) {
 
 const boot = () => start({ agents: [Echo], db, providers: [faux.provider] });
 const [phase, id, prompt] = process.argv.slice(2) as [string, string, string];
-const result: Record<string, unknown> = { phase, pid: process.pid };
+const result: Record<string, unknown> = { phase, pid: process.pid, node: process.version };
 
 let flue = await boot();
 try {
@@ -263,7 +263,7 @@ describe.skipIf(skipReason)('npm install flue-libsql in a fresh Flue project (no
         '@types/node': VERSIONS.typesNode,
       },
     });
-    console.log(`package-install: npm pack ${packMs} ms, npm install ${project.installMs} ms (npm cache: node_modules/.cache/flue-libsql-tests)`);
+    console.log(`package-install (Node ${process.versions.node}, @flue/runtime ${VERSIONS.flueRuntime}): npm pack ${packMs} ms, npm install ${project.installMs} ms (npm cache: node_modules/.cache/flue-libsql-tests)`);
     await project.write('src/db.ts', readmeDbTs());
     await project.write('src/agents/echo.ts', AGENT_TS);
     await project.write('run.ts', RUN_TS);
@@ -282,7 +282,7 @@ describe.skipIf(skipReason)('npm install flue-libsql in a fresh Flue project (no
 
   it('packs the main package with dist/ (ESM, CJS, CLI, types) and without the binary or the sources', () => {
     const files = packed.main.files;
-    for (const file of ['package.json', 'README.md', 'dist/index.js', 'dist/index.cjs', 'dist/cli.js', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/stores/index.js', 'dist/stores/index.d.ts']) {
+    for (const file of ['package.json', 'README.md', 'dist/index.js', 'dist/index.cjs', 'dist/flue/cli.js', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/flue/stores/index.js', 'dist/flue/stores/index.d.ts', 'index.js', 'index.d.ts']) {
       expect(files, file).toContain(file);
     }
     expect(files.filter((file) => file.endsWith('.node'))).toEqual([]);
@@ -329,8 +329,9 @@ describe.skipIf(skipReason)('npm install flue-libsql in a fresh Flue project (no
 
   it("runs a Flue agent on the README's db.ts through start(): prompt, stop, start again — the history is kept", async () => {
     const env = { ...project.env, LIBSQL_URL: dbUrl };
-    const firstRun = await runOk(NODE22, ['run.ts', 'first', conversation, firstPrompt], { cwd: project.dir, env, timeoutMs: 120_000 });
+    const firstRun = await runOk(TEST_NODE, ['run.ts', 'first', conversation, firstPrompt], { cwd: project.dir, env, timeoutMs: 120_000 });
     first = JSON.parse(firstRun.stdout.trim().split('\n').at(-1)!);
+    expect(first.node, 'the agent ran under the Node running the tests').toBe(process.version);
     const expectedFirst = `echo #1: ${firstPrompt} | heard: ${firstPrompt} | replies seen: 0`;
     expect(first.reply).toBe(expectedFirst);
     expect(first.modelCalls).toBe(1);
@@ -349,7 +350,7 @@ describe.skipIf(skipReason)('npm install flue-libsql in a fresh Flue project (no
   it('a new process on the same file sees the history, and the next prompt reaches the model with it', async () => {
     expect(first, 'the first run must have passed').toBeDefined();
     const env = { ...project.env, LIBSQL_URL: dbUrl };
-    const secondRun = await runOk(NODE22, ['run.ts', 'second', conversation, secondPrompt], { cwd: project.dir, env, timeoutMs: 120_000 });
+    const secondRun = await runOk(TEST_NODE, ['run.ts', 'second', conversation, secondPrompt], { cwd: project.dir, env, timeoutMs: 120_000 });
     second = JSON.parse(secondRun.stdout.trim().split('\n').at(-1)!);
     expect(second.pid).not.toBe(first.pid);
     expect(second.historyAtBoot).toEqual(first.historyAfterRestart);
@@ -368,20 +369,20 @@ describe.skipIf(skipReason)('npm install flue-libsql in a fresh Flue project (no
   });
 
   it('ESM import and CJS require both load it and share one LibsqlError class (and one flue-libsql/stores)', async () => {
-    const dual = JSON.parse((await runOk(NODE22, ['dual.mjs'], { cwd: project.dir, env: project.env })).stdout);
+    const dual = JSON.parse((await runOk(TEST_NODE, ['dual.mjs'], { cwd: project.dir, env: project.env })).stdout);
     expect(dual.esmResolved).toBe(pathToFileURL(project.file('node_modules', 'flue-libsql', 'dist', 'index.js')).href);
     expect(dual.cjsResolved).toBe(project.file('node_modules', 'flue-libsql', 'dist', 'index.cjs'));
     expect(dual).toMatchObject({ sameLibsqlError: true, sameLibsql: true, sameOpen: true, sameCreateStores: true });
     expect(dual).toMatchObject({ thrownIsEsmLibsqlError: true, thrownIsCjsLibsqlError: true, code: 'SQLITE_ERROR' });
 
-    const cjs = JSON.parse((await runOk(NODE22, ['dual.cjs'], { cwd: project.dir, env: project.env })).stdout);
+    const cjs = JSON.parse((await runOk(TEST_NODE, ['dual.cjs'], { cwd: project.dir, env: project.env })).stdout);
     expect(cjs.cjsResolved).toBe(dual.cjsResolved);
     expect(cjs).toMatchObject({ sameLibsqlError: true, thrownIsEsmLibsqlError: true, thrownIsCjsLibsqlError: true, code: 'SQLITE_ERROR' });
     expect(cjs.adapterMethods).toEqual(['migrate', 'connect', 'close']);
   });
 
   it('type-checks under moduleResolution nodenext from a .ts (ESM) and a .cts (CJS) file', async () => {
-    const tsc = await run(NODE22, [project.file('node_modules', 'typescript', 'bin', 'tsc'), '-p', '.', '--explainFiles'], {
+    const tsc = await run(TEST_NODE, [project.file('node_modules', 'typescript', 'bin', 'tsc'), '-p', '.', '--explainFiles'], {
       cwd: project.dir,
       env: project.env,
       timeoutMs: 120_000,
@@ -397,7 +398,7 @@ describe.skipIf(skipReason)('npm install flue-libsql in a fresh Flue project (no
     await writeFile(project.file('types-esm.ts'), TYPES_ESM_TS.replaceAll('// @ts-expect-error', '//'));
     await writeFile(project.file('types-cjs.cts'), TYPES_CJS_CTS.replaceAll('// @ts-expect-error', '//'));
     try {
-      const failing = await run(NODE22, [project.file('node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], { cwd: project.dir, env: project.env, timeoutMs: 120_000 });
+      const failing = await run(TEST_NODE, [project.file('node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], { cwd: project.dir, env: project.env, timeoutMs: 120_000 });
       const reported = failing.stdout.split('\n').filter((line) => /error TS\d+/.test(line)).map((line) => line.replace(/\(.*$/, ''));
       expect(reported.sort()).toEqual(['types-cjs.cts', 'types-esm.ts', 'types-esm.ts']);
     } finally {
@@ -485,7 +486,7 @@ describe.skipIf(skipReason)('npm install flue-libsql in a fresh Flue project (no
       try { (await import('node:module')).createRequire(import.meta.url)('flue-libsql'); } catch (error) { messages.cjs = error.message; }
       console.log(JSON.stringify(messages));`;
     await writeFile(join(broken, 'probe.mjs'), probe);
-    const result = await runOk(NODE22, ['probe.mjs'], { cwd: broken, env: project.env });
+    const result = await runOk(TEST_NODE, ['probe.mjs'], { cwd: broken, env: project.env });
     const { esm, cjs } = JSON.parse(result.stdout) as { esm?: string; cjs?: string };
     expect(esm, 'import must throw').toBeDefined();
     expect(cjs).toBe(esm);
@@ -499,7 +500,7 @@ describe.skipIf(skipReason)('npm install flue-libsql in a fresh Flue project (no
     expect(message, 'no loader internals').not.toMatch(/Require stack|\n\s+at |MODULE_NOT_FOUND|node:internal/);
 
     // The CLI says the same, as one clean message instead of an uncaught stack.
-    const cli = await run(NODE22, [join(broken, 'node_modules', 'flue-libsql', 'dist', 'cli.js'), 'status'], { cwd: broken, env: project.env });
+    const cli = await run(TEST_NODE, [join(broken, 'node_modules', 'flue-libsql', 'dist', 'flue', 'cli.js'), 'status'], { cwd: broken, env: project.env });
     expect(cli.code).not.toBe(0);
     expect(cli.stderr).toContain(`  ${packed.native.name}: not installed`);
     expect(cli.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);

@@ -746,7 +746,7 @@ const tokenCases: Case[] = [
     },
   },
   { name: 'token: adapter migrate() against an unreachable server → no token', run: () => refuses(() => libsql({ url: `libsql://127.0.0.1:1/?authToken=${SECRET}`, authToken: SECRET }).migrate(), LibsqlError, /connect/, 'SERVER_UNREACHABLE') },
-  { name: 'token: an embedded replica of an unreachable server → SYNC_FAILED without the token', run: ({ fresh }) => refuses(() => open({ url: `file:${fresh('replica.db')}`, syncUrl: `${CLOSED_LOOPBACK}/?authToken=${SECRET}`, authToken: SECRET }), LibsqlError, /replica.*connect/, 'SYNC_FAILED') },
+  { name: 'token: an embedded replica of an unreachable server → SYNC_FAILED without the token', run: ({ fresh }) => refuses(() => open({ url: `file:${fresh('replica.db')}`, syncUrl: `${CLOSED_LOOPBACK}/?authToken=${SECRET}`, authToken: SECRET }), LibsqlError, /replica.*first sync failed/, 'SYNC_FAILED') },
   { name: 'token: an invalid option next to a token-bearing url → TypeError without the token', run: () => refuses(() => open({ url: `${CLOSED_LOOPBACK}/?authToken=${SECRET}`, authToken: SECRET, syncInterval: -5 }), TypeError, /syncInterval/, 'INVALID_OPTION') },
   { name: 'token: a malformed url carrying a token → TypeError without the token', run: () => refuses(() => open(`notascheme://host/?authToken=${SECRET}`), TypeError, /unknown url scheme 'notascheme:'/, 'INVALID_OPTION') },
 ];

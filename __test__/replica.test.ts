@@ -181,7 +181,7 @@ ownServer(`replica reads${ownSuffix}`, () => {
     await plain.sync();
     await interval.sync();
 
-    primary.pause();
+    await primary.pause();
     try {
       await sleep(300); // the background sync of `interval` is now stuck on the paused server
       for (const replica of [plain, interval]) {
@@ -450,7 +450,7 @@ ownServer(`replica with a server that goes away${ownSuffix}`, () => {
     await first.sync();
     await first.close();
 
-    primary.pause();
+    await primary.pause();
     const opening = open(replicaOptions(file, primary, { requestTimeout: 1000 }));
     // Whatever happens, close what it opens (after the server is resumed below).
     cleanups.push(() => opening.then((db) => db.close(), () => {}));

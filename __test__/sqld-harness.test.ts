@@ -106,7 +106,7 @@ describe.skipIf(skipReason !== undefined)(`sqld harness${skipReason ? ` (skipped
 
   it('stop({ graceful: true }) ends a paused server too', async () => {
     const server = await startSqld();
-    server.pause();
+    await server.pause();
     await server.stop({ graceful: true });
     expect(() => process.kill(server.pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
     await server.dispose();
@@ -115,7 +115,7 @@ describe.skipIf(skipReason !== undefined)(`sqld harness${skipReason ? ` (skipped
   it('pause() makes requests time out, resume() makes them answer again', async () => {
     const server = await startSqld();
     rows(await pipeline(server, ['SELECT 1']));
-    server.pause();
+    await server.pause();
     expect(await fetchFailure(pipeline(server, ['SELECT 1'], { signal: AbortSignal.timeout(500) }))).toEqual({
       name: 'TimeoutError',
       code: undefined,

@@ -1,22 +1,36 @@
 /**
- * Flue's store contract suites against our stores, over three backends:
+ * Flue's store contract suites against our stores, over five backends:
  *
  * - the `@libsql/client` runner on a fresh temp file per test (the foreign-runner seam:
  *   `libsql(runner)` must work over code written only to the three-function contract);
  * - the native runner (`open()`) on a fresh temp file per test;
- * - the native runner on a fresh `:memory:` database per test.
+ * - the native runner on a fresh `:memory:` database per test;
+ * - the native runner over a libSQL server: a fresh, empty server database per test
+ *   (`freshRemote()`: its own sqld, or the external test server emptied);
+ * - the native runner over an embedded replica of a fresh sqld per test (reads from the
+ *   local file, writes through to the server).
  *
  * The native backends get their schema from the native Flue migrator (`migrateFlueSchema`),
  * the client backend from the shipped migration file. Each backend also runs the submission
  * suite's format-version group through the adapter path it stands for: `libsql({ url })` for
- * the native file, `libsql(clientRunner(url))` for the client, and `libsql(database)` (our own
- * `Database` handed over as a runner object) for `:memory:`.
+ * the native file, `libsql(clientRunner(url))` for the client, `libsql(database)` (our own
+ * `Database` handed over as a runner object) for `:memory:`, `libsql({ url, authToken })` for
+ * the server, and `libsql({ url: 'file:…', syncUrl })` for the replica. The server backends
+ * are skipped, saying why, when there is no server (support/remote-target.ts).
  */
-import { libsql, open, type LibsqlAdapter, type Runner } from '../dist/index.js';
+import { afterAll, describe } from 'vitest';
+import { libsql, open, type Database, type LibsqlAdapter, type Runner } from '../dist/index.js';
 import { clientRunner } from './support/client-runner.js';
 import { defineAllContractSuites, type OpenedRunner } from './support/contract-suites.js';
 import { formatVersionBackend } from './support/flue-stamp.js';
-import { emptyTempDatabase, migratedTempDatabase } from './support/temp-database.js';
+import {
+  freshRemote,
+  OWN_SERVER_SKIP_REASON,
+  REMOTE_SKIP_REASON,
+  skipSuffix,
+} from './support/remote-target.js';
+import { startSqld, stopAllSqld, type SqldServer } from './support/sqld-server.js';
+import { emptyTempDatabase, migratedTempDatabase, type TempDatabase } from './support/temp-database.js';
 
 async function openClientRunner(): Promise<OpenedRunner> {
   const database = await migratedTempDatabase();
@@ -47,6 +61,73 @@ async function openNativeMemory(): Promise<OpenedRunner> {
   const db = await open(':memory:');
   await db.migrateFlueSchema();
   return { runner: db, dispose: () => db.close() };
+}
+
+/** Runs `use(resource)`; on failure disposes of the resource before rethrowing. */
+async function disposingOnFailure<R, T>(resource: R, dispose: (resource: R) => Promise<void>, use: (resource: R) => Promise<T>): Promise<T> {
+  try {
+    return await use(resource);
+  } catch (error) {
+    await dispose(resource);
+    throw error;
+  }
+}
+
+async function openNativeServer(): Promise<OpenedRunner> {
+  const remote = await freshRemote();
+  return disposingOnFailure(remote, (r) => r.dispose(), async () => {
+    const db = await open({ url: remote.url, authToken: remote.authToken });
+    return disposingOnFailure(db, (d) => d.close(), async () => {
+      await db.migrateFlueSchema();
+      return {
+        runner: db,
+        async dispose() {
+          try {
+            await db.close();
+          } finally {
+            await remote.dispose();
+          }
+        },
+      };
+    });
+  });
+}
+
+/** A fresh sqld and a temp folder for replica files, disposed of together. */
+async function serverWithReplicaFolder(): Promise<{ server: SqldServer; folder: TempDatabase; dispose(): Promise<void> }> {
+  const server = await startSqld();
+  const folder = await disposingOnFailure(server, (s) => s.dispose(), () => emptyTempDatabase('replica.db'));
+  return {
+    server,
+    folder,
+    async dispose() {
+      try {
+        await server.dispose();
+      } finally {
+        await folder.remove();
+      }
+    },
+  };
+}
+
+async function openNativeReplica(): Promise<OpenedRunner> {
+  const setup = await serverWithReplicaFolder();
+  return disposingOnFailure(setup, (s) => s.dispose(), async () => {
+    const db = await open({ url: setup.folder.url, syncUrl: setup.server.url });
+    return disposingOnFailure(db, (d) => d.close(), async () => {
+      await db.migrateFlueSchema();
+      return {
+        runner: db,
+        async dispose() {
+          try {
+            await db.close();
+          } finally {
+            await setup.dispose();
+          }
+        },
+      };
+    });
+  });
 }
 
 /**
@@ -96,4 +177,68 @@ defineAllContractSuites('libSQL stores over the native runner (:memory:)', openN
       dispose: () => db.close(),
     };
   }),
+});
+
+// One fresh server database per test database: stores can never see another test's rows.
+// The stamp accessors use their own connection to the server; each migrate() a new adapter.
+describe.skipIf(REMOTE_SKIP_REASON !== undefined)(`server backends${skipSuffix(REMOTE_SKIP_REASON)}`, () => {
+  afterAll(() => stopAllSqld());
+
+  defineAllContractSuites('libSQL stores over the native runner over sqld', openNativeServer, {
+    formatVersion: formatVersionBackend(async () => {
+      const remote = await freshRemote();
+      const raw = await disposingOnFailure(remote, (r) => r.dispose(), () => open({ url: remote.url, authToken: remote.authToken }));
+      return {
+        raw,
+        async migrate() {
+          const adapter = libsql({ url: remote.url, authToken: remote.authToken });
+          try {
+            await adapter.migrate();
+          } finally {
+            await adapter.close();
+          }
+        },
+        async dispose() {
+          try {
+            await raw.close();
+          } finally {
+            await remote.dispose();
+          }
+        },
+      };
+    }),
+  });
+});
+
+// The replica is a file this process reads and the server the place its writes land. The
+// stamp accessors talk to the server itself (the store's truth); each migrate() opens a new
+// adapter on the same replica file, as a restarted app would, so a migration that trusted a
+// stale local copy of the stamp would show.
+describe.skipIf(OWN_SERVER_SKIP_REASON !== undefined)(`replica backends${skipSuffix(OWN_SERVER_SKIP_REASON)}`, () => {
+  afterAll(() => stopAllSqld());
+
+  defineAllContractSuites('libSQL stores over the native runner over an embedded replica of sqld', openNativeReplica, {
+    formatVersion: formatVersionBackend(async () => {
+      const setup = await serverWithReplicaFolder();
+      const raw: Database = await disposingOnFailure(setup, (s) => s.dispose(), () => open(setup.server.url));
+      return {
+        raw,
+        async migrate() {
+          const adapter = libsql({ url: setup.folder.url, syncUrl: setup.server.url });
+          try {
+            await adapter.migrate();
+          } finally {
+            await adapter.close();
+          }
+        },
+        async dispose() {
+          try {
+            await raw.close();
+          } finally {
+            await setup.dispose();
+          }
+        },
+      };
+    }),
+  });
 });

@@ -8,19 +8,21 @@
  * Flue's stores over any runner are in the `flue-libsql/stores` entry. This entry does not
  * load @flue/runtime until an adapter is migrated or connected.
  */
-export { libsql, DEFAULT_URL, type LibsqlAdapter, type LibsqlAdapterOptions } from './adapter.js';
-export {
-  open,
-  Database,
-  type BatchResult,
-  type BatchStatement,
-  type ExecuteResult,
-  type Migration,
-  type MigrationReport,
-  type OpenOptions,
-  type SyncResult,
-  type Transaction,
-} from './database.js';
+export { libsql, DEFAULT_URL, type LibsqlAdapter, type LibsqlAdapterOptions } from './flue/adapter.js';
+export { open, Database } from './database/database.js';
+export type {
+  BatchResult,
+  BatchStatement,
+  ExecuteResult,
+  Migration,
+  MigrationReport,
+  OpenOptions,
+  Params,
+  QueryRunner,
+  Row,
+  Runner,
+  SyncResult,
+  Transaction,
+} from './types.js';
 export { LibsqlError } from './errors.js';
 export { loadMigrations } from './migrations.js';
-export type { Params, QueryRunner, Row, Runner } from './runner.js';

@@ -1,7 +1,7 @@
 /** Loading an application's migrations from a folder of `NNNN_name.sql` files. */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Migration } from './database.js';
+import type { Migration } from './types.js';
 
 const FILE_NAME = /^(\d+)_([^/\\]+)\.sql$/;
 

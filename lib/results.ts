@@ -1,5 +1,5 @@
 /**
- * The JS half of building results (see src/output.rs): objects made here as literals get
+ * The JS half of building results (see src/js/row_builder.rs): objects made here as literals get
  * their final shape at once, where properties set one by one from native code walk V8's
  * property lookup and map transitions for each.
  *
@@ -12,8 +12,7 @@
  * instead of setting the prototype. A later column wins over an earlier one of the same name,
  * as in better-sqlite3.
  */
-import type { ExecuteResult } from './database.js';
-import type { Row } from './runner.js';
+import type { ExecuteResult, Row } from './types.js';
 
 export type RowBuilder = (rows: Row[] | undefined, ...values: unknown[]) => Row[];
 

@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-toolchain.sh
-npx napi build --platform --release --no-js --output-dir target/napi --dts native-binding.d.ts
+npx napi build --platform --release --no-js --output-dir target/napi --dts index.d.ts
 mv -f target/napi/flue-libsql.*.node .
-mv -f target/napi/native-binding.d.ts lib/native-binding.d.ts
+mv -f target/napi/index.d.ts index.d.ts

@@ -1,14 +1,11 @@
-//! One error type for everything the core can refuse, and its JavaScript form.
+//! One error type for everything the core can refuse.
 //!
 //! Every failure leaves Rust as a `DbError`; only on the JS thread is it turned into a JS
-//! exception (`LibsqlError`, `TypeError` or `RangeError`). Messages are built here, so this
-//! is also the one place that makes sure no credential ever reaches a message.
+//! exception (`js/error.rs`). Messages are built here, so this is also the one place that
+//! makes sure no credential ever reaches a message.
 
-use std::cell::RefCell;
 use std::fmt;
 
-use napi::bindgen_prelude::*;
-use napi::sys;
 
 /// Which JavaScript error class a `DbError` becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,78 +215,6 @@ const SQLITE_CODE_NAMES: &[(i32, &str)] = &[
     (25, "SQLITE_RANGE"),
     (26, "SQLITE_NOTADB"),
 ];
-
-thread_local! {
-    /// The `LibsqlError` class registered by the JS layer at load time. Thread-local because
-    /// each JS thread (main or worker) loads the addon with its own environment.
-    static LIBSQL_ERROR_CLASS: RefCell<Option<sys::napi_ref>> = const { RefCell::new(None) };
-}
-
-/// Remembers the JS `LibsqlError` constructor for building rejections.
-pub fn register_error_class(env: sys::napi_env, class: sys::napi_value) -> Result<()> {
-    let mut reference = std::ptr::null_mut();
-    check_status!(unsafe { sys::napi_create_reference(env, class, 1, &mut reference) })?;
-    LIBSQL_ERROR_CLASS.with(|slot| {
-        if let Some(old) = slot.borrow_mut().replace(reference) {
-            unsafe { sys::napi_delete_reference(env, old) };
-        }
-    });
-    Ok(())
-}
-
-impl DbError {
-    /// Builds the JS error object for this error (on the JS thread).
-    pub fn to_js(&self, env: sys::napi_env) -> Result<sys::napi_value> {
-        let message = unsafe { crate::output::string(env, &self.message) }?;
-        let code = unsafe { crate::output::string(env, &self.code) }?;
-        let mut error = std::ptr::null_mut();
-        match self.class {
-            ErrorClass::Type => check_status!(unsafe { sys::napi_create_type_error(env, code, message, &mut error) })?,
-            ErrorClass::Range => check_status!(unsafe { sys::napi_create_range_error(env, code, message, &mut error) })?,
-            ErrorClass::Libsql => {
-                let class = LIBSQL_ERROR_CLASS.with(|slot| *slot.borrow());
-                let raw_code = match self.raw_code {
-                    Some(raw) => {
-                        let mut value = std::ptr::null_mut();
-                        check_status!(unsafe { sys::napi_create_int32(env, raw, &mut value) })?;
-                        value
-                    }
-                    None => {
-                        let mut value = std::ptr::null_mut();
-                        check_status!(unsafe { sys::napi_get_undefined(env, &mut value) })?;
-                        value
-                    }
-                };
-                match class {
-                    Some(reference) => {
-                        let mut constructor = std::ptr::null_mut();
-                        check_status!(unsafe { sys::napi_get_reference_value(env, reference, &mut constructor) })?;
-                        let args = [message, code, raw_code];
-                        check_status!(unsafe {
-                            sys::napi_new_instance(env, constructor, args.len(), args.as_ptr(), &mut error)
-                        })?;
-                    }
-                    None => check_status!(unsafe { sys::napi_create_error(env, code, message, &mut error) })?,
-                }
-            }
-        }
-        if let Some((key, value)) = &self.detail {
-            let value = unsafe { crate::output::string(env, value) }?;
-            let key = std::ffi::CString::new(*key).expect("detail keys are literals");
-            check_status!(unsafe { sys::napi_set_named_property(env, error, key.as_ptr(), value) })?;
-        }
-        Ok(error)
-    }
-
-    /// The napi error that makes napi-rs throw (or reject with) exactly our JS error object.
-    pub fn into_napi(self, env: sys::napi_env) -> Error {
-        match self.to_js(env) {
-            Ok(value) => Error::from(unsafe { Unknown::from_raw_unchecked(env, value) }),
-            Err(err) => err,
-        }
-    }
-}
-
 
 #[cfg(test)]
 mod tests {

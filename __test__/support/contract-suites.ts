@@ -15,12 +15,12 @@ import {
   defineStoreContractTests,
   type FormatVersionTestBackend,
 } from '@flue/runtime/test-utils';
-import type { Runner } from '../../lib/runner.js';
+import type { Runner } from '../../lib/types.js';
 import {
   createAttachmentStore,
   createConversationStreamStore,
   createSubmissionStore,
-} from '../../lib/stores/index.js';
+} from '../../lib/flue/stores/index.js';
 
 export interface OpenedRunner {
   runner: Runner;

@@ -4,7 +4,7 @@
  * behind the adapter's back.
  */
 import type { FormatVersionTestBackend, FormatVersionTestHandle } from '@flue/runtime/test-utils';
-import type { QueryRunner, Runner } from '../../lib/runner.js';
+import type { QueryRunner, Runner } from '../../lib/types.js';
 
 async function hasMetaTable(runner: QueryRunner): Promise<boolean> {
   const rows = await runner.query(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'flue_meta'`);

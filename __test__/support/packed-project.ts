@@ -8,7 +8,9 @@
  * - `createProject()` makes a fresh project under `os.tmpdir()` and `npm install`s the two
  *   tarballs plus registry packages, with an environment that has no Rust toolchain and no
  *   `npm_*` variables inherited from a surrounding `npm test`.
- * - Everything runs under the repo's Node 22 (`node_modules/node/bin/node`), first on PATH.
+ * - Everything runs under the Node that runs the tests (`TEST_NODE`, first on PATH, so `npm`
+ *   runs under it too): the repo's Node 22 (`node_modules/node/bin/node`) in the main run, Node
+ *   24 or 26 when the test command runs the suite under those (scripts/test.mjs).
  *
  * The npm cache lives in `node_modules/.cache/flue-libsql-tests/npm` (kept between runs, never
  * required: a clean machine fills it from the registry).
@@ -23,11 +25,20 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const NODE22 = join(REPO_ROOT, 'node_modules', 'node', 'bin', 'node');
+/**
+ * The Node the generated projects run under: the one running this test file (scripts/test.mjs
+ * runs vitest under Node 22, 24 and 26), or the repo's Node 22 when that is older than Flue's
+ * minimum (vitest started by a system Node 20).
+ */
+export const TEST_NODE = Number(process.versions.node.split('.')[0]) >= 22 ? process.execPath : NODE22;
 export const NPM_CACHE = join(REPO_ROOT, 'node_modules', '.cache', 'flue-libsql-tests', 'npm');
 
 /** Registry versions the generated projects install (the versions these tests prove). */
 export const VERSIONS = {
+  /** The newest @flue/runtime the peer range admits (package.json `peerDependencies`). */
   flueRuntime: '2.1.0',
+  /** The oldest: the one @flue/vite 2.0.3 pins exactly, so an app built with it runs on it. */
+  flueRuntimeOldest: '2.0.3',
   flueVite: '2.0.3',
   vite: '^8.0.0',
   piAi: '0.83',
@@ -109,7 +120,7 @@ export function userEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     if (/^(LIBSQL|TURSO)_/.test(key) || key === 'PORT' || key === 'NODE_OPTIONS') continue;
     env[key] = value;
   }
-  env.PATH = [dirname(NODE22), ...path].join(delimiter);
+  env.PATH = [dirname(TEST_NODE), ...path].join(delimiter);
   env.npm_config_cache = NPM_CACHE;
   env.npm_config_update_notifier = 'false';
   env.npm_config_fund = 'false';
@@ -125,11 +136,11 @@ export function builtPlatform(): string | undefined {
 
 /** Why the packing tests cannot run here, or undefined when they can. */
 export function cannotPackReason(): string | undefined {
-  if (!existsSync(NODE22)) return `Node 22 is not installed at ${NODE22} (run npm install in the repo)`;
+  if (!existsSync(TEST_NODE)) return `Node 22 is not installed at ${TEST_NODE} (run npm install in the repo)`;
   const platform = builtPlatform();
   if (!platform) return 'no native module at the repo root (flue-libsql.<platform>.node): run `npm run build:native` first';
   if (!existsSync(join(REPO_ROOT, 'npm', platform, 'package.json'))) return `no platform package folder npm/${platform}/`;
-  for (const file of ['index.js', 'index.cjs', 'cli.js']) {
+  for (const file of ['index.js', 'index.cjs', 'flue/cli.js']) {
     if (!existsSync(join(REPO_ROOT, 'dist', file))) return `dist/${file} is missing: run \`npm run build:ts\` first`;
   }
   return undefined;

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { accessSync, constants, rmSync, statSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -43,8 +43,12 @@ export interface SqldServer {
   stop(options?: { graceful?: boolean }): Promise<void>;
   /** Stops (if running) and starts again on the same dbPath and port; waits for /health. Same key file if auth. */
   restart(): Promise<void>;
-  /** SIGSTOP / SIGCONT */
-  pause(): void;
+  /**
+   * SIGSTOP, then waits until every thread of sqld has stopped: the signal is asynchronous,
+   * and a request sent at once could still be answered by a thread not yet stopped.
+   */
+  pause(): Promise<void>;
+  /** SIGCONT */
   resume(): void;
   /** Removes the temp folder after stopping. */
   dispose(): Promise<void>;
@@ -111,6 +115,30 @@ async function healthy(launched: Launch, url: string, deadline: number): Promise
     await Promise.race([sleep(50), launched.ended]);
   }
   return exited ? 'exited' : 'timeout';
+}
+
+/** Waits until every thread of `pid` is in the stopped state (Linux /proc), for up to 2 s. */
+async function allThreadsStopped(pid: number): Promise<void> {
+  const deadline = Date.now() + 2000;
+  for (;;) {
+    let states: string[];
+    try {
+      const tasks = await readdir(`/proc/${pid}/task`);
+      states = await Promise.all(
+        tasks.map(async (task) => {
+          const stat = await readFile(`/proc/${pid}/task/${task}/stat`, 'utf8').catch(() => ') T');
+          return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        }),
+      );
+    } catch {
+      // No /proc (not Linux): give the signal a moment instead.
+      await sleep(100);
+      return;
+    }
+    if (states.every((state) => state === 'T' || state === 't')) return;
+    if (Date.now() > deadline) throw new Error(`sqld (pid ${pid}) did not stop within 2 s of SIGSTOP: thread states ${states.join('')}`);
+    await sleep(2);
+  }
 }
 
 function jwt(key: KeyObject, claims: object): string {
@@ -194,7 +222,12 @@ export async function startSqld(options: { auth?: boolean; binary?: string } = {
         throw failure(`sqld did not come back on ${server.url} after restart (${state})`, launched);
       }
     },
-    pause() { if (running(entry.launch)) process.kill(entry.launch.child.pid!, 'SIGSTOP'); },
+    async pause() {
+      if (!running(entry.launch)) return;
+      const pid = entry.launch.child.pid!;
+      process.kill(pid, 'SIGSTOP');
+      await allThreadsStopped(pid);
+    },
     resume() { if (running(entry.launch)) process.kill(entry.launch.child.pid!, 'SIGCONT'); },
     async dispose() { await stop(); await cleanup(); },
   };

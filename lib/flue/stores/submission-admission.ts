@@ -1,0 +1,72 @@
+/**
+ * Admitting submissions: Flue's admission protocol (`admitSubmissionWithBackend`) run over
+ * one transaction, so a submission row and its payload chunks commit together or not at all,
+ * and the queued row's later move to canonical-ready.
+ */
+import {
+  admitSubmissionWithBackend,
+  createDispatchAgentSubmissionInput,
+  type AgentDispatchAdmission,
+  type AgentSubmission,
+  type AgentSubmissionInput,
+  type DispatchInput,
+} from '@flue/runtime/adapter';
+import type { QueryRunner, Row, Runner } from '../../types.js';
+import { submissionChunkStore } from './submission-chunks.js';
+import { hydrate } from './submission-reads.js';
+import { parseSubmissionRow, SUBMISSION_COLUMNS } from './submission-rows.js';
+
+export async function admitDispatch(runner: Runner, input: DispatchInput): Promise<AgentDispatchAdmission> {
+  return admit(runner, createDispatchAgentSubmissionInput(input));
+}
+
+export async function admitDirect(runner: Runner, input: AgentSubmissionInput): Promise<AgentSubmission> {
+  const admission = await admit(runner, input);
+  if (admission.kind !== 'submission') {
+    throw new Error(
+      `[flue] Direct admission of "${input.submissionId}" returned an unexpected result: ` +
+      'that submission id is already admitted with a different payload.',
+    );
+  }
+  return admission.submission;
+}
+
+export async function markSubmissionCanonicalReady(
+  runner: QueryRunner,
+  submissionId: string,
+): Promise<AgentSubmission | null> {
+  const [row] = await runner.query(
+    `UPDATE flue_agent_submissions SET canonical_ready_at = COALESCE(canonical_ready_at, ?)
+     WHERE submission_id = ? AND status = 'queued'
+     RETURNING ${SUBMISSION_COLUMNS}`,
+    [Date.now(), submissionId],
+  );
+  return row ? hydrate(runner, row) : null;
+}
+
+function admit(runner: Runner, input: AgentSubmissionInput): Promise<AgentDispatchAdmission> {
+  return runner.transaction(async (tx) => {
+    const chunks = submissionChunkStore(tx);
+    return admitSubmissionWithBackend<Row>(input, {
+      async insertIfAbsent(row) {
+        await tx.query(
+          `INSERT INTO flue_agent_submissions
+             (submission_id, session_key, kind, payload, status, accepted_at)
+           VALUES (?, ?, ?, ?, 'queued', ?)
+           ON CONFLICT (submission_id) DO NOTHING`,
+          [row.submissionId, row.sessionKey, row.kind, row.payload, row.acceptedAt],
+        );
+      },
+      async getExisting(submissionId) {
+        const [row] = await tx.query(
+          `SELECT ${SUBMISSION_COLUMNS} FROM flue_agent_submissions WHERE submission_id = ?`,
+          [submissionId],
+        );
+        return row;
+      },
+      readChunks: (submissionId) => chunks.read(submissionId),
+      replaceChunks: (submissionId, rows) => chunks.replace(submissionId, rows),
+      parseSubmission: parseSubmissionRow,
+    });
+  });
+}

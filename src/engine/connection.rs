@@ -1,0 +1,216 @@
+//! One open database and its one connection, and every operation the runner performs on it.
+//!
+//! Three backends: local targets go through the libSQL engine's C API (`local/`); libSQL
+//! servers through our Hrana client (`remote/`); embedded replicas through the `libsql`
+//! crate, which owns their replication (`replica.rs`). Operations are `async` because the
+//! remote ones need the network; local ones never wait, and the executor runs them to
+//! completion on the JS thread. Either way an operation has the connection to itself
+//! (`&mut self`): that is the serialization that keeps one process from ever racing itself
+//! into `SQLITE_BUSY`.
+//!
+//! `A` is what the layer above keeps with each cached local statement (the JS layer: the
+//! statement's row builder); the engine only stores it.
+
+use std::time::Duration;
+
+use crate::error::{DbError, DbResult};
+use crate::options::Target;
+use crate::sql::text::{has_sql_tokens, is_transaction_control, nul_in_sql};
+use crate::values::Params;
+
+use super::local::{local_statement, run_local, LocalConnection, RowSink, StatementCache};
+use super::remote::RemoteConnection;
+use super::replica::{self, replica_statement, within};
+use super::{Rows, StatementResult};
+
+pub struct Connection<A> {
+    pub(super) backend: Backend<A>,
+    pub(super) target: Target,
+    pub(super) busy_timeout: Duration,
+    pub(super) request_timeout: Duration,
+}
+
+// Field order is drop order: statements are finalized before their connection closes.
+pub(super) enum Backend<A> {
+    Local { statements: StatementCache<A>, conn: LocalConnection },
+    Remote(RemoteConnection),
+    Replica { conn: libsql::Connection, database: libsql::Database },
+}
+
+impl<A: Default> Connection<A> {
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    pub fn in_transaction(&self) -> bool {
+        match &self.backend {
+            Backend::Local { conn, .. } => conn.in_transaction(),
+            Backend::Remote(conn) => conn.in_transaction(),
+            Backend::Replica { conn, .. } => !conn.is_autocommit(),
+        }
+    }
+
+    /// Opens a write transaction (`BEGIN IMMEDIATE`).
+    pub async fn begin(&mut self) -> DbResult<()> {
+        if self.in_transaction() {
+            return Err(DbError::libsql("TRANSACTION_STATE", "a transaction is already open on this connection"));
+        }
+        match &mut self.backend {
+            Backend::Remote(conn) => conn.begin(),
+            _ => self.plain("BEGIN IMMEDIATE").await,
+        }
+    }
+
+    pub async fn commit(&mut self) -> DbResult<()> {
+        let committed = match &mut self.backend {
+            Backend::Remote(conn) => return conn.commit().await,
+            _ => self.plain("COMMIT").await,
+        };
+        if committed.is_err() {
+            // A failed COMMIT (disk full, I/O error) may leave the transaction open; never
+            // leave it dangling for the next caller.
+            self.rollback_if_open().await;
+        }
+        committed
+    }
+
+    /// `query()` on a local target, delivering rows to `sink` as they are read. `None` for
+    /// remote targets, which go through `run`.
+    pub fn query_local(&mut self, sql: &str, params: Params, sink: &mut dyn RowSink<A>) -> Option<DbResult<()>> {
+        let Backend::Local { statements, conn } = &mut self.backend else { return None };
+        Some(refuse_transaction_control(sql).and_then(|()| run_local(statements, conn, sql, params, sink)))
+    }
+
+    /// Runs one statement with its parameters and collects everything it returns.
+    pub async fn statement(&mut self, sql: &str, params: Params) -> DbResult<StatementResult> {
+        match &mut self.backend {
+            Backend::Local { statements, conn } => local_statement(statements, conn, sql, params, true),
+            Backend::Remote(conn) => conn.statement(sql, params, true).await,
+            Backend::Replica { conn, .. } => within(self.request_timeout, replica_statement(conn, sql, params)).await,
+        }
+    }
+
+    /// Runs one statement for what it changes: rows it returns are not kept (locally they are
+    /// not even read into values). `rows` of the result is empty.
+    pub async fn statement_for_effect(&mut self, sql: &str, params: Params) -> DbResult<StatementResult> {
+        match &mut self.backend {
+            Backend::Local { statements, conn } => local_statement(statements, conn, sql, params, false),
+            Backend::Remote(conn) => conn.statement(sql, params, false).await,
+            Backend::Replica { conn, .. } => {
+                let mut result = within(self.request_timeout, replica_statement(conn, sql, params)).await?;
+                result.rows = Rows::default();
+                Ok(result)
+            }
+        }
+    }
+
+    /// A statement of the runner's own, with no parameters and no rows wanted.
+    pub async fn plain(&mut self, sql: &str) -> DbResult<()> {
+        self.statement_for_effect(sql, Params::None).await.map(|_| ())
+    }
+
+    pub async fn batch(&mut self, statements: Vec<(String, Params)>) -> DbResult<Vec<StatementResult>> {
+        if self.in_transaction() {
+            return Err(DbError::libsql("TRANSACTION_STATE", "batch() cannot run inside an open transaction"));
+        }
+        for (sql, _) in &statements {
+            refuse_transaction_control(sql)?;
+        }
+        if let Backend::Remote(conn) = &mut self.backend {
+            return conn.batch(statements).await;
+        }
+        self.begin().await?;
+        let outcome = self.statements_in_order(statements).await;
+        self.end_transaction(outcome).await
+    }
+
+    async fn statements_in_order(&mut self, statements: Vec<(String, Params)>) -> DbResult<Vec<StatementResult>> {
+        let count = statements.len();
+        let mut results = Vec::with_capacity(count);
+        for (index, (sql, params)) in statements.into_iter().enumerate() {
+            let result = self.statement(&sql, params).await;
+            results.push(result.map_err(|err| err.context(&format!("batch statement {} of {count} failed, nothing was applied", index + 1)))?);
+        }
+        Ok(results)
+    }
+
+    /// Ends the transaction the runner opened for `outcome`'s work: commits it when the work
+    /// succeeded, rolls it back when the work or the commit failed.
+    pub async fn end_transaction<T>(&mut self, outcome: DbResult<T>) -> DbResult<T> {
+        match outcome {
+            Ok(value) => self.commit().await.map(|()| value),
+            Err(err) => {
+                self.rollback_if_open().await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Runs a script of statements without parameters (DDL, migrations).
+    pub async fn exec(&mut self, script: &str) -> DbResult<()> {
+        if script.contains('\0') {
+            return Err(nul_in_sql());
+        }
+        if !has_sql_tokens(script) {
+            return Ok(());
+        }
+        match &mut self.backend {
+            Backend::Local { statements, conn } => {
+                // A script cannot be retried from the JS layer (its first statements may
+                // already have committed), so it waits for locks inside SQLite, blocking for at
+                // most busy_timeout.
+                conn.set_busy_timeout(self.busy_timeout);
+                let result = conn.exec(script);
+                conn.set_busy_timeout(Duration::ZERO);
+                // The script may have changed the schema the cached statements were prepared against.
+                statements.clear();
+                result
+            }
+            Backend::Remote(conn) => conn.exec(script).await,
+            Backend::Replica { conn, .. } => {
+                within(self.request_timeout, async { conn.execute_batch(script).await.map(|_| ()).map_err(DbError::from) }).await
+            }
+        }
+    }
+
+    /// Ends the open transaction, if any, without committing.
+    pub async fn rollback(&mut self) -> DbResult<()> {
+        if let Backend::Remote(conn) = &mut self.backend {
+            conn.rollback().await;
+        } else if self.in_transaction() {
+            self.plain("ROLLBACK").await?;
+        }
+        Ok(())
+    }
+
+    /// Embedded replicas: pulls the server's new frames now; `(frame_no, frames_synced)`.
+    /// Other targets have nothing to sync.
+    pub async fn sync(&mut self) -> DbResult<(Option<u64>, u64)> {
+        match &self.backend {
+            Backend::Replica { database, .. } => replica::sync(database, self.request_timeout).await,
+            _ => Ok((None, 0)),
+        }
+    }
+
+    /// Best effort: used on paths that are already failing with a more useful error.
+    pub async fn rollback_if_open(&mut self) {
+        if let Backend::Remote(conn) = &mut self.backend {
+            return conn.rollback().await;
+        }
+        if self.in_transaction() {
+            let _ = self.plain("ROLLBACK").await;
+        }
+    }
+}
+
+pub(super) fn refuse_transaction_control(sql: &str) -> DbResult<()> {
+    if is_transaction_control(sql) {
+        return Err(DbError::libsql(
+            "TRANSACTION_STATE",
+            "BEGIN, COMMIT and ROLLBACK cannot run through query()/execute()/batch(): use db.transaction(fn), \
+             which begins, commits and rolls back for you",
+        ));
+    }
+    Ok(())
+}
+

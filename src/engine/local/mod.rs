@@ -1,0 +1,10 @@
+//! Local databases (files and `:memory:`) over the C API of the engine the `libsql` crate
+//! bundles, with a cache of prepared statements.
+
+mod cache;
+mod connection;
+mod run;
+
+pub use cache::{CachedStatement, StatementCache};
+pub use connection::{LocalConnection, Running};
+pub use run::{local_statement, run_local, RowSink};

@@ -1,0 +1,149 @@
+//! Hrana 3 over HTTP: one `POST /v3/pipeline` per call, on kept-alive connections.
+//!
+//! Every request has a deadline (`requestTimeout`) covering connect, send and the whole
+//! answer, so a server that stops answering fails the call instead of hanging it. Transport
+//! failures, refused credentials and server faults become errors here, with the server's own
+//! words where it gave any; the token never reaches a message.
+
+use std::time::Duration;
+
+use hyper::client::HttpConnector;
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use hyper::{Body, Client, Method, Request, StatusCode};
+use hyper_rustls::HttpsConnector;
+use libsql_hrana::proto::{PipelineRespBody, StreamRequest};
+use serde::Serialize;
+
+use crate::error::{redact, DbError, DbResult};
+
+/// Hrana's pipeline request, borrowing what it sends: the caller keeps its requests to explain
+/// a refusal.
+#[derive(Serialize)]
+struct PipelineRequest<'a> {
+    baton: Option<&'a str>,
+    requests: &'a [&'a StreamRequest],
+}
+
+pub struct HranaHttp {
+    client: Client<HttpsConnector<HttpConnector>>,
+    /// The server's url (`http(s)://host[:port][/path]`), without a trailing slash.
+    base_url: String,
+    authorization: Option<HeaderValue>,
+    timeout: Duration,
+}
+
+impl HranaHttp {
+    /// `url` is `http://…`, `https://…` or `libsql://…` (TLS); it names no credentials.
+    pub fn new(url: &str, token: Option<&str>, timeout: Duration) -> DbResult<HranaHttp> {
+        let base_url = match url.strip_prefix("libsql://") {
+            Some(rest) => format!("https://{rest}"),
+            None => url.to_owned(),
+        };
+        let authorization = match token {
+            Some(token) => Some(HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                DbError::invalid_option("option `authToken` has characters that cannot be sent in an HTTP header")
+            })?),
+            None => None,
+        };
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(timeout));
+        let tls = hyper_rustls::HttpsConnectorBuilder::new();
+        // The system's certificates where there are any (a corporate CA), else Mozilla's.
+        let tls = match tls.with_native_roots() {
+            Ok(with_roots) => with_roots,
+            Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots(),
+        };
+        let connector = tls.https_or_http().enable_http1().wrap_connector(http);
+        let client = Client::builder().pool_idle_timeout(Duration::from_secs(30)).build(connector);
+        Ok(HranaHttp { client, base_url: base_url.trim_end_matches('/').to_owned(), authorization, timeout })
+    }
+
+    /// Sends `requests` on the stream named by `baton` (a new stream when `None`), at the
+    /// stream's own `base_url` when the server gave one.
+    pub async fn pipeline(
+        &self,
+        stream_url: Option<&str>,
+        baton: Option<&str>,
+        requests: &[&StreamRequest],
+    ) -> DbResult<PipelineRespBody> {
+        let body = serde_json::to_vec(&PipelineRequest { baton, requests })
+            .map_err(|err| DbError::libsql("INTERNAL", format!("could not encode a request: {err}")))?;
+        let base = stream_url.map(|url| url.trim_end_matches('/')).unwrap_or(&self.base_url);
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(format!("{base}/v3/pipeline"))
+            .header(CONTENT_TYPE, "application/json");
+        if let Some(authorization) = &self.authorization {
+            request = request.header(AUTHORIZATION, authorization.clone());
+        }
+        let request = request
+            .body(Body::from(body))
+            .map_err(|err| DbError::invalid_option(format!("the url '{}' is not usable: {err}", self.base_url)))?;
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|err| self.transport_error(&err))?;
+            let status = response.status();
+            let body = hyper::body::to_bytes(response.into_body()).await.map_err(|err| self.transport_error(&err))?;
+            Ok::<_, DbError>((status, body))
+        };
+        let (status, body) = tokio::time::timeout(self.timeout, exchange).await.map_err(|_| self.timed_out())??;
+        if !status.is_success() {
+            return Err(self.refused(status, &body));
+        }
+        serde_json::from_slice(&body).map_err(|err| {
+            DbError::libsql("SERVER_ERROR", format!("the server at {} sent an answer that is not Hrana: {err}", self.base_url))
+        })
+    }
+
+    fn transport_error(&self, err: &hyper::Error) -> DbError {
+        // The chain of causes, each said once (hyper's messages often repeat their source's).
+        let mut cause = err.to_string();
+        let mut source = std::error::Error::source(err);
+        while let Some(inner) = source {
+            let text = inner.to_string();
+            if !cause.contains(&text) {
+                cause = format!("{cause}: {text}");
+            }
+            source = inner.source();
+        }
+        DbError::libsql("SERVER_UNREACHABLE", redact(&format!("could not reach the libSQL server at {}: {cause}", self.base_url)))
+    }
+
+    fn timed_out(&self) -> DbError {
+        DbError::libsql(
+            "REQUEST_TIMEOUT",
+            format!(
+                "the libSQL server at {} did not answer within requestTimeout ({} ms); a write in this request may or may not have been applied",
+                self.base_url,
+                self.timeout.as_millis()
+            ),
+        )
+    }
+
+    /// A non-2xx answer: credentials, a stream the server no longer has, or a server fault.
+    fn refused(&self, status: StatusCode, body: &[u8]) -> DbError {
+        let text = String::from_utf8_lossy(body);
+        // sqld answers protocol errors as `{"message": …, "code": …}`, others as plain text.
+        let (message, code) = match serde_json::from_slice::<libsql_hrana::proto::Error>(body) {
+            Ok(error) => (error.message, Some(error.code)),
+            Err(_) => (text.trim().chars().take(500).collect::<String>(), None),
+        };
+        let message = redact(&message);
+        // A stream the server forgot (idle past its timeout) or never had (a baton from before
+        // a restart): `STREAM_*` in JSON, or sqld's plain-text "Received an invalid baton".
+        let stream_gone = code.as_deref().is_some_and(|code| code.starts_with("STREAM_")) || message.contains("baton");
+        match (status, code.as_deref()) {
+            (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _) => DbError::libsql(
+                "AUTH_FAILED",
+                format!("the libSQL server at {} refused the credentials ({status}): {message}", self.base_url),
+            ),
+            _ if stream_gone => DbError::libsql("STREAM_EXPIRED", format!("the server no longer has this stream ({status}): {message}")),
+            (StatusCode::NOT_FOUND, _) => DbError::libsql(
+                "SERVER_ERROR",
+                format!("{} answered 404 to a Hrana request: is this the url of a libSQL server?", self.base_url),
+            ),
+            _ => DbError::libsql("SERVER_ERROR", format!("the libSQL server at {} answered {status}: {message}", self.base_url)),
+        }
+    }
+}

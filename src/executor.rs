@@ -1,0 +1,203 @@
+//! The executor: where a connection's operations run, and in which order.
+//!
+//! Execution model (measured; see README "Execution model"):
+//! * local targets (`:memory:`, files) run each operation to completion on the JS thread and
+//!   return its value directly. A point query costs a few microseconds, while a hop to a
+//!   worker thread and back costs tens; the event loop is blocked only for the statement
+//!   itself, exactly as with better-sqlite3.
+//! * remote targets and replicas run on the tokio runtime and return a Promise. Each
+//!   connection has one worker task that owns the session; calls are queued to it on the JS
+//!   thread, so they run one at a time in exactly the order they were made.
+//!
+//! No Rust panic reaches Node: every operation runs under `catch_unwind` and a panic becomes a
+//! `LibsqlError` with code `INTERNAL`.
+
+use std::cell::RefCell;
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
+use napi::bindgen_prelude::*;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::engine::{Connection, Op, Output};
+use crate::error::{DbError, DbResult};
+use crate::js::error::ToJsError;
+use crate::js::primitives::{undefined, RawValue};
+use crate::js::row_builder::{JsRows, RowBuilderSlot};
+use crate::options::OpenOptions;
+use crate::values::Params;
+
+/// A connection whose local statements keep their row builders.
+pub type JsConnection = Connection<RowBuilderSlot>;
+
+/// Where operations run. `None` inside once closed.
+pub enum Executor {
+    /// Local: the connection itself, used on the JS thread.
+    Inline(RefCell<Option<JsConnection>>),
+    /// Remote: the queue of the worker task that owns the connection.
+    Worker(RefCell<Option<mpsc::UnboundedSender<Job>>>),
+}
+
+pub enum Job {
+    Run(Op, oneshot::Sender<DbResult<Output>>),
+    Close(oneshot::Sender<()>),
+}
+
+/// Owns a remote connection and runs its jobs in arrival order until closed.
+async fn work(mut connection: JsConnection, mut jobs: mpsc::UnboundedReceiver<Job>) {
+    while let Some(job) = jobs.recv().await {
+        match job {
+            Job::Run(op, reply) => {
+                let _ = reply.send(guarded(connection.run(op)).await);
+            }
+            Job::Close(reply) => {
+                drop(connection);
+                let _ = reply.send(());
+                return;
+            }
+        }
+    }
+}
+
+/// A connection opened off the JS thread, before it has an executor.
+pub enum Opened {
+    Inline(JsConnection),
+    Worker(mpsc::UnboundedSender<Job>),
+}
+
+/// Opens the connection: a local one comes back to run on the JS thread; a remote one or a
+/// replica is given to a worker task on the async runtime.
+pub async fn open(options: OpenOptions) -> DbResult<Opened> {
+    guarded(async move {
+        let connection = JsConnection::open(&options).await?;
+        if connection.target().is_local() {
+            return Ok(Opened::Inline(connection));
+        }
+        let (queue, jobs) = mpsc::unbounded_channel();
+        tokio::spawn(work(connection, jobs));
+        Ok(Opened::Worker(queue))
+    })
+    .await
+}
+
+impl Executor {
+    /// Runs `op`: inline, returning its value, or queued to the worker, returning a Promise.
+    pub fn dispatch(&self, env: &Env, op: DbResult<Op>) -> Result<RawValue> {
+        let op = op.map_err(|e| e.into_napi(env.raw()))?;
+        match self {
+            Executor::Inline(slot) => {
+                if let Op::Query { sql, params } = op {
+                    return query_inline(slot, env, &sql, params).map_err(|e| e.into_napi(env.raw()));
+                }
+                let output = run_inline(slot, op).map_err(|e| e.into_napi(env.raw()))?;
+                Ok(RawValue(unsafe { Output::to_napi_value(env.raw(), output)? }))
+            }
+            Executor::Worker(slot) => {
+                let (reply, result) = oneshot::channel();
+                let queued = slot.borrow().as_ref().is_some_and(|queue| queue.send(Job::Run(op, reply)).is_ok());
+                let promise = env.spawn_future_with_callback(
+                    async move {
+                        Ok(match queued {
+                            true => result.await.unwrap_or_else(|_| Err(DbError::closed())),
+                            false => Err(DbError::closed()),
+                        })
+                    },
+                    |env, result| result.map_err(|e| e.into_napi(env.raw())),
+                )?;
+                Ok(RawValue(promise.raw()))
+            }
+        }
+    }
+
+    pub fn new(opened: Opened) -> Executor {
+        match opened {
+            Opened::Inline(connection) => Executor::Inline(RefCell::new(Some(connection))),
+            Opened::Worker(queue) => Executor::Worker(RefCell::new(Some(queue))),
+        }
+    }
+
+    /// Whether a transaction is open on a local connection (a statement that failed inside one
+    /// may have rolled it back). Always false for remote targets.
+    pub fn in_transaction(&self) -> bool {
+        match self {
+            Executor::Inline(slot) => slot.try_borrow().ok().is_some_and(|connection| connection.as_ref().is_some_and(JsConnection::in_transaction)),
+            Executor::Worker(_) => false,
+        }
+    }
+
+    /// True when operations return values directly instead of Promises.
+    pub fn runs_inline(&self) -> bool {
+        matches!(self, Executor::Inline(_))
+    }
+
+    /// Closes the connection; idempotent. Remote: after the operations queued before.
+    pub fn close(&self, env: &Env) -> Result<RawValue> {
+        match self {
+            Executor::Inline(slot) => {
+                drop(slot.borrow_mut().take());
+                unsafe { undefined(env.raw()) }.map(RawValue)
+            }
+            Executor::Worker(slot) => {
+                let (reply, closed) = oneshot::channel();
+                // Queued behind every call made before it; a second close finds no queue.
+                if let Some(queue) = slot.borrow_mut().take() {
+                    let _ = queue.send(Job::Close(reply));
+                }
+                let promise = env.spawn_future(async move {
+                    let _ = closed.await;
+                    Ok(())
+                })?;
+                Ok(RawValue(promise.raw()))
+            }
+        }
+    }
+}
+
+/// The hot path: a local `query()` writes rows straight from SQLite's buffers into JS objects.
+fn query_inline(slot: &RefCell<Option<JsConnection>>, env: &Env, sql: &str, params: Params) -> DbResult<RawValue> {
+    let mut slot = slot
+        .try_borrow_mut()
+        .map_err(|_| DbError::libsql("INTERNAL", "the connection is busy with another operation"))?;
+    let connection = slot.as_mut().ok_or_else(DbError::closed)?;
+    let mut rows = unsafe { JsRows::new(env.raw()) }.map_err(|e| DbError::libsql("INTERNAL", e.to_string()))?;
+    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| connection.query_local(sql, params, &mut rows)))
+        .unwrap_or_else(|panic| Some(Err(panic_error(panic))));
+    match ran {
+        Some(result) => {
+            result?;
+            unsafe { rows.into_value() }.map(RawValue).map_err(|e| DbError::libsql("INTERNAL", e.to_string()))
+        }
+        None => Err(DbError::libsql("INTERNAL", "query_inline called for a remote target")),
+    }
+}
+
+/// Local operations never wait: their futures complete on the first poll (the `async` is for
+/// the remote engine), so one poll runs them, with no executor around it.
+fn run_inline(slot: &RefCell<Option<JsConnection>>, op: Op) -> DbResult<Output> {
+    let mut slot = slot
+        .try_borrow_mut()
+        .map_err(|_| DbError::libsql("INTERNAL", "the connection is busy with another operation"))?;
+    let connection = slot.as_mut().ok_or_else(DbError::closed)?;
+    let operation = std::pin::pin!(guarded(connection.run(op)));
+    match std::future::Future::poll(operation, &mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(result) => result,
+        std::task::Poll::Pending => Err(DbError::libsql("INTERNAL", "a local operation did not complete at once")),
+    }
+}
+
+/// Runs a future, turning a panic inside it into an `INTERNAL` error.
+async fn guarded<T>(future: impl std::future::Future<Output = DbResult<T>>) -> DbResult<T> {
+    match AssertUnwindSafe(future).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => Err(panic_error(panic)),
+    }
+}
+
+pub fn panic_error(panic: Box<dyn std::any::Any + Send>) -> DbError {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    DbError::libsql("INTERNAL", format!("internal error in flue-libsql (please report): {what}"))
+}
