@@ -638,6 +638,58 @@ ownServer(`closing a replica with syncInterval${ownSuffix}`, () => {
     expect(proxy.sent() - atClose, 'bytes sent to the server after close()').toBe(0);
   });
 
+  it('a replica opened after a local database in the same (fresh) process works (the libsql crate’s one-time setup)', async () => {
+    const primary = await server();
+    const dir = await tempDir();
+    const writer = await remote(primary);
+    await writer.exec(`CREATE TABLE t(v); INSERT INTO t VALUES ('from-server')`);
+    const script = dir.file('local-first.mjs');
+    await writeFile(
+      script,
+      `import { open } from ${JSON.stringify(DIST_ENTRY_URL)};
+const [file, syncUrl, localFile] = process.argv.slice(2);
+const memory = await open(':memory:');
+const local = await open('file:' + localFile);
+await local.exec('CREATE TABLE x(a)');
+const replica = await open({ url: 'file:' + file, syncUrl });
+console.log(JSON.stringify({ memory: await memory.query('SELECT 1 AS one'), replica: await replica.query('SELECT v FROM t') }));
+await Promise.all([memory.close(), local.close(), replica.close()]);
+`,
+    );
+    const result = await runNodeChild(script, [dir.file('replica.db'), primary.url, dir.file('local.db')]).done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout.trim().split('\n').pop()!)).toEqual({ memory: [{ one: 1 }], replica: [{ v: 'from-server' }] });
+  });
+
+  it('named parameters with :, @ and $ (given without their prefix) bind on a replica, for reads and for writes', async () => {
+    const primary = await server();
+    const dir = await tempDir();
+    const writer = await remote(primary);
+    await writer.exec(`CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)`);
+    const replica = await opened({ url: `file:${dir.file('replica.db')}`, syncUrl: primary.url });
+    for (const [prefix, value] of [[':', 'colon'], ['@', 'at'], ['$', 'dollar']] as const) {
+      await replica.execute(`INSERT INTO t(v) VALUES (${prefix}v)`, { v: value });
+      expect(await replica.query(`SELECT v FROM t WHERE v = ${prefix}v`, { v: value })).toEqual([{ v: value }]);
+    }
+    expect((await writer.query<{ v: string }>('SELECT v FROM t ORDER BY id')).map((row) => row.v)).toEqual(['colon', 'at', 'dollar']);
+    const error = await rejectionOf(replica.query('SELECT :a AS a, :b AS b', { a: 1 }));
+    expect(error).toBeInstanceOf(RangeError);
+    expect(error.message).toMatch(/missing named parameter `b`/);
+  });
+
+  it('a new replica of a server that is down fails at open with SYNC_FAILED and leaves no file behind; the next open, with the server up, syncs', async () => {
+    const primary = await server();
+    const writer = await remote(primary);
+    await writer.exec(`CREATE TABLE t(v); INSERT INTO t VALUES ('there')`);
+    await primary.stop();
+    const dir = await tempDir();
+    await expectLibsqlError(open({ url: `file:${dir.file('replica.db')}`, syncUrl: primary.url, requestTimeout: 5000 }), 'SYNC_FAILED', /first sync failed/);
+    expect(await readdir(dir.path)).toEqual([]);
+    await primary.restart();
+    const replica = await opened({ url: `file:${dir.file('replica.db')}`, syncUrl: primary.url });
+    expect(await replica.query('SELECT v FROM t')).toEqual([{ v: 'there' }]);
+  });
+
   it('a process that closes its replica (syncInterval running) exits on its own', async () => {
     const primary = await server();
     const dir = await tempDir();
