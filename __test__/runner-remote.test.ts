@@ -126,6 +126,28 @@ describe.skipIf(skipReason !== undefined)(`remote server${suffix}`, () => {
     expect(await pending).toEqual([{ one: 1 }]);
   });
 
+  it('statements called together (sent to the server in one request) each end as if run alone, in call order', async () => {
+    await db.exec(`CREATE TABLE ${table}_burst(id INTEGER PRIMARY KEY, v TEXT UNIQUE)`);
+    try {
+      const calls: Promise<unknown>[] = [];
+      for (let i = 0; i < 60; i++) {
+        calls.push(db.execute(`INSERT INTO ${table}_burst(v) VALUES (?)`, [i === 30 ? 'v-0' : `v-${i}`]));
+        if (i % 10 === 9) calls.push(db.query<{ n: number }>(`SELECT count(*) AS n FROM ${table}_burst`));
+      }
+      calls.push(db.query('BEGIN'));
+      const settled = await Promise.allSettled(calls);
+      const rejected = settled.flatMap((outcome, index) => (outcome.status === 'rejected' ? [[index, (outcome.reason as { code?: string }).code]] : []));
+      // The duplicate (call 33: 30 inserts + 3 counts before it) and the refused BEGIN fail alone.
+      expect(rejected).toEqual([[33, 'SQLITE_CONSTRAINT_UNIQUE'], [66, 'TRANSACTION_STATE']]);
+      const counts = settled.filter((_, index) => index % 11 === 10).map((outcome) => (outcome as PromiseFulfilledResult<{ n: number }[]>).value[0].n);
+      expect(counts).toEqual([10, 20, 30, 39, 49, 59]);
+      const ids = (settled.slice(0, 3) as PromiseFulfilledResult<{ lastInsertRowid: number }>[]).map((outcome) => outcome.value.lastInsertRowid);
+      expect(ids).toEqual([1, 2, 3]);
+    } finally {
+      await db.exec(`DROP TABLE IF EXISTS ${table}_burst`);
+    }
+  });
+
   it('concurrent calls are serialized in the order they were made', async () => {
     await db.exec(`CREATE TABLE ${table}_c(id INTEGER PRIMARY KEY, op INTEGER NOT NULL)`);
     try {

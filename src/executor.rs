@@ -43,14 +43,54 @@ pub enum Job {
     Close(oneshot::Sender<()>),
 }
 
-/// Owns a remote connection and runs its jobs in arrival order until closed.
+/// The most statements one request carries when many are called at once.
+const MAX_TOGETHER: usize = 256;
+
+/// Owns a remote connection and runs its jobs in arrival order until closed. Statements queued
+/// together outside a transaction (concurrent promises) go to the server in one request.
 async fn work(mut connection: JsConnection, mut jobs: mpsc::UnboundedReceiver<Job>) {
-    while let Some(job) = jobs.recv().await {
+    let mut next = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match jobs.recv().await {
+                Some(job) => job,
+                None => return,
+            },
+        };
         match job {
+            Job::Run(op, reply) if op.is_statement() && connection.runs_together() => {
+                let mut together = vec![(op, reply)];
+                while together.len() < MAX_TOGETHER {
+                    match jobs.try_recv() {
+                        Ok(Job::Run(op, reply)) if op.is_statement() => together.push((op, reply)),
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if together.len() == 1 {
+                    let (op, reply) = together.pop().expect("one job");
+                    let _ = reply.send(guarded(connection.run(op)).await);
+                    continue;
+                }
+                let (ops, replies): (Vec<Op>, Vec<_>) = together.into_iter().unzip();
+                let count = ops.len();
+                let outcomes = match guarded(async { Ok(connection.run_together(ops).await) }).await {
+                    Ok(outcomes) => outcomes,
+                    Err(err) => (0..count).map(|_| Err(err.clone())).collect(),
+                };
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(outcome);
+                }
+            }
             Job::Run(op, reply) => {
                 let _ = reply.send(guarded(connection.run(op)).await);
             }
             Job::Close(reply) => {
+                connection.close().await;
                 drop(connection);
                 let _ = reply.send(());
                 return;

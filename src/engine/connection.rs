@@ -192,6 +192,13 @@ impl<A: Default> Connection<A> {
         }
     }
 
+    /// Lets the server go of what this connection holds (a server connection's kept stream).
+    pub async fn close(&mut self) {
+        if let Backend::Remote(conn) = &mut self.backend {
+            conn.close().await;
+        }
+    }
+
     /// Best effort: used on paths that are already failing with a more useful error.
     pub async fn rollback_if_open(&mut self) {
         if let Backend::Remote(conn) = &mut self.backend {

@@ -7,6 +7,7 @@ use crate::values::Params;
 
 use super::connection::refuse_transaction_control;
 use super::migrate::{self, Migration, MigrationReport};
+use super::connection::Backend;
 use super::{Connection, Rows, StatementResult};
 
 /// What an operation asks of the connection.
@@ -69,5 +70,52 @@ impl<A: Default> Connection<A> {
                 Ok(Output::Synced { frame_no, frames_synced })
             }
         }
+    }
+}
+
+impl Op {
+    /// A single statement outside the runner's own bookkeeping: what may travel together.
+    pub fn is_statement(&self) -> bool {
+        matches!(self, Op::Query { .. } | Op::Execute { .. })
+    }
+}
+
+impl<A: Default> Connection<A> {
+    /// Whether statements called together can travel to the server in one request: on a
+    /// server, outside a transaction.
+    pub fn runs_together(&self) -> bool {
+        matches!(&self.backend, Backend::Remote(conn) if !conn.in_transaction())
+    }
+
+    /// Statements (`Op::Query`, `Op::Execute`) called together, run in order, each on its own
+    /// (see `runs_together`); each gets its own outcome.
+    pub async fn run_together(&mut self, ops: Vec<Op>) -> Vec<DbResult<Output>> {
+        let Backend::Remote(conn) = &mut self.backend else { unreachable!("only a server runs statements together") };
+        // Per op: whether it is a query (rows wanted), or why it was refused before sending.
+        let mut kinds = Vec::with_capacity(ops.len());
+        let mut statements = Vec::with_capacity(ops.len());
+        for op in ops {
+            let (sql, params, is_query) = match op {
+                Op::Query { sql, params } => (sql, params, true),
+                Op::Execute { sql, params } => (sql, params, false),
+                _ => unreachable!("only statements run together"),
+            };
+            match refuse_transaction_control(&sql) {
+                Ok(()) => {
+                    kinds.push(Ok(is_query));
+                    statements.push((sql, params, is_query));
+                }
+                Err(err) => kinds.push(Err(err)),
+            }
+        }
+        let mut results = conn.statements(statements).await.into_iter();
+        kinds
+            .into_iter()
+            .map(|kind| {
+                let is_query = kind?;
+                let result = results.next().expect("one result per statement sent")?;
+                Ok(if is_query { Output::Rows(result.rows) } else { Output::Execute(result) })
+            })
+            .collect()
     }
 }

@@ -1,50 +1,62 @@
 //! A connection to a libSQL server (sqld, Turso) over Hrana 3 on HTTP.
 //!
-//! Outside a transaction every call is one request on a new stream that the same request
-//! closes: nothing is held between calls, so nothing can go stale — an idle connection, a
-//! server restart or a failover costs no call of ours an error. A transaction is one stream,
-//! held by its baton from the first statement to COMMIT or ROLLBACK; its `BEGIN IMMEDIATE`
-//! travels with its first statement and its COMMIT closes the stream, so a transaction of
-//! n statements takes n + 1 requests. `batch()` is one request: a Hrana batch whose steps run
-//! only if the previous one succeeded, ending in COMMIT, or ROLLBACK when anything failed.
+//! The connection keeps one stream (its baton) between calls: a new stream costs the server a
+//! database connection of its own, measured as the larger part of a write's time on loopback.
+//! A kept stream can go stale — idle past the server's stream timeout, or forgotten by a server
+//! that restarted — and the server then refuses its baton before running anything; a call
+//! outside a transaction then simply runs on a new stream, so a restart or failover costs no
+//! call an error. Calls made together (concurrent promises) travel in one request.
 //!
-//! A stream the server lost (restart, idle past its stream timeout) takes its transaction
-//! with it: the server rolls it back. The connection then refuses the transaction's further
-//! statements until it is rolled back, so no statement meant for it runs outside it.
+//! A transaction runs on the stream from its first statement (which carries its
+//! `BEGIN IMMEDIATE`) to COMMIT or ROLLBACK, so a transaction of n statements takes n + 1
+//! requests. If the server loses its stream, the transaction is gone (rolled back by the
+//! server); the connection then refuses the transaction's further statements until it ends, so
+//! no statement meant for it runs outside it.
 
+mod batch;
 mod errors;
+mod hrana;
 mod http;
+mod refusal;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use libsql::Value;
-use libsql_hrana::proto::{
-    self, Batch, BatchCond, BatchStep, BatchStreamReq, CloseStreamReq, ExecuteStreamReq, GetAutocommitStreamReq,
-    PipelineRespBody, SequenceStreamReq, Stmt, StmtResult, StreamRequest, StreamResponse, StreamResult,
-};
+use libsql_hrana::proto::{CloseStreamReq, ExecuteStreamReq, GetAutocommitStreamReq, SequenceStreamReq, StmtResult, StreamRequest, StreamResponse, StreamResult};
 
-use crate::error::{DbError, DbResult, ErrorClass};
-use crate::sql::params::{match_parameters, SqlPlaceholders};
+use crate::error::{DbError, DbResult};
 use crate::sql::text::ensure_single_statement;
 use crate::values::Params;
 
 use super::{Rows, StatementResult};
-use errors::statement_error;
+use hrana::{execute_plain, response, statement_of, stmt_of, unexpected, value_from_server};
 use http::HranaHttp;
+
+/// How long a kept stream is trusted to still be known to the server. sqld forgets a stream
+/// after 10 s idle; a call on a forgotten one costs a refused request before the new stream.
+const STREAM_IDLE_LIMIT: Duration = Duration::from_secs(5);
 
 pub struct RemoteConnection {
     http: HranaHttp,
+    stream: Option<Stream>,
     transaction: Transaction,
     /// SQLite reports the last insert of the connection, also after statements that insert
-    /// nothing; each request here has a stream of its own, so the value is kept here.
+    /// nothing; the server reports it per statement, so the value is kept here.
     last_insert_rowid: i64,
+}
+
+struct Stream {
+    baton: String,
+    /// Where the server wants the stream's next request, when it said.
+    url: Option<String>,
+    last_used: Instant,
 }
 
 enum Transaction {
     None,
     /// `begin()` was called; BEGIN goes out with the first statement.
     Pending,
-    Open { baton: String, stream_url: Option<String> },
+    /// Open on the kept stream.
+    Open,
     /// The server lost the stream (and rolled the transaction back): why, for every later call.
     Lost(DbError),
 }
@@ -52,7 +64,8 @@ enum Transaction {
 impl RemoteConnection {
     /// Opening sends nothing: the first call finds out whether the server is there.
     pub fn new(url: &str, token: Option<&str>, request_timeout: Duration) -> DbResult<RemoteConnection> {
-        Ok(RemoteConnection { http: HranaHttp::new(url, token, request_timeout)?, transaction: Transaction::None, last_insert_rowid: 0 })
+        let http = HranaHttp::new(url, token, request_timeout)?;
+        Ok(RemoteConnection { http, stream: None, transaction: Transaction::None, last_insert_rowid: 0 })
     }
 
     pub fn in_transaction(&self) -> bool {
@@ -78,70 +91,56 @@ impl RemoteConnection {
         }
     }
 
+    /// Statements called together outside a transaction, in one request: each runs (and
+    /// commits) on its own, in order, as if called one after another.
+    pub async fn statements(&mut self, statements: Vec<(String, Params, bool)>) -> Vec<DbResult<StatementResult>> {
+        let prepared: Vec<DbResult<StreamRequest>> = statements
+            .into_iter()
+            .map(|(sql, params, want_rows)| {
+                ensure_single_statement(&sql)?;
+                Ok(StreamRequest::Execute(ExecuteStreamReq { stmt: statement_of(&sql, params, want_rows) }))
+            })
+            .collect();
+        let requests: Vec<&StreamRequest> = prepared.iter().filter_map(|request| request.as_ref().ok()).collect();
+        let mut answers = match self.outside_transaction(&requests).await {
+            Ok(results) => results.into_iter().map(|result| response(Some(result))).collect::<Vec<_>>().into_iter(),
+            Err(err) => (0..requests.len()).map(|_| Err(err.clone())).collect::<Vec<_>>().into_iter(),
+        };
+        let mut outcomes = Vec::with_capacity(prepared.len());
+        for request in &prepared {
+            let outcome = match request {
+                Err(err) => Err(err.clone()),
+                Ok(request) => match answers.next().unwrap_or_else(|| Err(unexpected("statement"))) {
+                    Ok(StreamResponse::Execute(execute)) => Ok(self.statement_result(execute.result)),
+                    Ok(_) => Err(unexpected("execute")),
+                    Err(err) => Err(self.explain_refusal(err, stmt_of(request)).await),
+                },
+            };
+            outcomes.push(outcome);
+        }
+        outcomes
+    }
+
     /// Runs a script of statements without parameters.
     pub async fn exec(&mut self, script: &str) -> DbResult<()> {
         let sequence = StreamRequest::Sequence(SequenceStreamReq { sql: Some(script.to_owned()), sql_id: None, replication_index: None });
         if self.in_transaction() {
-            return self.on_stream(&sequence).await.map(|_| ());
+            return self.in_transaction_stream(&sequence).await.map(|_| ());
         }
         let state = StreamRequest::GetAutocommit(GetAutocommitStreamReq {});
-        let mut results = self.autocommit(&[&sequence, &state]).await?.into_iter();
+        let mut results = self.outside_transaction(&[&sequence, &state]).await?.into_iter();
         response(results.next())?;
         match response(results.next())? {
-            // Closing the stream rolled it back; every later transaction would fail otherwise.
-            StreamResponse::GetAutocommit(state) if !state.is_autocommit => Err(DbError::libsql(
-                "TRANSACTION_STATE",
-                "the script left a transaction open; it was rolled back (end it in the script, or use transaction())",
-            )),
+            StreamResponse::GetAutocommit(state) if !state.is_autocommit => {
+                // Every later transaction would fail on a stream left inside one.
+                self.end_on_stream(&execute_plain("ROLLBACK")).await;
+                Err(DbError::libsql(
+                    "TRANSACTION_STATE",
+                    "the script left a transaction open; it was rolled back (end it in the script, or use transaction())",
+                ))
+            }
             _ => Ok(()),
         }
-    }
-
-    /// All statements in one transaction, in one request.
-    pub async fn batch(&mut self, statements: Vec<(String, Params)>) -> DbResult<Vec<StatementResult>> {
-        if self.in_transaction() {
-            return Err(DbError::libsql("TRANSACTION_STATE", "batch() cannot run inside an open transaction"));
-        }
-        let count = statements.len();
-        let mut steps = vec![BatchStep { condition: None, stmt: Stmt::new("BEGIN IMMEDIATE", false) }];
-        for (index, (sql, params)) in statements.into_iter().enumerate() {
-            ensure_single_statement(&sql).map_err(|err| err.context(&format!("batch statement {}", index + 1)))?;
-            steps.push(BatchStep { condition: Some(BatchCond::Ok { step: index as u32 }), stmt: statement_of(&sql, params, true) });
-        }
-        let commit = count as u32 + 1;
-        steps.push(BatchStep { condition: Some(BatchCond::Ok { step: count as u32 }), stmt: Stmt::new("COMMIT", false) });
-        steps.push(BatchStep {
-            condition: Some(BatchCond::Not { cond: Box::new(BatchCond::Ok { step: commit }) }),
-            stmt: Stmt::new("ROLLBACK", false),
-        });
-        let request = StreamRequest::Batch(BatchStreamReq { batch: Batch { steps, replication_index: None } });
-        let mut results = self.autocommit(&[&request]).await?.into_iter();
-        let outcome = match response(results.next())? {
-            StreamResponse::Batch(batch) => batch.result,
-            _ => return Err(unexpected("batch")),
-        };
-        let mut step_results = outcome.step_results.into_iter();
-        let mut step_errors = outcome.step_errors.into_iter();
-        if let Some(Some(error)) = step_errors.next() {
-            return Err(statement_error(error).context("batch() could not begin its transaction"));
-        }
-        step_results.next();
-        let mut results = Vec::with_capacity(count);
-        for index in 0..count {
-            if let Some(Some(error)) = step_errors.next() {
-                let StreamRequest::Batch(batch) = &request else { unreachable!("built above") };
-                let err = self.explain_refusal(statement_error(error), &batch.batch.steps[index + 1].stmt).await;
-                return Err(err.context(&format!("batch statement {} of {count} failed, nothing was applied", index + 1)));
-            }
-            match step_results.next().flatten() {
-                Some(result) => results.push(result),
-                None => return Err(unexpected("batch step")),
-            }
-        }
-        if let Some(Some(error)) = step_errors.next() {
-            return Err(statement_error(error).context("batch() could not commit, nothing was applied"));
-        }
-        Ok(results.into_iter().map(|result| self.statement_result(result)).collect())
     }
 
     pub async fn commit(&mut self) -> DbResult<()> {
@@ -149,124 +148,122 @@ impl RemoteConnection {
             Transaction::None => Err(DbError::libsql("TRANSACTION_STATE", "no transaction is open to commit")),
             Transaction::Pending => Ok(()),
             Transaction::Lost(err) => Err(err),
-            Transaction::Open { baton, stream_url } => {
-                let requests = [&execute_plain("COMMIT"), &StreamRequest::Close(CloseStreamReq {})];
-                let answer = self.http.pipeline(stream_url.as_deref(), Some(&baton), &requests).await.map_err(|err| match err.code.as_str() {
+            Transaction::Open => {
+                let answer = self.on_kept_stream(&execute_plain("COMMIT")).await.map_err(|err| match err.code.as_str() {
                     "SERVER_UNREACHABLE" | "REQUEST_TIMEOUT" => {
                         err.context("the COMMIT was sent but its outcome is unknown (check before retrying)")
                     }
                     _ => lost_stream(err),
                 })?;
-                response(answer.results.into_iter().next()).map(|_| ())
+                if let Err(err) = response(answer.into_iter().next()) {
+                    // A refused COMMIT leaves the transaction open on the stream.
+                    self.end_on_stream(&execute_plain("ROLLBACK")).await;
+                    return Err(err);
+                }
+                Ok(())
             }
         }
     }
 
     /// Ends the transaction, if any, without committing. A failure is not reported: the server
-    /// rolls back a stream that is closed or that it lost.
+    /// rolls back a stream that it lost, and one that is closed.
     pub async fn rollback(&mut self) {
-        if let Transaction::Open { baton, stream_url } = std::mem::replace(&mut self.transaction, Transaction::None) {
-            let requests = [&execute_plain("ROLLBACK"), &StreamRequest::Close(CloseStreamReq {})];
-            let _ = self.http.pipeline(stream_url.as_deref(), Some(&baton), &requests).await;
+        if let Transaction::Open = std::mem::replace(&mut self.transaction, Transaction::None) {
+            self.end_on_stream(&execute_plain("ROLLBACK")).await;
         }
     }
 
-    /// Sends `request` on the open transaction's stream (beginning it first if needed), or
-    /// on a stream of its own outside a transaction.
+    /// Closes the kept stream. The server forgets it after its timeout anyway, so `close()`
+    /// waits for this at most a second.
+    pub async fn close(&mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.end_on_stream(&StreamRequest::Close(CloseStreamReq {}))).await;
+    }
+
+    /// One request, in the transaction if one is open.
     async fn on_stream(&mut self, request: &StreamRequest) -> DbResult<StreamResponse> {
+        match self.transaction {
+            Transaction::None => response(self.outside_transaction(&[request]).await?.into_iter().next()),
+            _ => self.in_transaction_stream(request).await,
+        }
+    }
+
+    /// `request` in the transaction: with its BEGIN when it is the first, else on its stream.
+    async fn in_transaction_stream(&mut self, request: &StreamRequest) -> DbResult<StreamResponse> {
         match std::mem::replace(&mut self.transaction, Transaction::None) {
-            Transaction::None => response(self.autocommit(&[request]).await?.into_iter().next()),
+            Transaction::None => unreachable!("called inside a transaction only"),
             Transaction::Lost(err) => {
-                let again = err.clone();
-                self.transaction = Transaction::Lost(err);
-                Err(again)
-            }
-            Transaction::Pending => {
-                let answer = self.http.pipeline(None, None, &[&execute_plain("BEGIN IMMEDIATE"), request]).await?;
-                let mut results = answer.results.into_iter();
-                response(results.next()).map_err(|err| err.context("could not begin the transaction"))?;
-                self.keep_stream(answer.baton, answer.base_url)?;
-                response(results.next())
-            }
-            Transaction::Open { baton, stream_url } => {
-                let answer = match self.http.pipeline(stream_url.as_deref(), Some(&baton), &[request]).await {
-                    Ok(answer) => answer,
-                    Err(err) => {
-                        let err = lost_stream(err);
-                        self.transaction = Transaction::Lost(err.clone());
-                        return Err(err);
-                    }
-                };
-                let PipelineRespBody { baton, base_url, results } = answer;
-                self.keep_stream(baton, base_url)?;
-                response(results.into_iter().next())
-            }
-        }
-    }
-
-    /// Requests on a new stream, closed by the same request.
-    async fn autocommit(&self, requests: &[&StreamRequest]) -> DbResult<Vec<StreamResult>> {
-        let close = StreamRequest::Close(CloseStreamReq {});
-        let mut all = Vec::with_capacity(requests.len() + 1);
-        all.extend_from_slice(requests);
-        all.push(&close);
-        Ok(self.http.pipeline(None, None, &all).await?.results)
-    }
-
-    /// The error a local file gives for what the server refused in its own words: the
-    /// placeholders that do not match, and a unique constraint that is the primary key.
-    /// Costs nothing unless a statement failed.
-    async fn explain_refusal(&mut self, err: DbError, stmt: &Stmt) -> DbError {
-        let sql = stmt.sql.as_deref().unwrap_or_default();
-        if err.class == ErrorClass::Range {
-            let shape = if stmt.named_args.is_empty() {
-                Params::Positional(vec![Value::Null; stmt.args.len()])
-            } else {
-                let bare = |name: &str| name.trim_start_matches([':', '@', '$']).to_owned();
-                Params::Named(stmt.named_args.iter().map(|arg| (bare(&arg.name), Value::Null)).collect())
-            };
-            let shape = if stmt.args.is_empty() && stmt.named_args.is_empty() { Params::None } else { shape };
-            return match_parameters(&SqlPlaceholders::scan(sql), shape).err().unwrap_or(err);
-        }
-        if err.code == "SQLITE_CONSTRAINT_UNIQUE" {
-            if let Some(refined) = self.primary_key_violation(&err).await {
-                return refined;
-            }
-        }
-        err
-    }
-
-    /// SQLite names a primary key violation `UNIQUE constraint failed: t.id` too, with
-    /// its own extended code; the server sends only the message. Asks which columns are `t`'s
-    /// primary key.
-    async fn primary_key_violation(&mut self, err: &DbError) -> Option<DbError> {
-        let columns = err.message.strip_prefix("UNIQUE constraint failed: ")?;
-        let columns: Vec<(&str, &str)> = columns.split(", ").map(|column| column.split_once('.')).collect::<Option<_>>()?;
-        let table = columns.first()?.0;
-        let mut stmt = Stmt::new("SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", true);
-        stmt.bind(proto::Value::Text { value: table.into() });
-        let answer = self.on_stream(&StreamRequest::Execute(ExecuteStreamReq { stmt })).await.ok()?;
-        let StreamResponse::Execute(execute) = answer else { return None };
-        let key: Vec<String> = execute.result.rows.into_iter().filter_map(|row| match row.values.into_iter().next() {
-            Some(proto::Value::Text { value }) => Some(value.to_string()),
-            _ => None,
-        }).collect();
-        let violated: Vec<&str> = columns.iter().map(|(_, column)| *column).collect();
-        (!key.is_empty() && key == violated).then(|| DbError::sqlite(1555, err.message.clone()))
-    }
-
-    fn keep_stream(&mut self, baton: Option<String>, stream_url: Option<String>) -> DbResult<()> {
-        match baton {
-            Some(baton) => {
-                self.transaction = Transaction::Open { baton, stream_url };
-                Ok(())
-            }
-            None => {
-                let err = lost_stream(DbError::libsql("STREAM_EXPIRED", "the server closed the transaction's stream"));
                 self.transaction = Transaction::Lost(err.clone());
                 Err(err)
             }
+            Transaction::Pending => {
+                // Until it ends, nothing meant for this transaction may run outside it.
+                let begun = match self.outside_transaction(&[&execute_plain("BEGIN IMMEDIATE"), request]).await {
+                    Ok(results) => Ok(results),
+                    Err(err) => Err(err.context("could not begin the transaction")),
+                };
+                let mut results = begun
+                    .and_then(|results| {
+                        let mut results = results.into_iter();
+                        response(results.next()).map_err(|err| err.context("could not begin the transaction"))?;
+                        Ok(results)
+                    })
+                    .inspect_err(|err| self.transaction = Transaction::Lost(err.clone()))?;
+                self.transaction = Transaction::Open;
+                response(results.next())
+            }
+            Transaction::Open => match self.on_kept_stream(request).await {
+                Ok(results) => {
+                    self.transaction = Transaction::Open;
+                    response(results.into_iter().next())
+                }
+                Err(err) => {
+                    let err = lost_stream(err);
+                    self.transaction = Transaction::Lost(err.clone());
+                    Err(err)
+                }
+            },
         }
+    }
+
+    /// Requests outside a transaction: on the kept stream while the server still knows it,
+    /// else on a new one. A baton the server refuses ran nothing, so the new stream runs it all.
+    async fn outside_transaction(&mut self, requests: &[&StreamRequest]) -> DbResult<Vec<StreamResult>> {
+        if let Some(stream) = self.stream.take().filter(|stream| stream.last_used.elapsed() < STREAM_IDLE_LIMIT) {
+            match self.http.pipeline(stream.url.as_deref(), Some(&stream.baton), requests).await {
+                Ok(answer) => return Ok(self.keep_stream(answer)),
+                Err(err) if err.code == "STREAM_EXPIRED" => {}
+                Err(err) => return Err(err),
+            }
+        }
+        let answer = self.http.pipeline(None, None, requests).await?;
+        Ok(self.keep_stream(answer))
+    }
+
+    /// `request` on the kept stream, which must be the one the caller's transaction is on.
+    async fn on_kept_stream(&mut self, request: &StreamRequest) -> DbResult<Vec<StreamResult>> {
+        let Some(stream) = self.stream.take() else {
+            return Err(DbError::libsql("STREAM_EXPIRED", "the server closed the transaction's stream"));
+        };
+        let answer = self.http.pipeline(stream.url.as_deref(), Some(&stream.baton), &[request]).await?;
+        let results = self.keep_stream(answer);
+        if self.stream.is_none() {
+            return Err(DbError::libsql("STREAM_EXPIRED", "the server closed the transaction's stream"));
+        }
+        Ok(results)
+    }
+
+    /// Best effort: a `request` that ends what the stream holds; the stream is kept if it survives.
+    async fn end_on_stream(&mut self, request: &StreamRequest) {
+        if let Some(stream) = self.stream.take() {
+            if let Ok(answer) = self.http.pipeline(stream.url.as_deref(), Some(&stream.baton), &[request]).await {
+                self.keep_stream(answer);
+            }
+        }
+    }
+
+    fn keep_stream(&mut self, answer: libsql_hrana::proto::PipelineRespBody) -> Vec<StreamResult> {
+        self.stream = answer.baton.map(|baton| Stream { baton, url: answer.base_url, last_used: Instant::now() });
+        answer.results
     }
 
     fn statement_result(&mut self, result: StmtResult) -> StatementResult {
@@ -290,61 +287,4 @@ fn lost_stream(err: DbError) -> DbError {
         "the transaction was lost and rolled back by the server (its stream expired after idling past the server's \
          stream timeout, or the server restarted); nothing of it was committed",
     )
-}
-
-fn response(result: Option<StreamResult>) -> DbResult<StreamResponse> {
-    match result {
-        Some(StreamResult::Ok { response }) => Ok(response),
-        Some(StreamResult::Error { error }) => Err(statement_error(error)),
-        Some(StreamResult::None) | None => Err(unexpected("request")),
-    }
-}
-
-fn unexpected(what: &str) -> DbError {
-    DbError::libsql("SERVER_ERROR", format!("the server's answer to a {what} is missing or of the wrong kind"))
-}
-
-fn stmt_of(request: &StreamRequest) -> &Stmt {
-    match request {
-        StreamRequest::Execute(execute) => &execute.stmt,
-        _ => unreachable!("only execute requests carry one statement"),
-    }
-}
-
-fn execute_plain(sql: &str) -> StreamRequest {
-    StreamRequest::Execute(ExecuteStreamReq { stmt: Stmt::new(sql, false) })
-}
-
-fn statement_of(sql: &str, params: Params, want_rows: bool) -> Stmt {
-    let mut stmt = Stmt::new(sql, want_rows);
-    match params {
-        Params::None => {}
-        Params::Positional(values) => stmt.args = values.into_iter().map(value_to_server).collect(),
-        // The server looks a placeholder's name up with and without its prefix, so a bare key
-        // serves `:name`, `@name` and `$name`, as it does locally.
-        Params::Named(pairs) => {
-            stmt.named_args = pairs.into_iter().map(|(name, value)| proto::NamedArg { name, value: value_to_server(value) }).collect()
-        }
-    }
-    stmt
-}
-
-fn value_to_server(value: Value) -> proto::Value {
-    match value {
-        Value::Null => proto::Value::Null,
-        Value::Integer(value) => proto::Value::Integer { value },
-        Value::Real(value) => proto::Value::Float { value },
-        Value::Text(value) => proto::Value::Text { value: value.into() },
-        Value::Blob(value) => proto::Value::Blob { value: value.into() },
-    }
-}
-
-fn value_from_server(value: proto::Value) -> Value {
-    match value {
-        proto::Value::None | proto::Value::Null => Value::Null,
-        proto::Value::Integer { value } => Value::Integer(value),
-        proto::Value::Float { value } => Value::Real(value),
-        proto::Value::Text { value } => Value::Text(value.to_string()),
-        proto::Value::Blob { value } => Value::Blob(value.to_vec()),
-    }
 }

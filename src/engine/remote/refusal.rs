@@ -1,0 +1,56 @@
+//! What the server refused, said as a local file says it: placeholders that do not match the
+//! statement, and a unique constraint that is the primary key. Costs nothing unless a statement
+//! failed.
+
+use libsql::Value;
+use libsql_hrana::proto::{self, ExecuteStreamReq, Stmt, StreamRequest, StreamResponse};
+
+use crate::error::{DbError, ErrorClass};
+use crate::sql::params::{match_parameters, SqlPlaceholders};
+use crate::values::Params;
+
+use super::RemoteConnection;
+
+impl RemoteConnection {
+    /// The error a local file gives for what the server refused in its own words: the
+    /// placeholders that do not match, and a unique constraint that is the primary key.
+    /// Costs nothing unless a statement failed.
+    pub(super) async fn explain_refusal(&mut self, err: DbError, stmt: &Stmt) -> DbError {
+        let sql = stmt.sql.as_deref().unwrap_or_default();
+        if err.class == ErrorClass::Range {
+            let shape = if stmt.named_args.is_empty() {
+                Params::Positional(vec![Value::Null; stmt.args.len()])
+            } else {
+                let bare = |name: &str| name.trim_start_matches([':', '@', '$']).to_owned();
+                Params::Named(stmt.named_args.iter().map(|arg| (bare(&arg.name), Value::Null)).collect())
+            };
+            let shape = if stmt.args.is_empty() && stmt.named_args.is_empty() { Params::None } else { shape };
+            return match_parameters(&SqlPlaceholders::scan(sql), shape).err().unwrap_or(err);
+        }
+        if err.code == "SQLITE_CONSTRAINT_UNIQUE" {
+            if let Some(refined) = self.primary_key_violation(&err).await {
+                return refined;
+            }
+        }
+        err
+    }
+
+    /// SQLite names a primary key violation `UNIQUE constraint failed: t.id` too, with
+    /// its own extended code; the server sends only the message. Asks which columns are `t`'s
+    /// primary key.
+    async fn primary_key_violation(&mut self, err: &DbError) -> Option<DbError> {
+        let columns = err.message.strip_prefix("UNIQUE constraint failed: ")?;
+        let columns: Vec<(&str, &str)> = columns.split(", ").map(|column| column.split_once('.')).collect::<Option<_>>()?;
+        let table = columns.first()?.0;
+        let mut stmt = Stmt::new("SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", true);
+        stmt.bind(proto::Value::Text { value: table.into() });
+        let answer = self.on_stream(&StreamRequest::Execute(ExecuteStreamReq { stmt })).await.ok()?;
+        let StreamResponse::Execute(execute) = answer else { return None };
+        let key: Vec<String> = execute.result.rows.into_iter().filter_map(|row| match row.values.into_iter().next() {
+            Some(proto::Value::Text { value }) => Some(value.to_string()),
+            _ => None,
+        }).collect();
+        let violated: Vec<&str> = columns.iter().map(|(_, column)| *column).collect();
+        (!key.is_empty() && key == violated).then(|| DbError::sqlite(1555, err.message.clone()))
+    }
+}
