@@ -12,7 +12,8 @@
 //! No Rust panic reaches Node: every operation runs under `catch_unwind` and a panic becomes a
 //! `LibsqlError` with code `INTERNAL`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt;
@@ -22,9 +23,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::engine::{Connection, Op, Output};
 use crate::error::{DbError, DbResult};
 use crate::js::error::ToJsError;
-use crate::js::primitives::{undefined, RawValue};
+use crate::js::primitives::{settled_promise, undefined, RawValue};
 use crate::js::row_builder::{JsRows, RowBuilderSlot};
-use crate::options::OpenOptions;
+use crate::options::{OpenOptions, Target};
 use crate::values::Params;
 
 /// A connection whose local statements keep their row builders.
@@ -34,8 +35,21 @@ pub type JsConnection = Connection<RowBuilderSlot>;
 pub enum Executor {
     /// Local: the connection itself, used on the JS thread.
     Inline(RefCell<Option<JsConnection>>),
-    /// Remote: the queue of the worker task that owns the connection.
-    Worker(RefCell<Option<mpsc::UnboundedSender<Job>>>),
+    /// Remote and replica: the worker task that owns the connection.
+    Worker(Worker),
+}
+
+pub struct Worker {
+    /// Its queue. `None` once closed.
+    queue: RefCell<Option<mpsc::UnboundedSender<Job>>>,
+    /// Embedded replicas: a read-only connection to the replica's file, whose reads run on the
+    /// JS thread at a local file's speed (`Connection::open_replica_reader`).
+    reader: RefCell<Option<JsConnection>>,
+    /// Operations sent to the worker whose results have not come back: a read never overtakes
+    /// them (it must see the writes called before it).
+    in_flight: Rc<Cell<usize>>,
+    /// A transaction is open on the worker's connection: its statements belong there.
+    in_transaction: Cell<bool>,
 }
 
 pub enum Job {
@@ -102,7 +116,7 @@ async fn work(mut connection: JsConnection, mut jobs: mpsc::UnboundedReceiver<Jo
 /// A connection opened off the JS thread, before it has an executor.
 pub enum Opened {
     Inline(JsConnection),
-    Worker(mpsc::UnboundedSender<Job>),
+    Worker { queue: mpsc::UnboundedSender<Job>, reader: Option<JsConnection> },
 }
 
 /// Opens the connection: a local one comes back to run on the JS thread; a remote one or a
@@ -113,9 +127,13 @@ pub async fn open(options: OpenOptions) -> DbResult<Opened> {
         if connection.target().is_local() {
             return Ok(Opened::Inline(connection));
         }
+        let reader = match connection.target() {
+            Target::Replica { .. } => Some(JsConnection::open_replica_reader(&options)?),
+            _ => None,
+        };
         let (queue, jobs) = mpsc::unbounded_channel();
         tokio::spawn(work(connection, jobs));
-        Ok(Opened::Worker(queue))
+        Ok(Opened::Worker { queue, reader })
     })
     .await
 }
@@ -132,27 +150,19 @@ impl Executor {
                 let output = run_inline(slot, op).map_err(|e| e.into_napi(env.raw()))?;
                 Ok(RawValue(unsafe { Output::to_napi_value(env.raw(), output)? }))
             }
-            Executor::Worker(slot) => {
-                let (reply, result) = oneshot::channel();
-                let queued = slot.borrow().as_ref().is_some_and(|queue| queue.send(Job::Run(op, reply)).is_ok());
-                let promise = env.spawn_future_with_callback(
-                    async move {
-                        Ok(match queued {
-                            true => result.await.unwrap_or_else(|_| Err(DbError::closed())),
-                            false => Err(DbError::closed()),
-                        })
-                    },
-                    |env, result| result.map_err(|e| e.into_napi(env.raw())),
-                )?;
-                Ok(RawValue(promise.raw()))
-            }
+            Executor::Worker(worker) => worker.dispatch(env, op),
         }
     }
 
     pub fn new(opened: Opened) -> Executor {
         match opened {
             Opened::Inline(connection) => Executor::Inline(RefCell::new(Some(connection))),
-            Opened::Worker(queue) => Executor::Worker(RefCell::new(Some(queue))),
+            Opened::Worker { queue, reader } => Executor::Worker(Worker {
+                queue: RefCell::new(Some(queue)),
+                reader: RefCell::new(reader),
+                in_flight: Rc::new(Cell::new(0)),
+                in_transaction: Cell::new(false),
+            }),
         }
     }
 
@@ -177,10 +187,11 @@ impl Executor {
                 drop(slot.borrow_mut().take());
                 unsafe { undefined(env.raw()) }.map(RawValue)
             }
-            Executor::Worker(slot) => {
+            Executor::Worker(worker) => {
+                drop(worker.reader.borrow_mut().take());
                 let (reply, closed) = oneshot::channel();
                 // Queued behind every call made before it; a second close finds no queue.
-                if let Some(queue) = slot.borrow_mut().take() {
+                if let Some(queue) = worker.queue.borrow_mut().take() {
                     let _ = queue.send(Job::Close(reply));
                 }
                 let promise = env.spawn_future(async move {
@@ -190,6 +201,52 @@ impl Executor {
                 Ok(RawValue(promise.raw()))
             }
         }
+    }
+}
+
+impl Worker {
+    /// A replica's read runs on its reader when nothing sent to the worker is still pending and
+    /// no transaction is open; everything else is queued to the worker, in call order.
+    fn dispatch(&self, env: &Env, op: Op) -> Result<RawValue> {
+        match &op {
+            Op::Query { sql, .. } if self.in_flight.get() == 0 && !self.in_transaction.get() => {
+                let only_reads = self.reader.borrow_mut().as_mut().map(|reader| reader.only_reads(sql));
+                let read = match (only_reads, op) {
+                    (Some(Ok(true)), Op::Query { sql, params }) => query_inline(&self.reader, env, &sql, params).map(|rows| rows.0),
+                    (Some(Err(err)), _) => Err(err),
+                    (_, op) => return self.queue(env, op),
+                };
+                let settled = match read {
+                    Ok(rows) => Ok(rows),
+                    Err(err) => Err(err.to_js(env.raw())?),
+                };
+                return unsafe { settled_promise(env.raw(), settled) }.map(RawValue);
+            }
+            Op::Begin => self.in_transaction.set(true),
+            Op::Commit | Op::Rollback => self.in_transaction.set(false),
+            _ => {}
+        }
+        self.queue(env, op)
+    }
+
+    fn queue(&self, env: &Env, op: Op) -> Result<RawValue> {
+        let (reply, result) = oneshot::channel();
+        let queued = self.queue.borrow().as_ref().is_some_and(|queue| queue.send(Job::Run(op, reply)).is_ok());
+        self.in_flight.set(self.in_flight.get() + 1);
+        let in_flight = Rc::clone(&self.in_flight);
+        let promise = env.spawn_future_with_callback(
+            async move {
+                Ok(match queued {
+                    true => result.await.unwrap_or_else(|_| Err(DbError::closed())),
+                    false => Err(DbError::closed()),
+                })
+            },
+            move |env, result| {
+                in_flight.set(in_flight.get() - 1);
+                result.map_err(|e| e.into_napi(env.raw()))
+            },
+        )?;
+        Ok(RawValue(promise.raw()))
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::error::{DbError, DbResult};
 use crate::options::Target;
-use crate::sql::text::{has_sql_tokens, is_transaction_control, nul_in_sql};
+use crate::sql::text::{has_sql_tokens, is_transaction_control, leading_keyword_is, nul_in_sql};
 use crate::values::Params;
 
 use super::local::{local_statement, run_local, LocalConnection, RowSink, StatementCache};
@@ -79,6 +79,16 @@ impl<A: Default> Connection<A> {
     pub fn query_local(&mut self, sql: &str, params: Params, sink: &mut dyn RowSink<A>) -> Option<DbResult<()>> {
         let Backend::Local { statements, conn } = &mut self.backend else { return None };
         Some(refuse_transaction_control(sql).and_then(|()| run_local(statements, conn, sql, params, sink)))
+    }
+
+    /// Whether `sql` only reads (and is no pragma, which may change the connection itself), so a
+    /// replica's reader may run it. Local connections only.
+    pub fn only_reads(&mut self, sql: &str) -> DbResult<bool> {
+        let Backend::Local { statements, conn } = &mut self.backend else { return Ok(false) };
+        if leading_keyword_is(sql, "PRAGMA") {
+            return Ok(false);
+        }
+        Ok(statements.get(conn, sql)?.statement.is_read_only())
     }
 
     /// Runs one statement with its parameters and collects everything it returns.
@@ -187,7 +197,10 @@ impl<A: Default> Connection<A> {
     /// Other targets have nothing to sync.
     pub async fn sync(&mut self) -> DbResult<(Option<u64>, u64)> {
         match &self.backend {
-            Backend::Replica { database, .. } => replica::sync(database, self.request_timeout).await,
+            Backend::Replica { database, .. } => {
+                let Target::Replica { path, .. } = &self.target else { unreachable!("a replica's target") };
+                replica::sync(database, path, self.request_timeout).await
+            }
             _ => Ok((None, 0)),
         }
     }

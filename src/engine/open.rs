@@ -1,7 +1,7 @@
 //! Opening a connection: the local file's settings, the replica's builder, the remote
 //! client (which sends nothing until the first call).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use libsql::Builder;
@@ -12,7 +12,7 @@ use crate::options::{OpenOptions, Target};
 use super::connection::Backend;
 use super::local::{LocalConnection, StatementCache};
 use super::remote::RemoteConnection;
-use super::replica::within;
+use super::replica::{sibling_files, while_progressing};
 use super::Connection;
 
 impl<A: Default> Connection<A> {
@@ -38,6 +38,24 @@ impl<A: Default> Connection<A> {
         };
         Ok(Connection {
             backend,
+            target: options.target.clone(),
+            busy_timeout: options.busy_timeout,
+            request_timeout: options.request_timeout,
+        })
+    }
+}
+
+impl<A: Default> Connection<A> {
+    /// A second, read-only connection to an embedded replica's file, for its reads: they then
+    /// run on the JS thread at a local file's speed instead of crossing to the worker that owns
+    /// the replica. Replication keeps the file in WAL mode, where this reader never waits for it.
+    pub fn open_replica_reader(options: &OpenOptions) -> DbResult<Connection<A>> {
+        let Target::Replica { path, .. } = &options.target else { unreachable!("only replicas have a reader") };
+        let path = path.to_str().ok_or_else(|| DbError::invalid_option("the database path is not valid UTF-8"))?;
+        let conn = LocalConnection::open_read_only(path, options.encryption_key.as_deref())?;
+        conn.set_busy_timeout(Duration::ZERO);
+        Ok(Connection {
+            backend: Backend::Local { statements: StatementCache::default(), conn },
             target: options.target.clone(),
             busy_timeout: options.busy_timeout,
             request_timeout: options.request_timeout,
@@ -110,7 +128,7 @@ async fn build_replica(options: &OpenOptions) -> DbResult<libsql::Database> {
         }
         Ok(database)
     };
-    let built = within(options.request_timeout, built).await;
+    let built = while_progressing(options.request_timeout, path, built).await;
     if built.is_err() && is_new {
         for created in sibling_files(path).into_iter().filter(|file| !before.contains(file)) {
             let _ = std::fs::remove_file(created);
@@ -148,21 +166,6 @@ async fn build_with_crate(options: &OpenOptions, path: &Path, sync_url: &str) ->
     builder.build().await
 }
 
-/// The replica's file and the files the crate keeps beside it (`-wal`, `-shm`, `-client_wal_index`, …).
-fn sibling_files(path: &Path) -> Vec<PathBuf> {
-    let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else { return Vec::new() };
-    let folder = if folder.as_os_str().is_empty() { Path::new(".") } else { folder };
-    let name = name.to_string_lossy().into_owned();
-    std::fs::read_dir(folder)
-        .map(|entries| {
-            entries
-                .filter_map(|entry| entry.ok())
-                .filter(|entry| entry.file_name().to_string_lossy().starts_with(&name))
-                .map(|entry| entry.path())
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 fn describe(target: &Target) -> String {
     match target {

@@ -1,6 +1,10 @@
 //! Embedded replicas, through the `libsql` crate: reads on the local file, writes on the
-//! server. Every call that may reach the server has the `requestTimeout` deadline.
+//! server. Every call that may reach the server fails when the server stops answering for
+//! `requestTimeout`.
 
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::pin;
 use std::time::Duration;
 
 use crate::error::{DbError, DbResult};
@@ -19,6 +23,50 @@ pub(super) async fn within<T>(timeout: Duration, operation: impl std::future::Fu
             format!("the libSQL server did not answer within requestTimeout ({} ms)", timeout.as_millis()),
         ))
     })
+}
+
+/// A sync: may run long (a large database's first sync moves all of it, ~3 MB/s measured), so
+/// it has no deadline as a whole; it fails when the replica's files stop growing for
+/// `requestTimeout` — a server that stopped answering — instead.
+pub(super) async fn while_progressing<T>(timeout: Duration, path: &Path, operation: impl Future<Output = DbResult<T>>) -> DbResult<T> {
+    let mut operation = pin!(operation);
+    let mut size = replica_size(path);
+    loop {
+        match tokio::time::timeout(timeout, &mut operation).await {
+            Ok(outcome) => return outcome,
+            Err(_) => {
+                let now = replica_size(path);
+                if now == size {
+                    return Err(DbError::libsql(
+                        "REQUEST_TIMEOUT",
+                        format!("the libSQL server sent nothing for requestTimeout ({} ms) during the sync", timeout.as_millis()),
+                    ));
+                }
+                size = now;
+            }
+        }
+    }
+}
+
+/// The bytes of the replica's file and the files kept beside it (`-wal`, `-shm`, …).
+fn replica_size(path: &Path) -> u64 {
+    sibling_files(path).iter().filter_map(|file| std::fs::metadata(file).ok()).map(|meta| meta.len()).sum()
+}
+
+/// The replica's file and the files the crate keeps beside it (`-wal`, `-shm`, `-client_wal_index`, …).
+pub(super) fn sibling_files(path: &Path) -> Vec<PathBuf> {
+    let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else { return Vec::new() };
+    let folder = if folder.as_os_str().is_empty() { Path::new(".") } else { folder };
+    let name = name.to_string_lossy().into_owned();
+    std::fs::read_dir(folder)
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok())
+                .filter(|entry| entry.file_name().to_string_lossy().starts_with(&name))
+                .map(|entry| entry.path())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A statement on a replica: reads run on the local file, writes on the server. Parameters are
@@ -55,8 +103,8 @@ pub(super) async fn replica_statement(conn: &libsql::Connection, sql: &str, para
 }
 
 /// Pulls the server's new frames now.
-pub(super) async fn sync(database: &libsql::Database, timeout: Duration) -> DbResult<(Option<u64>, u64)> {
-    let replicated = within(timeout, async { database.sync().await.map_err(DbError::from) }).await.map_err(|err| {
+pub(super) async fn sync(database: &libsql::Database, path: &Path, timeout: Duration) -> DbResult<(Option<u64>, u64)> {
+    let replicated = while_progressing(timeout, path, async { database.sync().await.map_err(DbError::from) }).await.map_err(|err| {
         // A sync that cannot reach the server is a failed sync, whatever broke.
         DbError { code: "SYNC_FAILED".into(), ..err }
     })?;

@@ -131,3 +131,15 @@ pub unsafe fn read_string(env: sys::napi_env, value: sys::napi_value) -> DbResul
     }
     String::from_utf8(bytes).map_err(|_| DbError::type_error("a string could not be read as UTF-8"))
 }
+
+/// A promise already settled with `outcome` (resolved, or rejected with the error value).
+pub unsafe fn settled_promise(env: sys::napi_env, outcome: Result<sys::napi_value, sys::napi_value>) -> JsResult<sys::napi_value> {
+    let mut deferred = ptr::null_mut();
+    let mut promise = ptr::null_mut();
+    check_status!(sys::napi_create_promise(env, &mut deferred, &mut promise))?;
+    match outcome {
+        Ok(value) => check_status!(sys::napi_resolve_deferred(env, deferred, value))?,
+        Err(error) => check_status!(sys::napi_reject_deferred(env, deferred, error))?,
+    }
+    Ok(promise)
+}

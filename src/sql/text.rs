@@ -88,6 +88,11 @@ pub fn is_transaction_control(sql: &str) -> bool {
     }
 }
 
+/// Whether the first keyword of `sql` is `keyword` (any case).
+pub fn leading_keyword_is(sql: &str, keyword: &str) -> bool {
+    leading_words(sql).next().is_some_and(|word| word.eq_ignore_ascii_case(keyword))
+}
+
 /// The leading keywords of `sql`, after whitespace and comments.
 fn leading_words(sql: &str) -> impl Iterator<Item = &str> {
     let mut rest = sql;

@@ -34,10 +34,20 @@ unsafe impl Send for LocalConnection {}
 impl LocalConnection {
     /// Opens (creating if missing) `path`, or a private in-memory database for `:memory:`.
     pub fn open(path: &str, encryption_key: Option<&str>) -> DbResult<LocalConnection> {
+        Self::open_with(path, encryption_key, ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_CREATE)
+    }
+
+    /// Opens an existing `path` for reading only (an embedded replica's file, which only
+    /// replication writes).
+    pub fn open_read_only(path: &str, encryption_key: Option<&str>) -> DbResult<LocalConnection> {
+        Self::open_with(path, encryption_key, ffi::SQLITE_OPEN_READONLY)
+    }
+
+    fn open_with(path: &str, encryption_key: Option<&str>, mode: c_int) -> DbResult<LocalConnection> {
         configure_engine_once();
         let c_path = CString::new(path).map_err(|_| DbError::invalid_option("the database path contains a NUL character"))?;
         let mut handle = ptr::null_mut();
-        let flags = ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_CREATE | ffi::SQLITE_OPEN_NOMUTEX;
+        let flags = mode | ffi::SQLITE_OPEN_NOMUTEX;
         let rc = unsafe { ffi::sqlite3_open_v2(c_path.as_ptr(), &mut handle, flags, ptr::null()) };
         // Even a failed open may return a handle, which carries the message and must be closed.
         let conn = LocalConnection { handle };
@@ -196,6 +206,11 @@ impl LocalStatement {
             return Err(last_error(unsafe { ffi::sqlite3_db_handle(self.raw) }).context(&format!("binding parameter {index}")));
         }
         Ok(())
+    }
+
+    /// Whether running the statement leaves the database as it is (SQLite's own judgement).
+    pub fn is_read_only(&self) -> bool {
+        unsafe { ffi::sqlite3_stmt_readonly(self.raw) != 0 }
     }
 
     pub fn column_count(&self) -> usize {
