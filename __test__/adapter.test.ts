@@ -15,6 +15,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vites
 import { resolveOptions } from '../dist/flue/adapter.js';
 import { DEFAULT_URL, libsql, LibsqlError, open, type Database, type Runner } from '../dist/index.js';
 import { schemaOf, stampRows } from './support/flue-stamp.js';
+import { makeTempDir } from './support/runner-helpers.js';
 import {
   freshRemote,
   OWN_SERVER_SKIP_REASON,
@@ -186,6 +187,29 @@ describe('libsql(runner)', () => {
     await adapter.close();
     expect(calls.close).toBe(1);
     expect(db.closed).toBe(true);
+  });
+
+  it('records Flue\'s migration exactly as the native path does, so either path finds the other\'s store migrated', async () => {
+    const dir = await makeTempDir();
+    try {
+      const foreign = await open(`file:${dir.file('foreign.db')}`);
+      await libsql(spyRunner(foreign).runner).migrate();
+      const native = await open(`file:${dir.file('native.db')}`);
+      await native.migrateFlueSchema();
+      const recorded = (db: Database) =>
+        db.query<{ set_name: string; version: number; name: string; checksum: string }>(
+          'SELECT set_name, version, name, checksum FROM _flue_libsql_migrations ORDER BY version',
+        );
+      const viaForeign = await recorded(foreign);
+      expect(viaForeign).toEqual(await recorded(native));
+      expect(viaForeign.map((row) => [row.set_name, row.version])).toEqual([['flue', 1]]);
+      expect(viaForeign[0].checksum).toMatch(/^[0-9a-f]{64}$/);
+      // The native migrator finds nothing to do on the store the foreign runner made.
+      expect((await foreign.migrateFlueSchema()).applied).toEqual([]);
+      await Promise.all([foreign.close(), native.close()]);
+    } finally {
+      await dir.remove();
+    }
   });
 
   it('migrates once however often Flue (or anyone) calls migrate() and connect()', async () => {
