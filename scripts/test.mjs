@@ -1,23 +1,65 @@
-// The test command: builds the addon, runs the Rust unit tests and the vitest suites (under
-// the Node 22 this repo installs), and ends with one summary line for both.
+// The test command: builds the addon, runs the Rust unit tests and the vitest suites, and ends
+// with one summary line for all of them.
+//
+// The vitest runs, one after another (each prints its own counts and time):
+//
+// 1. every suite under the repo's Node 22 (`node_modules/node`) and @flue/runtime 2.1.0;
+// 2. the Flue-facing suites (Flue's three contract suites, the Flue agent restart test and the
+//    runtime-identity check) on @flue/runtime 2.0.3, the oldest the peer range admits
+//    (scripts/vitest.flue-2.0.config.ts);
+// 3. under Node 24 and 26 (installed from the npm registry into node_modules/.cache/): the
+//    runner suites, Flue's contract suites, the Flue agent test and the package install test.
+//    A Node that cannot be installed is skipped, saying why. `FLUE_LIBSQL_TEST_NODES` picks the
+//    extra majors (default `24,26`; empty for none).
+//
+// Arguments (`npm test -- <vitest filters/flags>`) go to run 1 only, and a run with arguments
+// skips runs 2 and 3.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const resultsFile = '.vitest-results.json';
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CACHE = join(ROOT, 'node_modules', '.cache', 'flue-libsql-tests');
+const VITEST = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
+const NODE22 = join(ROOT, 'node_modules', 'node', 'bin', 'node');
 
-function run(command, args, { capture = false } = {}) {
-  const result = spawnSync(command, args, { stdio: capture ? ['inherit', 'pipe', 'inherit'] : 'inherit', encoding: 'utf8' });
+/** What runs under the extra Node versions (vitest file filters). */
+const EXTRA_NODE_FILES = [
+  '__test__/runner-',
+  '__test__/stores-contract.test.ts',
+  '__test__/flue-agent.test.ts',
+  '__test__/flue-runtime-version.test.ts',
+  '__test__/package-install.test.ts',
+];
+/** What runs on the oldest @flue/runtime the peer range admits. */
+const FLUE_2_0_FILES = ['__test__/flue-runtime-version.test.ts', '__test__/stores-contract.test.ts', '__test__/flue-agent.test.ts'];
+
+const extraNodes = (process.env.FLUE_LIBSQL_TEST_NODES ?? '24,26').split(',').map((major) => major.trim()).filter(Boolean);
+const userArgs = process.argv.slice(2);
+
+function run(command, args, { capture = false, env = process.env } = {}) {
+  const result = spawnSync(command, args, { cwd: ROOT, env, stdio: capture ? ['inherit', 'pipe', 'inherit'] : 'inherit', encoding: 'utf8' });
   if (capture) process.stdout.write(result.stdout ?? '');
   return result;
 }
 
-const build = run('npm', ['run', 'build']);
+const seconds = (ms) => `${(ms / 1000).toFixed(0)} s`;
+const timings = [];
+function timed(label, work) {
+  const started = performance.now();
+  const result = work();
+  timings.push(`${label} ${seconds(performance.now() - started)}`);
+  return result;
+}
+
+const build = timed('build', () => run('npm', ['run', 'build']));
 if (build.status !== 0) {
   console.log('tests: 0 passed, 1 failed (the build failed)');
   process.exit(1);
 }
 
-const cargo = run('cargo', ['test', '--release', '--quiet'], { capture: true });
+const cargo = timed('cargo test', () => run('cargo', ['test', '--release', '--quiet'], { capture: true }));
 let rustPassed = 0;
 let rustFailed = cargo.status === 0 ? 0 : 1;
 for (const match of (cargo.stdout ?? '').matchAll(/test result: \w+\. (\d+) passed; (\d+) failed/g)) {
@@ -25,34 +67,116 @@ for (const match of (cargo.stdout ?? '').matchAll(/test result: \w+\. (\d+) pass
   rustFailed = Math.max(rustFailed, 0) + Number(match[2]);
 }
 
-rmSync(resultsFile, { force: true });
-const vitestArgs = ['vitest', 'run', '--reporter=default', `--reporter=json`, `--outputFile.json=${resultsFile}`, ...process.argv.slice(2)];
-const vitest = run('npx', vitestArgs);
-let results = { numPassedTests: 0, numFailedTests: 0, numPendingTests: 0, numTodoTests: 0 };
-try {
-  results = JSON.parse(readFileSync(resultsFile, 'utf8'));
-} catch {
-  results.numFailedTests = 1; // no results file: vitest itself failed to run
+/**
+ * One vitest run under `node` (its folder first on PATH, so the tests' child processes and npm
+ * run under it too), with JSON results; returns its counts.
+ */
+function vitestRun(id, label, node, args) {
+  mkdirSync(CACHE, { recursive: true });
+  const resultsFile = join(CACHE, `vitest-results-${id.replace(/[^a-z0-9.]+/gi, '-')}.json`);
+  rmSync(resultsFile, { force: true });
+  const env = { ...process.env, PATH: [dirname(node), ...(process.env.PATH ?? '').split(delimiter)].join(delimiter) };
+  console.log(`\n=== vitest: ${label}\n`);
+  const started = performance.now();
+  const status = run(node, [VITEST, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsFile}`, ...args], { env }).status;
+  const ms = performance.now() - started;
+  let results = { numPassedTests: 0, numFailedTests: 0, numPendingTests: 0, numTodoTests: 0, testResults: [] };
+  let noResults = false;
+  try {
+    results = JSON.parse(readFileSync(resultsFile, 'utf8'));
+  } catch {
+    noResults = true; // no results file: vitest itself failed to run
+  } finally {
+    rmSync(resultsFile, { force: true });
+  }
+  const tests = (results.testResults ?? []).flatMap((file) => file.assertionResults ?? []);
+  const failed = results.numFailedTests + (noResults ? 1 : 0) + (status !== 0 && results.numFailedTests === 0 && !noResults ? 1 : 0);
+  timings.push(`${id} ${seconds(ms)}`);
+  return {
+    label,
+    ms,
+    tests,
+    passed: results.numPassedTests,
+    failed,
+    skipped: results.numPendingTests + results.numTodoTests,
+  };
+}
+
+const runs = [];
+const skippedRuns = [];
+
+const node22Version = spawnSync(NODE22, ['-v'], { encoding: 'utf8' }).stdout?.trim().replace(/^v/, '') || '22';
+runs.push(vitestRun('node 22', `Node ${node22Version}, @flue/runtime 2.1.0, ${userArgs.length > 0 ? userArgs.join(' ') : 'all suites'}`, NODE22, userArgs));
+
+if (userArgs.length > 0) {
+  skippedRuns.push('@flue/runtime 2.0.3 and the extra Node versions: not run when the test command is given vitest arguments');
+} else {
+  runs.push(vitestRun('node 22 + flue 2.0.3', `Node ${node22Version}, @flue/runtime 2.0.3, Flue contract suites + agent restart`, NODE22, ['--config', 'scripts/vitest.flue-2.0.config.ts', ...FLUE_2_0_FILES]));
+
+  for (const major of extraNodes) {
+    const installed = timed(`install node@${major}`, () => installNode(major));
+    if (installed.node) {
+      runs.push(vitestRun(`node ${major}`, `Node ${installed.version}, @flue/runtime 2.1.0, runner + Flue contract + agent + package install`, installed.node, EXTRA_NODE_FILES));
+    } else {
+      console.log(`\nNode ${major}: skipped — ${installed.reason}`);
+      skippedRuns.push(`Node ${major}: ${installed.reason}`);
+    }
+  }
+}
+
+/**
+ * node@<major> from the npm registry into node_modules/.cache/flue-libsql-tests/node-<major>
+ * (reused when already there). The `node` package's preinstall fetches the binary as another
+ * npm package (node-<platform>), so only the registry is needed.
+ */
+function installNode(major) {
+  const prefix = join(CACHE, `node-${major}`);
+  const node = join(prefix, 'node_modules', 'node', 'bin', 'node');
+  const versionOf = () => {
+    const probe = spawnSync(node, ['-v'], { encoding: 'utf8' });
+    return probe.status === 0 ? probe.stdout.trim().replace(/^v/, '') : undefined;
+  };
+  let version = existsSync(node) ? versionOf() : undefined;
+  if (version?.split('.')[0] === major) return { node, version };
+  rmSync(prefix, { recursive: true, force: true });
+  mkdirSync(prefix, { recursive: true });
+  // npm 11 runs the `node` package's preinstall only when allowed.
+  writeFileSync(join(prefix, 'package.json'), `${JSON.stringify({ private: true, allowScripts: { node: true } })}\n`);
+  // Not this repo's npm settings (a surrounding `npm test` exports them as lowercase npm_*
+  // variables); a user's own NPM_CONFIG_* (registry, proxy) stay.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('npm_')));
+  Object.assign(env, { npm_config_cache: join(CACHE, 'npm'), npm_config_update_notifier: 'false' });
+  const install = spawnSync('npm', ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--loglevel=error', `node@${major}`], { cwd: prefix, env, encoding: 'utf8', timeout: 300_000 });
+  version = existsSync(node) ? versionOf() : undefined;
+  if (install.status === 0 && version?.split('.')[0] === major) return { node, version };
+  const why = `${install.stderr ?? ''}${install.error ? String(install.error) : ''}`
+    .split('\n').filter((line) => line.trim() && !line.includes('A complete log')).slice(0, 2).join(' / ');
+  return { reason: `could not install node@${major} from the npm registry (npm exited ${install.status ?? install.signal}${why ? `: ${why}` : ''})` };
 }
 
 // Tests against a libSQL server or an embedded replica name it (describe or test title).
-const tests = (results.testResults ?? []).flatMap((file) => file.assertionResults ?? []);
-const onServer = tests.filter((test) => /\b(remote|replica|sqld|server)\b/i.test(test.fullName ?? ''));
+const allTests = runs.flatMap((entry) => entry.tests);
+const onServer = allTests.filter((test) => /\b(remote|replica|sqld|server)\b/i.test(test.fullName ?? ''));
 const serverPassed = onServer.filter((test) => test.status === 'passed').length;
-const skippedTests = tests.filter((test) => test.status === 'pending' || test.status === 'skipped' || test.status === 'todo');
+const skippedTests = runs.flatMap((entry) =>
+  entry.tests.filter((test) => test.status === 'pending' || test.status === 'skipped' || test.status === 'todo').map((test) => `${entry.label}: ${test.fullName}`));
 
 // CI has a server (FLUE_LIBSQL_SQLD): there, a skipped test is a test that did not run, and fails the run.
 const mustNotSkip = Boolean(process.env.CI && process.env.FLUE_LIBSQL_SQLD);
 const skipFailures = mustNotSkip ? skippedTests.length : 0;
 if (skipFailures > 0) {
   console.log(`\nCI with FLUE_LIBSQL_SQLD set: ${skipFailures} test(s) skipped, and none may be:`);
-  for (const test of skippedTests) console.log(`  skipped: ${test.fullName}`);
+  for (const test of skippedTests) console.log(`  skipped: ${test}`);
 }
 
-const passed = rustPassed + results.numPassedTests;
-const failed = rustFailed + results.numFailedTests + skipFailures + (vitest.status !== 0 && results.numFailedTests === 0 ? 1 : 0);
-const skipped = results.numPendingTests + results.numTodoTests;
-console.log(`\nrust: ${rustPassed} passed, ${rustFailed} failed; vitest: ${results.numPassedTests} passed, ${results.numFailedTests} failed, ${skipped} skipped`);
+const sum = (key) => runs.reduce((total, entry) => total + entry[key], 0);
+const passed = rustPassed + sum('passed');
+const failed = rustFailed + sum('failed') + skipFailures;
+const skipped = sum('skipped');
+console.log(`\nrust: ${rustPassed} passed, ${rustFailed} failed`);
+for (const entry of runs) console.log(`vitest (${entry.label}): ${entry.passed} passed, ${entry.failed} failed, ${entry.skipped} skipped in ${seconds(entry.ms)}`);
+for (const reason of skippedRuns) console.log(`not run: ${reason}`);
+console.log(`times: ${timings.join(', ')}`);
 console.log(`against a libSQL server (sqld ${process.env.FLUE_LIBSQL_SQLD ? 'started by the tests' : process.env.FLUE_LIBSQL_TEST_URL ? 'at FLUE_LIBSQL_TEST_URL' : 'not available'}) or a replica of one: ${serverPassed} passed, ${onServer.length - serverPassed} not passed`);
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 ? 1 : 0);

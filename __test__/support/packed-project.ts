@@ -77,6 +77,9 @@ export function run(
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr, ms: Math.round(performance.now() - started) });
     });
+    // A child that exits without reading its stdin (`sh -c 'command -v cargo'`) makes this
+    // write fail with EPIPE; that is not an error of the command, and must not be unhandled.
+    child.stdin.on('error', () => {});
     child.stdin.end(options.input ?? '');
   });
 }
