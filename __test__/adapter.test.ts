@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { resolveOptions } from '../dist/flue/adapter.js';
-import { DEFAULT_URL, libsql, LibsqlError, open, type Database, type Runner } from '../dist/index.js';
+import { DEFAULT_URL, libsql, LibsqlError, open, type Database, type LibsqlAdapter, type OpenOptions, type Runner } from '../dist/index.js';
 import { schemaOf, stampRows } from './support/flue-stamp.js';
 import { makeTempDir } from './support/runner-helpers.js';
 import {
@@ -25,6 +25,46 @@ import {
 } from './support/remote-target.js';
 import { startSqld, stopAllSqld, type SqldServer } from './support/sqld-server.js';
 import { emptyTempDatabase, type TempDatabase } from './support/temp-database.js';
+
+/** Runs `use` on a Database opened at `target`, and closes it, passed or failed. */
+async function onDatabase<T>(target: string | OpenOptions, use: (db: Database) => Promise<T>): Promise<T> {
+  const db = await open(target);
+  try {
+    return await use(db);
+  } finally {
+    await db.close();
+  }
+}
+
+/**
+ * Runs, in a new Node process in `cwd` with `env`, a program whose `libsql()` takes its
+ * connection from that environment: it migrates, creates stream `agents/<agent>/1` and closes.
+ */
+async function adapterInNewProcess(cwd: string, env: NodeJS.ProcessEnv, agent: string): Promise<void> {
+  const entry = new URL('../dist/index.js', import.meta.url).href;
+  const script = `
+    const { libsql } = await import(${JSON.stringify(entry)});
+    const adapter = libsql();
+    await adapter.migrate();
+    const stores = await adapter.connect();
+    await stores.conversationStreamStore.createStream('agents/${agent}/1', { agentName: '${agent}', instanceId: '1' });
+    await adapter.close();`;
+  await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd, env });
+}
+
+/** close() called while connect() is failing resolves; the connect rejects with its own error (a LibsqlError). */
+async function expectCloseWhileConnectFails(adapter: LibsqlAdapter): Promise<void> {
+  const connecting = adapter.connect();
+  const closing = adapter.close();
+  await expect(connecting).rejects.toBeInstanceOf(LibsqlError);
+  await expect(closing).resolves.toBeUndefined();
+}
+
+/** `db` holds a Flue store stamped format 1 and, when `paths` is given, exactly those conversation streams. */
+async function expectStore(db: Database, paths?: string[]): Promise<void> {
+  expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
+  if (paths) expect(await db.query('SELECT path FROM flue_conversation_streams')).toEqual(paths.map((path) => ({ path })));
+}
 
 describe('resolveOptions(options, env)', () => {
   const env = {
@@ -122,25 +162,11 @@ describe('libsql() with no url', () => {
     const cwd = await mkdtemp(join(tmpdir(), 'flue-libsql-cwd-'));
     try {
       const { LIBSQL_URL: _l, TURSO_DATABASE_URL: _t, ...childEnv } = process.env;
-      const entry = new URL('../dist/index.js', import.meta.url).href;
-      const script = `
-        const { libsql } = await import(${JSON.stringify(entry)});
-        const adapter = libsql();
-        await adapter.migrate();
-        const stores = await adapter.connect();
-        await stores.conversationStreamStore.createStream('agents/a/1', { agentName: 'a', instanceId: '1' });
-        await adapter.close();`;
-      await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd, env: childEnv });
+      await adapterInNewProcess(cwd, childEnv, 'a');
 
       const path = join(cwd, '.flue', 'flue.db');
       expect(existsSync(path)).toBe(true);
-      const db = await open(`file:${path}`);
-      try {
-        expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
-        expect(await db.query('SELECT path FROM flue_conversation_streams')).toEqual([{ path: 'agents/a/1' }]);
-      } finally {
-        await db.close();
-      }
+      await onDatabase(`file:${path}`, (db) => expectStore(db, ['agents/a/1']));
     } finally {
       await rm(cwd, { recursive: true, force: true });
     }
@@ -308,10 +334,7 @@ describe('libsql({ url }) lifecycle', () => {
     const { mkdir } = await import('node:fs/promises');
     await mkdir(database.path);
     const adapter = libsql({ url: database.url });
-    const connecting = adapter.connect();
-    const closing = adapter.close();
-    await expect(connecting).rejects.toBeInstanceOf(LibsqlError);
-    await expect(closing).resolves.toBeUndefined();
+    await expectCloseWhileConnectFails(adapter);
   });
 
   it(':memory: lives as long as the connection: connect() after close() starts empty', async () => {
@@ -377,14 +400,10 @@ describe.skipIf(REMOTE_SKIP_REASON !== undefined)(`libsql() on a libSQL server${
     await stores.conversationStreamStore.createStream('agents/a/1', STREAM);
     await adapter.close();
 
-    const db = await open(server());
-    try {
+    await onDatabase(server(), async (db) => {
       expect(db.kind).toBe('remote');
-      expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
-      expect(await db.query('SELECT path FROM flue_conversation_streams')).toEqual([{ path: 'agents/a/1' }]);
-    } finally {
-      await db.close();
-    }
+      await expectStore(db, ['agents/a/1']);
+    });
   });
 
   it('opens TURSO_DATABASE_URL with TURSO_AUTH_TOKEN when LIBSQL_URL is unset', async () => {
@@ -394,12 +413,7 @@ describe.skipIf(REMOTE_SKIP_REASON !== undefined)(`libsql() on a libSQL server${
     const adapter = libsql();
     await adapter.migrate();
     await adapter.close();
-    const db = await open(server());
-    try {
-      expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
-    } finally {
-      await db.close();
-    }
+    await onDatabase(server(), (db) => expectStore(db));
   });
 
   it('a new process whose environment names the server uses it (LIBSQL_URL read from process.env)', async () => {
@@ -407,23 +421,12 @@ describe.skipIf(REMOTE_SKIP_REASON !== undefined)(`libsql() on a libSQL server${
     try {
       const { LIBSQL_URL: _l, TURSO_DATABASE_URL: _t, LIBSQL_AUTH_TOKEN: _a, TURSO_AUTH_TOKEN: _b, ...rest } = process.env;
       const childEnv = { ...rest, LIBSQL_URL: remote.url, ...(remote.authToken ? { LIBSQL_AUTH_TOKEN: remote.authToken } : {}) };
-      const entry = new URL('../dist/index.js', import.meta.url).href;
-      const script = `
-        const { libsql } = await import(${JSON.stringify(entry)});
-        const adapter = libsql();
-        await adapter.migrate();
-        const stores = await adapter.connect();
-        await stores.conversationStreamStore.createStream('agents/child/1', { agentName: 'child', instanceId: '1' });
-        await adapter.close();`;
-      await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd, env: childEnv });
+      await adapterInNewProcess(cwd, childEnv, 'child');
       // Nothing local: no default file was created in the working directory.
       expect(existsSync(join(cwd, '.flue'))).toBe(false);
-      const db = await open(server());
-      try {
+      await onDatabase(server(), async (db) => {
         expect(await db.query('SELECT path FROM flue_conversation_streams')).toEqual([{ path: 'agents/child/1' }]);
-      } finally {
-        await db.close();
-      }
+      });
     } finally {
       await rm(cwd, { recursive: true, force: true });
     }
@@ -453,12 +456,7 @@ describe.skipIf(REMOTE_SKIP_REASON !== undefined)(`libsql() on a libSQL server${
     const stores = await adapter.connect();
     expect(await stores.attachmentStore.get({ streamPath: 'agents/a/1', conversationId: 'c', attachmentId: 'x' })).toBeNull();
     await adapter.close();
-    const db = await open(server());
-    try {
-      expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
-    } finally {
-      await db.close();
-    }
+    await onDatabase(server(), (db) => expectStore(db));
   });
 
   it('two adapters on one server see each other\'s writes (nothing is cached per connection)', async () => {
@@ -484,14 +482,7 @@ describe.skipIf(OWN_SERVER_SKIP_REASON !== undefined)(`libsql() on a sqld it sta
   });
   afterAll(() => stopAllSqld());
 
-  async function schemaOn(url: string, authToken?: string) {
-    const db = await open({ url, authToken });
-    try {
-      return await schemaOf(db);
-    } finally {
-      await db.close();
-    }
-  }
+  const schemaOn = (url: string, authToken?: string) => onDatabase({ url, authToken }, schemaOf);
 
   it('takes the token from LIBSQL_AUTH_TOKEN for an explicit server url', async () => {
     server = await startSqld({ auth: true });
@@ -501,12 +492,7 @@ describe.skipIf(OWN_SERVER_SKIP_REASON !== undefined)(`libsql() on a sqld it sta
     vi.unstubAllEnvs();
     await adapter.migrate();
     await adapter.close();
-    const db = await open({ url: server.url, authToken: server.tokens!.readWrite });
-    try {
-      expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
-    } finally {
-      await db.close();
-    }
+    await onDatabase({ url: server.url, authToken: server.tokens!.readWrite }, (db) => expectStore(db));
   });
 
   it('without any token, migrate() on an auth server is refused (AUTH_FAILED) and creates nothing', async () => {
@@ -547,23 +533,14 @@ describe.skipIf(OWN_SERVER_SKIP_REASON !== undefined)(`libsql() on a sqld it sta
     } finally {
       await adapter.close();
     }
-    const db = await open(server.url);
-    try {
-      expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
-      expect(await db.query('SELECT path FROM flue_conversation_streams')).toEqual([{ path: 'agents/a/1' }]);
-    } finally {
-      await db.close();
-    }
+    await onDatabase(server.url, (db) => expectStore(db, ['agents/a/1']));
   });
 
   it('close() while a connect is failing (server down) resolves; the connect rejects with its own error', async () => {
     server = await startSqld();
     await server.stop();
     const adapter = libsql({ url: server.url });
-    const connecting = adapter.connect();
-    const closing = adapter.close();
-    await expect(connecting).rejects.toBeInstanceOf(LibsqlError);
-    await expect(closing).resolves.toBeUndefined();
+    await expectCloseWhileConnectFails(adapter);
   });
 
   it('libsql({ url: file, syncUrl }) keeps the store on the server: the server and a replica on a new file read it', async () => {
@@ -579,13 +556,7 @@ describe.skipIf(OWN_SERVER_SKIP_REASON !== undefined)(`libsql() on a sqld it sta
         await first.close();
       }
 
-      const db = await open(server.url);
-      try {
-        expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
-        expect(await db.query('SELECT path FROM flue_conversation_streams')).toEqual([{ path: 'agents/a/1' }]);
-      } finally {
-        await db.close();
-      }
+      await onDatabase(server.url, (db) => expectStore(db, ['agents/a/1']));
 
       const second = libsql({ url: `file:${join(folder, 'second.db')}`, syncUrl: server.url });
       try {

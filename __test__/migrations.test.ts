@@ -474,6 +474,55 @@ async function raceWorkers(count: number, url: string, mode: 'app' | 'flue', mig
   return results;
 }
 
+/**
+ * The app migrations and a third one slow enough (a few hundred thousand inserts) that the
+ * workers overlap, written to `dir` for them; the file's path.
+ */
+async function slowMigrationsFile(dir: string): Promise<string> {
+  const migrations = [
+    ...appMigrations,
+    m(3, 'filler', `CREATE TABLE filler (x INTEGER);
+      WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300000) INSERT INTO filler SELECT x FROM n;`),
+  ];
+  const file = join(dir, 'migrations.json');
+  await writeFile(file, JSON.stringify(migrations));
+  return file;
+}
+
+/** Every worker succeeded, exactly one applied migrations 1-3, and it did so while all of them were racing. */
+function expectOneApplier(results: WorkerResult[]): void {
+  expect(results.map((result) => ({ ok: result.ok, code: result.code, message: result.message })))
+    .toEqual(results.map(() => ({ ok: true, code: undefined, message: undefined })));
+  const appliers = results.filter((result) => (result.report?.applied.length ?? 0) > 0);
+  expect(appliers).toHaveLength(1);
+  expect(appliers[0]!.report!.applied.map((applied) => applied.version)).toEqual([1, 2, 3]);
+  for (const result of results) expect(result.report!.version).toBe(3);
+  // The race was real: every worker had started before the applying one finished.
+  for (const result of results) expect(result.startedAt).toBeLessThan(appliers[0]!.finishedAt);
+}
+
+/** `db` ran each of the slow migrations exactly once; closes it. */
+async function expectMigratedOnce(db: Database): Promise<void> {
+  try {
+    expect(await db.query('SELECT count(*) AS n FROM side_effects')).toEqual([{ n: 1 }]);
+    expect(await db.query('SELECT count(*) AS n FROM filler')).toEqual([{ n: 300000 }]);
+    expect((await records(db)).map((record) => record.version)).toEqual([1, 2, 3]);
+  } finally {
+    await db.close();
+  }
+}
+
+/** `db` holds Flue's tables, stamped format 1 and migrated once; closes it. */
+async function expectStampedOnce(db: Database): Promise<void> {
+  try {
+    expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
+    expect(await flueTableNames(db)).toEqual(fixture.flue_tables);
+    expect((await records(db, 'flue')).map((record) => record.version)).toEqual([1]);
+  } finally {
+    await db.close();
+  }
+}
+
 describe('concurrent migrators (separate processes, one file)', () => {
   const WORKERS = 4;
   let dir: string;
@@ -489,34 +538,9 @@ describe('concurrent migrators (separate processes, one file)', () => {
   });
 
   it(`${WORKERS} processes migrating a new file at once all succeed, and each migration runs exactly once`, async () => {
-    // Migration 2 is slow enough (a few hundred thousand inserts) that the workers overlap.
-    const migrations = [
-      ...appMigrations,
-      m(3, 'filler', `CREATE TABLE filler (x INTEGER);
-        WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300000) INSERT INTO filler SELECT x FROM n;`),
-    ];
-    const file = join(dir, 'migrations.json');
-    await writeFile(file, JSON.stringify(migrations));
-
-    const results = await raceWorkers(WORKERS, database.url, 'app', file);
-
-    expect(results.map((result) => ({ ok: result.ok, code: result.code, message: result.message })))
-      .toEqual(results.map(() => ({ ok: true, code: undefined, message: undefined })));
-    const appliers = results.filter((result) => (result.report?.applied.length ?? 0) > 0);
-    expect(appliers).toHaveLength(1);
-    expect(appliers[0]!.report!.applied.map((applied) => applied.version)).toEqual([1, 2, 3]);
-    for (const result of results) expect(result.report!.version).toBe(3);
-    // The race was real: every worker had started before the applying one finished.
-    for (const result of results) expect(result.startedAt).toBeLessThan(appliers[0]!.finishedAt);
-
-    const db = await open(database.url);
-    try {
-      expect(await db.query('SELECT count(*) AS n FROM side_effects')).toEqual([{ n: 1 }]);
-      expect(await db.query('SELECT count(*) AS n FROM filler')).toEqual([{ n: 300000 }]);
-      expect((await records(db)).map((record) => record.version)).toEqual([1, 2, 3]);
-    } finally {
-      await db.close();
-    }
+    const results = await raceWorkers(WORKERS, database.url, 'app', await slowMigrationsFile(dir));
+    expectOneApplier(results);
+    await expectMigratedOnce(await open(database.url));
   });
 
   // Several processes switching one new file to WAL at the same instant can meet SQLite's
@@ -539,14 +563,7 @@ describe('concurrent migrators (separate processes, one file)', () => {
     expect(results.map((result) => ({ ok: result.ok, name: result.name, message: result.message })))
       .toEqual(results.map(() => ({ ok: true, name: undefined, message: undefined })));
 
-    const db = await open(database.url);
-    try {
-      expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
-      expect(await flueTableNames(db)).toEqual(fixture.flue_tables);
-      expect((await records(db, 'flue')).map((record) => record.version)).toEqual([1]);
-    } finally {
-      await db.close();
-    }
+    await expectStampedOnce(await open(database.url));
   });
 });
 
@@ -569,34 +586,9 @@ describe.skipIf(REMOTE_SKIP_REASON !== undefined)(`concurrent migrators (separat
   });
 
   it(`${WORKERS} processes migrating one server at once all succeed, and each migration runs exactly once`, async () => {
-    // Migration 3 is slow enough (a few hundred thousand inserts, on the server) that the workers overlap.
-    const migrations = [
-      ...appMigrations,
-      m(3, 'filler', `CREATE TABLE filler (x INTEGER);
-        WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300000) INSERT INTO filler SELECT x FROM n;`),
-    ];
-    const file = join(dir, 'migrations.json');
-    await writeFile(file, JSON.stringify(migrations));
-
-    const results = await raceWorkers(WORKERS, urlWithToken(database.connection), 'app', file);
-
-    expect(results.map((result) => ({ ok: result.ok, code: result.code, message: result.message })))
-      .toEqual(results.map(() => ({ ok: true, code: undefined, message: undefined })));
-    const appliers = results.filter((result) => (result.report?.applied.length ?? 0) > 0);
-    expect(appliers).toHaveLength(1);
-    expect(appliers[0]!.report!.applied.map((applied) => applied.version)).toEqual([1, 2, 3]);
-    for (const result of results) expect(result.report!.version).toBe(3);
-    // The race was real: every worker had started before the applying one finished.
-    for (const result of results) expect(result.startedAt).toBeLessThan(appliers[0]!.finishedAt);
-
-    const db = await openAt(database.connection);
-    try {
-      expect(await db.query('SELECT count(*) AS n FROM side_effects')).toEqual([{ n: 1 }]);
-      expect(await db.query('SELECT count(*) AS n FROM filler')).toEqual([{ n: 300000 }]);
-      expect((await records(db)).map((record) => record.version)).toEqual([1, 2, 3]);
-    } finally {
-      await db.close();
-    }
+    const results = await raceWorkers(WORKERS, urlWithToken(database.connection), 'app', await slowMigrationsFile(dir));
+    expectOneApplier(results);
+    await expectMigratedOnce(await openAt(database.connection));
   });
 
   it(`${WORKERS} processes running the Flue adapter's migrate() on one new server database at once stamp it once, 5 times`, async () => {
@@ -607,14 +599,7 @@ describe.skipIf(REMOTE_SKIP_REASON !== undefined)(`concurrent migrators (separat
         expect(results.map((result) => ({ round, ok: result.ok, name: result.name, message: result.message })))
           .toEqual(results.map(() => ({ round, ok: true, name: undefined, message: undefined })));
 
-        const db = await openAt(fresh.connection);
-        try {
-          expect(await stampRows(db)).toEqual([{ key: 'format_version', value: '1' }]);
-          expect(await flueTableNames(db)).toEqual(fixture.flue_tables);
-          expect((await records(db, 'flue')).map((record) => record.version)).toEqual([1]);
-        } finally {
-          await db.close();
-        }
+        await expectStampedOnce(await openAt(fresh.connection));
       } finally {
         if (fresh !== database) await fresh.dispose();
       }

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAttachmentRef, type AgentSubmission, type ConversationProducerClaim, type ConversationRecord } from '@flue/runtime/adapter';
 import { libsql, open, type Database } from '../dist/index.js';
+import { CLAIMED_ROWS_SQL, claimedRows, expectOneWinnerPerRound, queueRaceSubmissions, raceClaims } from './support/claim-race.js';
 import { lastJsonLine, makeTempDir, runNodeChild, type TempDir } from './support/runner-helpers.js';
 
 const WORKER = fileURLToPath(new URL('./support/children/reliability-contention-worker.mjs', import.meta.url));
@@ -296,54 +297,21 @@ describe('processes sharing one file', () => {
     const adapter = libsql({ url: `file:${path}` });
     await adapter.migrate();
     const { submissionStore } = await adapter.connect();
-    for (let i = 0; i < ROUNDS; i++) {
-      await submissionStore.admitDirect(directInput(`race-${i}`, `race-instance-${i}`));
-      expect(await submissionStore.markSubmissionCanonicalReady(`race-${i}`)).not.toBeNull();
-    }
+    await queueRaceSubmissions(submissionStore, ROUNDS);
     await adapter.close();
 
-    interface ClaimResult { i: number; won: boolean; attemptId?: string | null; error?: unknown; start: number; end: number }
-    const results: Record<string, ClaimResult[]> = { A: [], B: [] };
-    const readyFor: Record<string, number> = { A: -1, B: -1 };
-    const racers = ['A', 'B'].map((who) =>
-      runNodeChild(WORKER, ['claim', path, who, String(ROUNDS)], {
-        onStdoutLine: (line) => {
-          if (line.startsWith('ready ')) {
-            readyFor[who] = Number(line.slice(6));
-            // The barrier: when both racers are ready for round i, both get one start instant.
-            if (readyFor.A === readyFor.B) {
-              const at = performance.timeOrigin + performance.now() + 3;
-              for (const racer of racers) racer.child.stdin!.write(`go ${readyFor.A} ${at}\n`);
-            }
-          } else if (line.startsWith('{') && !line.includes('"done"')) {
-            results[who].push(JSON.parse(line) as ClaimResult);
-          }
-        },
-      }));
+    const { racers, results } = raceClaims((who, onStdoutLine) =>
+      runNodeChild(WORKER, ['claim', `file:${path}`, who, String(ROUNDS)], { onStdoutLine }));
     const finished = await Promise.all(racers.map((r) => r.done));
     for (const result of finished) expect(result.code, result.stderr).toBe(0);
 
-    expect(results.A.map((r) => r.i)).toEqual(Array.from({ length: ROUNDS }, (_, i) => i));
-    expect(results.B.map((r) => r.i)).toEqual(Array.from({ length: ROUNDS }, (_, i) => i));
-    expect([...results.A, ...results.B].filter((r) => r.error !== undefined)).toEqual([]);
-    const winnersPerRound = results.A.map((a, i) => Number(a.won) + Number(results.B[i].won));
-    expect(winnersPerRound.filter((n) => n !== 1)).toEqual([]);
     // The two calls really raced: in most rounds their calls overlapped in time.
-    const overlapping = results.A.filter((a, i) => a.start < results.B[i].end && results.B[i].start < a.end).length;
-    const winsA = results.A.filter((r) => r.won).length;
-    console.log(`[reliability-contention] claim race: ${overlapping}/${ROUNDS} rounds overlapped in time; A won ${winsA}, B won ${ROUNDS - winsA}`);
-    expect(overlapping).toBeGreaterThan(ROUNDS / 10);
+    expectOneWinnerPerRound(results, ROUNDS, (overlapping, winsA) =>
+      console.log(`[reliability-contention] claim race: ${overlapping}/${ROUNDS} rounds overlapped in time; A won ${winsA}, B won ${ROUNDS - winsA}`));
 
     // The database agrees with the winners: one attempt, the winner's, per submission.
     const db = await open(`file:${path}`);
-    const rows = await db.query<{ submission_id: string; status: string; attempt_id: string; attempt_count: number }>(
-      `SELECT submission_id, status, attempt_id, attempt_count FROM flue_agent_submissions ORDER BY sequence`);
-    expect(rows).toEqual(Array.from({ length: ROUNDS }, (_, i) => ({
-      submission_id: `race-${i}`,
-      status: 'running',
-      attempt_id: results.A[i].won ? `A-attempt-${i}` : `B-attempt-${i}`,
-      attempt_count: 1,
-    })));
+    expect(await db.query(CLAIMED_ROWS_SQL)).toEqual(claimedRows(results, ROUNDS));
     await db.close();
   });
 });

@@ -374,6 +374,25 @@ ownServer(`replica syncInterval${ownSuffix}`, () => {
 // ---- a server that goes away -------------------------------------------------------------------
 
 ownServer(`replica with a server that goes away${ownSuffix}`, () => {
+  /** Creates table t on `primary` with one row, 'synced-before'. */
+  async function seedSyncedBefore(primary: SqldServer): Promise<void> {
+    const writer = await open({ url: primary.url });
+    await writer.exec(`CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t(v) VALUES ('synced-before')`);
+    await writer.close();
+  }
+
+  /** A started server seeded with 'synced-before', and a replica file that has synced it, closed again. */
+  async function syncedReplicaFile(): Promise<{ primary: SqldServer; file: string }> {
+    const primary = await server();
+    const dir = await tempDir();
+    const file = dir.file('replica.db');
+    await seedSyncedBefore(primary);
+    const first = await open(replicaOptions(file, primary));
+    await first.sync();
+    await first.close();
+    return { primary, file };
+  }
+
   it('with syncInterval running, a stopped server causes no crash or unhandled rejection; sync() fails with SYNC_FAILED within requestTimeout; reads work', async () => {
     const primary = await server();
     const dir = await tempDir();
@@ -411,15 +430,7 @@ ownServer(`replica with a server that goes away${ownSuffix}`, () => {
   });
 
   it('local-first: a replica whose file exists opens and serves reads while the server is down; writes fail; after restart() sync and writes resume without reopening', async () => {
-    const primary = await server();
-    const dir = await tempDir();
-    const file = dir.file('replica.db');
-    const writer = await open({ url: primary.url });
-    await writer.exec(`CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t(v) VALUES ('synced-before')`);
-    await writer.close();
-    const first = await open(replicaOptions(file, primary));
-    await first.sync();
-    await first.close();
+    const { primary, file } = await syncedReplicaFile();
 
     await primary.stop();
     const started = Date.now();
@@ -440,15 +451,7 @@ ownServer(`replica with a server that goes away${ownSuffix}`, () => {
   });
 
   it('open() of an existing replica while the server is paused settles within requestTimeout (local-first, or a clear error)', async () => {
-    const primary = await server();
-    const dir = await tempDir();
-    const file = dir.file('replica.db');
-    const writer = await open({ url: primary.url });
-    await writer.exec(`CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t(v) VALUES ('synced-before')`);
-    await writer.close();
-    const first = await open(replicaOptions(file, primary));
-    await first.sync();
-    await first.close();
+    const { primary, file } = await syncedReplicaFile();
 
     await primary.pause();
     const opening = open(replicaOptions(file, primary, { requestTimeout: 1000 }));
@@ -471,9 +474,7 @@ ownServer(`replica with a server that goes away${ownSuffix}`, () => {
   it('a replica opened while the server was up: server stopped → reads work, writes fail SERVER_UNREACHABLE; restart() → sync and writes resume without reopening', async () => {
     const primary = await server();
     const dir = await tempDir();
-    const writer = await open({ url: primary.url });
-    await writer.exec(`CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t(v) VALUES ('synced-before')`);
-    await writer.close();
+    await seedSyncedBefore(primary);
     const replica = await opened(replicaOptions(dir.file('replica.db'), primary, { requestTimeout: 2000 }));
     await replica.sync();
 

