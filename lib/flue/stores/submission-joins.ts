@@ -61,19 +61,27 @@ export async function claimJoinableSubmissions(
   });
 }
 
+/**
+ * Moves a submission that is joining `host` out of `joining` (`SET …`), while the host still
+ * runs the attempt it joined; the `SET` clause's own parameters come first in `params`.
+ */
+function updateJoining(runner: QueryRunner, host: SubmissionAttemptRef, submissionId: string, set: string, params: unknown[]): Promise<boolean> {
+  return updateMatched(
+    runner,
+    `UPDATE flue_agent_submissions
+     SET ${set}
+     WHERE submission_id = ? AND status = 'joining' AND joined_into = ? AND ${HOST_STILL_RUNS}
+     RETURNING submission_id`,
+    [...params, submissionId, host.submissionId, host.submissionId, host.attemptId],
+  );
+}
+
 export async function finalizeJoinedSubmission(
   runner: QueryRunner,
   host: SubmissionAttemptRef,
   submissionId: string,
 ): Promise<boolean> {
-  return updateMatched(
-    runner,
-    `UPDATE flue_agent_submissions
-     SET status = 'joined', input_applied_at = COALESCE(input_applied_at, ?)
-     WHERE submission_id = ? AND status = 'joining' AND joined_into = ? AND ${HOST_STILL_RUNS}
-     RETURNING submission_id`,
-    [Date.now(), submissionId, host.submissionId, host.submissionId, host.attemptId],
-  );
+  return updateJoining(runner, host, submissionId, `status = 'joined', input_applied_at = COALESCE(input_applied_at, ?)`, [Date.now()]);
 }
 
 export async function revertJoiningSubmission(
@@ -81,14 +89,7 @@ export async function revertJoiningSubmission(
   host: SubmissionAttemptRef,
   submissionId: string,
 ): Promise<boolean> {
-  return updateMatched(
-    runner,
-    `UPDATE flue_agent_submissions
-     SET status = 'queued', joined_into = NULL, input_applied_at = NULL
-     WHERE submission_id = ? AND status = 'joining' AND joined_into = ? AND ${HOST_STILL_RUNS}
-     RETURNING submission_id`,
-    [submissionId, host.submissionId, host.submissionId, host.attemptId],
-  );
+  return updateJoining(runner, host, submissionId, `status = 'queued', joined_into = NULL, input_applied_at = NULL`, []);
 }
 
 export async function listJoinedSubmissions(
