@@ -8,17 +8,39 @@
  *     path is a fresh, empty file
  *   { suite: 'seed', path, rows }
  *     writes the seeded database the runner cells copy
+ *   { suite: 'remote', peer, workload, url, rows, burst, warmupMs, durationMs }
+ *     runner workloads over sqld at `url`, its `items` table reset to the seeded rows
+ *   { suite: 'replica', peer, workload, url, path, rows, warmupMs, durationMs }
+ *     reads on a replica of `url` made at `path`, or on `path`, a copy of the same rows
+ *   { suite: 'remote-flue', peer, url, path, warmupMs, durationMs }
+ *     Flue turns over sqld, emptied of Flue's tables (path: a replica's file, if one)
+ *   { suite: 'latency', peer, url, path, delayMs, warmupTurns, turns }
+ *     Flue turns through the latency proxy (bench/remote/latency-cell.mjs)
+ *   { suite: 'concurrency', peer, durability, path | url, conversations, warmupMs, durationMs }
+ *     many conversations' Flue turns at once, on a fresh file (path) or emptied sqld (url)
  */
 import v8 from 'node:v8';
 import { seedDatabase } from './seed.mjs';
-import { CHUNK, timeSteps } from './timing.mjs';
+import { CHUNK, percentile, timeConcurrent, timeSteps } from './timing.mjs';
 
 const cell = JSON.parse(process.argv[2]);
 
+/** The runner peer the cell names: on a file, over the server, or on a replica. */
+async function openRunnerPeer() {
+  if (cell.suite === 'runner') return (await import('./peers/runner-peers.mjs')).RUNNER_PEERS[cell.peer](cell.path, cell.durability);
+  const { REMOTE_RUNNER_PEERS, REPLICA_PEERS } = await import('./peers/remote-peers.mjs');
+  return (cell.suite === 'replica' ? REPLICA_PEERS : REMOTE_RUNNER_PEERS)[cell.peer](cell);
+}
+
+/** The Flue adapter the cell names: on a file (path), or over the server (url). */
+async function openAdapter() {
+  if (!cell.url) return (await import('./peers/flue-adapters.mjs')).FLUE_ADAPTERS[cell.peer](cell.path, cell.durability);
+  return (await import('./peers/remote-peers.mjs')).REMOTE_FLUE_ADAPTERS[cell.peer](cell);
+}
+
 async function runnerCell() {
-  const { RUNNER_PEERS } = await import('./peers/runner-peers.mjs');
   const { workloadStep } = await import('./workloads/runner.mjs');
-  const peer = await RUNNER_PEERS[cell.peer](cell.path, cell.durability);
+  const peer = await openRunnerPeer();
   const pragmas = await peer.pragmas();
   const { step, opsPerStep, state } = workloadStep(cell.workload, peer, cell);
   const timed = await timeSteps(step, {
@@ -40,13 +62,17 @@ async function runnerCell() {
   };
 }
 
-async function flueCell() {
+/** import + open + migrate + connect, timed from nothing (the cell's first import of the adapter). */
+async function connectAdapter() {
   const start = performance.now();
-  const { FLUE_ADAPTERS } = await import('./peers/flue-adapters.mjs');
-  const adapter = await FLUE_ADAPTERS[cell.peer](cell.path, cell.durability);
+  const adapter = await openAdapter();
   await adapter.migrate();
   const stores = await adapter.connect();
-  const openMs = performance.now() - start;
+  return { adapter, stores, openMs: performance.now() - start };
+}
+
+async function flueCell() {
+  const { adapter, stores, openMs } = await connectAdapter();
   const { setupConversation, turn } = await import('./workloads/flue.mjs');
   const conversation = await setupConversation(stores);
   const timed = await timeSteps((n) => turn(stores, conversation, n), {
@@ -59,9 +85,44 @@ async function flueCell() {
   return { ops: timed.steps, ms: timed.ms, opsPerSec: timed.steps / (timed.ms / 1000), openMs };
 }
 
+/** `conversations` loops of turns at once, each on its own agent instance; turns/s and latency percentiles. */
+async function concurrencyCell() {
+  const { adapter, stores, openMs } = await connectAdapter();
+  const { setupConversation, turn } = await import('./workloads/flue.mjs');
+  const conversations = [];
+  for (let k = 1; k <= cell.conversations; k++) conversations.push(await setupConversation(stores, k));
+  const timed = await timeConcurrent((loop, n) => turn(stores, conversations[loop], n), {
+    loops: cell.conversations,
+    warmupMs: cell.warmupMs,
+    durationMs: cell.durationMs,
+  });
+  await adapter.close();
+  const { latencies } = timed;
+  return {
+    ops: timed.steps,
+    ms: timed.ms,
+    opsPerSec: timed.steps / (timed.ms / 1000),
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    maxMs: percentile(latencies, 100),
+    openMs,
+  };
+}
+
+const SUITES = {
+  seed: () => seedDatabase(cell.path, cell.rows),
+  runner: runnerCell,
+  remote: runnerCell,
+  replica: runnerCell,
+  flue: flueCell,
+  'remote-flue': flueCell,
+  concurrency: concurrencyCell,
+  latency: async () => (await import('./remote/latency-cell.mjs')).latencyCell(cell),
+};
+
 async function main() {
-  if (cell.suite === 'seed') return seedDatabase(cell.path, cell.rows);
-  const result = cell.suite === 'runner' ? await runnerCell() : await flueCell();
+  const result = await SUITES[cell.suite]();
+  if (cell.suite === 'seed') return result;
   // Peak resident set of this whole process (KiB on Linux), taken after the work is done, and
   // how far V8 grew its young generation (it grows with the rate of surviving allocations,
   // which an awaited loop has more of than a synchronous one).

@@ -1,7 +1,26 @@
-/** The two modes: the full run behind BENCHMARKS.md, and `--quick`, a CI smoke test of the harness. */
+/**
+ * The two modes: the full run behind BENCHMARKS.md, and `--quick`, a CI smoke test of the harness.
+ *
+ * - `remote`: runner workloads and Flue turns over sqld on loopback. 10k rows, not 100k: every
+ *   replica cell syncs the whole table, and what a point read costs over a server does not
+ *   depend on the table's size. `burst` is workload e's number of concurrent operations.
+ * - `latency`: Flue turns through the latency proxy (bench/remote/latency-proxy.mjs), `delayMs`
+ *   each way (`--delay-ms`). A turn there takes hundreds of ms: a few turns, counted, not timed.
+ * - `concurrency`: `conversations` concurrent loops of Flue turns on one database.
+ */
 export const MODES = {
-  full: { rows: 100_000, rounds: 5, burst: 1000, warmupMs: 300, durationMs: 1500 },
-  quick: { rows: 5_000, rounds: 1, burst: 100, warmupMs: 20, durationMs: 100 },
+  full: {
+    rows: 100_000, rounds: 5, burst: 1000, warmupMs: 300, durationMs: 1500,
+    remote: { rows: 10_000, rounds: 3, burst: 100, warmupMs: 300, durationMs: 1000 },
+    latency: { delayMs: 10, rounds: 2, warmupTurns: 2, turns: 10 },
+    concurrency: { conversations: 50, rounds: 3, warmupMs: 300, durationMs: 2000 },
+  },
+  quick: {
+    rows: 5_000, rounds: 1, burst: 100, warmupMs: 20, durationMs: 100,
+    remote: { rows: 500, rounds: 1, burst: 20, warmupMs: 20, durationMs: 100 },
+    latency: { delayMs: 10, rounds: 1, warmupTurns: 0, turns: 2 },
+    concurrency: { conversations: 10, rounds: 1, warmupMs: 20, durationMs: 200 },
+  },
 };
 
 /** The reference peers, named as in RUNNER_PEERS / FLUE_ADAPTERS. */
@@ -10,6 +29,14 @@ export const BETTER_SQLITE3 = 'better-sqlite3';
 export const PEER1 = '@libsql/client runner';
 export const FLUE_SQLITE = 'Flue sqlite()';
 export const OURS_OVER_PEER1 = 'flue-libsql stores over @libsql/client runner';
+
+/** The remote sections' peers (bench/peers/remote-peers.mjs): peer 1 over each of its transports. */
+export const CLIENT_HTTP = '@libsql/client runner (http)';
+export const CLIENT_WS = '@libsql/client runner (ws)';
+export const OURS_OVER_CLIENT_HTTP = 'flue-libsql stores over @libsql/client runner (http)';
+export const OURS_OVER_CLIENT_WS = 'flue-libsql stores over @libsql/client runner (ws)';
+export const REPLICA = 'flue-libsql replica';
+export const LOCAL_FILE = 'flue-libsql local file';
 
 /**
  * The targets for flue-libsql, as ratios of medians (ops/s). `rssMarginMB` is checked on
@@ -25,6 +52,24 @@ export const TARGETS = {
   flue: [{ vs: FLUE_SQLITE, ratio: 1 }, { vs: OURS_OVER_PEER1, ratio: 3 }],
   rssMarginMB: 10,
 };
+
+/**
+ * The remote targets. Against peer 1, the better of its two transports per workload (so
+ * neither transport's weakness flatters us):
+ * - `workloads`: each runner workload over sqld, flue-libsql's ops/s ≥ ratio × the client's;
+ * - `turnLatency`: a Flue turn through the latency proxy, flue-libsql's median latency ≤ ratio ×
+ *   our stores over the client runner (Flue's stores cost the same on both sides: the
+ *   difference is the transport and the round trips);
+ * - `replicaReads`: reads on an embedded replica ≥ ratio × the same reads on a local file.
+ */
+export const REMOTE_TARGETS = {
+  workloads: { ratio: 1.5, vs: [CLIENT_HTTP, CLIENT_WS] },
+  turnLatency: { ratio: 0.5, vs: [OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS] },
+  replicaReads: { ratio: 0.8, vs: LOCAL_FILE, workloads: ['a', 'd'] },
+};
+
+/** Many conversations at once: flue-libsql's turns/s ≥ ratio × Flue sqlite()'s at FULL, with a p99 latency no worse. */
+export const CONCURRENCY_TARGET = { vs: FLUE_SQLITE, ratio: 3, durability: 'full' };
 
 /**
  * The durability levels each workload runs at. 'full' (synchronous=FULL, flue-libsql's default:

@@ -5,53 +5,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BETTER_SQLITE3, DURABILITIES, FLUE_SQLITE, OURS, OURS_OVER_PEER1, PEER1, TARGETS } from './config.mjs';
+import { renderConcurrency } from './report-concurrency.mjs';
+import { durabilityOf, groupCommas, mb, num, peerName, ratio, summarize, table } from './report-kit.mjs';
+import { renderRemote } from './report-remote.mjs';
 import { RUNNER_WORKLOADS } from './workloads/runner.mjs';
-
-// ---- numbers --------------------------------------------------------------------------
-
-const sorted = (values) => [...values].sort((x, y) => x - y);
-export function median(values) {
-  const s = sorted(values);
-  const mid = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-const groupCommas = (digits) => digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-/** 123456.7 → "123,457"; 12.345 → "12.3": three significant digits at least, no locale. */
-function num(value) {
-  if (!Number.isFinite(value)) return '—';
-  if (Math.abs(value) >= 100) return groupCommas(String(Math.round(value)));
-  return value.toFixed(Math.abs(value) >= 10 ? 1 : 2);
-}
-const ratio = (value) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : '—');
-const mb = (kib) => (kib * 1024) / 1e6;
-
-/** Results from before durability levels existed were all at synchronous=FULL. */
-const durabilityOf = (cell) => cell.durability ?? 'full';
-
-/** Per peer: the ok cells' ops/s, peak RSS (KiB) and anything else, over the rounds. */
-function summarize(cells, workload, durability) {
-  const byPeer = new Map();
-  for (const cell of cells.filter((c) => c.workload === workload && durabilityOf(c) === durability)) {
-    if (!byPeer.has(cell.peer)) byPeer.set(cell.peer, { peer: cell.peer, cells: [], failed: [] });
-    const entry = byPeer.get(cell.peer);
-    (cell.ok ? entry.cells : entry.failed).push(cell);
-  }
-  for (const entry of byPeer.values()) {
-    const ops = entry.cells.map((c) => c.opsPerSec);
-    entry.median = median(ops);
-    entry.min = Math.min(...ops);
-    entry.max = Math.max(...ops);
-    entry.rssKB = median(entry.cells.map((c) => c.maxRssKB));
-    entry.newSpaceMB = median(entry.cells.map((c) => (c.newSpaceBytes ?? NaN) / 1e6));
-    entry.errors = entry.cells.reduce((sum, c) => sum + (c.errors ?? 0), 0);
-    entry.firstError = entry.cells.find((c) => c.firstError)?.firstError ?? null;
-    entry.burstMs = median(entry.cells.map((c) => c.burstMs));
-    entry.openMs = median(entry.cells.map((c) => c.openMs));
-    entry.openMin = Math.min(...entry.cells.map((c) => c.openMs));
-    entry.openMax = Math.max(...entry.cells.map((c) => c.openMs));
-  }
-  return byPeer;
-}
 
 // ---- targets --------------------------------------------------------------------------
 
@@ -98,13 +55,6 @@ function evaluateTargets(cells) {
 }
 
 // ---- markdown -------------------------------------------------------------------------
-
-/** The peer's name (flue-libsql in bold), and how many of its cells failed, if any. */
-const peerName = (p, suffix = '') =>
-  `${p.peer === OURS ? `**${p.peer}**${suffix}` : p.peer}${p.failed.length ? ` (${p.failed.length} cell(s) failed)` : ''}`;
-
-const table = (header, rows) =>
-  [`| ${header.join(' | ')} |`, `|${header.map((h, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 
 function runnerTable(workload, durability, cells, config) {
   const peers = summarize(cells, workload, durability);
@@ -162,8 +112,8 @@ const levelName = (durability) => `synchronous=${DURABILITIES[durability].synchr
 /** The durability levels `workload` ran at. */
 const levelsOf = (workload) => Object.keys(DURABILITIES).filter((durability) => DURABILITIES[durability].workloads.includes(workload));
 
-export function renderReport({ meta, cells }) {
-  const failed = cells.filter((c) => !c.ok);
+export function renderReport({ meta, cells, concurrency, remote }) {
+  const failed = [...cells, ...(concurrency?.cells ?? []), ...(remote?.cells ?? [])].filter((c) => !c.ok);
   const targets = evaluateTargets(cells);
   const { config } = meta;
   const pragmaLists = Array.isArray(meta.pragmas) ? { full: meta.pragmas } : meta.pragmas;
@@ -180,6 +130,7 @@ export function renderReport({ meta, cells }) {
     `- OS: ${meta.machine.os}`,
     `- Node: ${meta.node}`,
     ...Object.entries(meta.packages).map(([name, version]) => `- ${name}: ${version}`),
+    `- sqld: ${remote?.sqld ? remote.sqld.version : `not run (${remote?.skipped ?? 'no remote sections in these results'})`}`,
     '',
     '## How',
     '',
@@ -252,9 +203,11 @@ export function renderReport({ meta, cells }) {
     '',
     flueTables(cells, 'full').open,
     '',
+    ...renderConcurrency(concurrency, config, remote),
+    ...renderRemote(remote, config),
   );
   if (failed.length) {
-    lines.push('## Failed cells', '', ...failed.map((c) => `- round ${c.round} ${c.workload} ${c.peer}: \`${String(c.error).split('\n')[0]}\``), '');
+    lines.push('## Failed cells', '', ...failed.map((c) => `- round ${c.round} ${c.suite} ${c.workload} ${c.peer}: \`${String(c.error).split('\n')[0]}\``), '');
   }
   return `${lines.join('\n')}`;
 }

@@ -28,7 +28,7 @@ export const SQL = {
 export const PAYLOAD = 'p'.repeat(200);
 
 /** An async runner (flue-libsql's `Database`, or the `@libsql/client` runner) as a peer. */
-function runnerPeer(runner) {
+export function runnerPeer(runner) {
   return {
     async: true,
     point: (id) => runner.query(SQL.point, [id]),

@@ -4,20 +4,23 @@
  * One turn, as the runtime drives a direct prompt on one agent instance: admit a direct
  * submission, mark it canonical-ready, claim it, acquire the conversation's producer,
  * append one batch of two records fenced by the claimed attempt, read the stream from the
- * previous head (this turn's batch), complete the submission. All turns share one agent
- * instance and one stream (created once, before timing), so each turn does the same work.
+ * previous head (this turn's batch), complete the submission. All turns of a conversation share
+ * one agent instance and one stream (created once, before timing), so each turn does the same
+ * work. Concurrent conversations (the concurrency section) each get their own instance, stream
+ * and ids (`setupConversation(stores, k)`), so they contend only for the database.
  */
-export async function setupConversation(stores) {
-  const path = 'agents/bench/instance-1';
-  await stores.conversationStreamStore.createStream(path, { agentName: 'bench', instanceId: 'instance-1' });
-  return { path, offset: '-1' };
+export async function setupConversation(stores, k = 1) {
+  const instanceId = `instance-${k}`;
+  const path = `agents/bench/${instanceId}`;
+  await stores.conversationStreamStore.createStream(path, { agentName: 'bench', instanceId });
+  return { path, offset: '-1', instanceId, conversationId: `conv_bench_${k}`, prefix: `c${k}-` };
 }
 
-const record = (id, text) => ({
+const record = (conversationId, id, text) => ({
   v: 1,
   id,
   type: 'user_message',
-  conversationId: 'conv_bench',
+  conversationId,
   harness: 'default',
   session: 'default',
   timestamp: new Date(1_700_000_000_000).toISOString(),
@@ -28,14 +31,15 @@ const record = (id, text) => ({
 
 export async function turn(stores, conversation, n) {
   const { submissionStore, conversationStreamStore } = stores;
-  const submissionId = `sub-${n}`;
-  const attemptId = `attempt-${n}`;
-  const producerId = `producer-${n}`;
+  const { prefix, conversationId } = conversation;
+  const submissionId = `${prefix}sub-${n}`;
+  const attemptId = `${prefix}attempt-${n}`;
+  const producerId = `${prefix}producer-${n}`;
   await submissionStore.admitDirect({
     kind: 'direct',
     submissionId,
     agent: 'bench',
-    id: 'instance-1',
+    id: conversation.instanceId,
     message: { kind: 'user', body: `turn ${n}` },
     acceptedAt: new Date(1_700_000_000_000 + n).toISOString(),
   });
@@ -50,7 +54,7 @@ export async function turn(stores, conversation, n) {
     incarnation: producer.incarnation,
     producerSequence: producer.nextProducerSequence,
     submission: { submissionId, attemptId },
-    records: [record(`rec-${n}-1`, `question ${n}`), record(`rec-${n}-2`, `answer ${n}`)],
+    records: [record(conversationId, `${prefix}rec-${n}-1`, `question ${n}`), record(conversationId, `${prefix}rec-${n}-2`, `answer ${n}`)],
   });
   const read = await conversationStreamStore.read(conversation.path, { offset: conversation.offset });
   if (read.batches.length !== 1) throw new Error(`turn ${n}: read ${read.batches.length} batches, expected 1`);

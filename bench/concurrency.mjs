@@ -1,0 +1,43 @@
+/**
+ * The concurrency section ("many conversations at once"): `conversations` agent conversations,
+ * each a loop of Flue turns (bench/workloads/flue.mjs) on its own agent instance, all at once
+ * on one database, for the cell's duration (bench/cell.mjs, `concurrencyCell`). On a local
+ * file, at each durability, for the three Flue adapters; on sqld (bench/remote/section.mjs),
+ * for flue-libsql and our stores over the client runner on both transports.
+ */
+import { join } from 'node:path';
+import { DURABILITIES, OURS, OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS } from './config.mjs';
+import { FLUE_ADAPTERS } from './peers/flue-adapters.mjs';
+import { removeDatabase } from './rounds.mjs';
+
+const cellOf = (config, peer, where) => ({
+  suite: 'concurrency',
+  workload: 'flue',
+  peer,
+  conversations: config.conversations,
+  warmupMs: config.warmupMs,
+  durationMs: config.durationMs,
+  ...where,
+});
+
+/** One group per durability, each cell on a fresh file in `work`. */
+export function localConcurrencyGroups(config, work) {
+  const path = join(work, 'concurrency.db');
+  return Object.keys(DURABILITIES).map((durability) => ({
+    peers: Object.keys(FLUE_ADAPTERS),
+    cell: (peer) => cellOf(config, peer, { durability, path }),
+    after: () => removeDatabase(path),
+  }));
+}
+
+/** One group on the server at `url`; `reset` empties it before each cell, `after` cleans up after it. */
+export function serverConcurrencyGroups(config, url, reset, after) {
+  return [
+    {
+      peers: [OURS, OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS],
+      cell: (peer) => cellOf(config, peer, { target: 'sqld', url }),
+      before: reset,
+      after,
+    },
+  ];
+}
