@@ -82,43 +82,44 @@ impl RemoteConnection {
 
     /// Runs one statement; rows are sent back only when `want_rows`.
     pub async fn statement(&mut self, sql: &str, params: Params, want_rows: bool) -> DbResult<StatementResult> {
-        ensure_single_statement(sql)?;
-        let request = StreamRequest::Execute(ExecuteStreamReq { stmt: statement_of(sql, params, want_rows) });
-        match self.on_stream(&request).await {
-            Ok(StreamResponse::Execute(execute)) => Ok(self.statement_result(execute.result)),
-            Ok(_) => Err(unexpected("execute")),
-            Err(err) => Err(self.explain_refusal(err, stmt_of(&request)).await),
-        }
+        let request = execute_request(sql, params, want_rows)?;
+        let answer = self.on_stream(&request).await;
+        self.executed(answer, &request).await
     }
 
     /// Statements called together outside a transaction, in one request: each runs (and
     /// commits) on its own, in order, as if called one after another.
     pub async fn statements(&mut self, statements: Vec<(String, Params, bool)>) -> Vec<DbResult<StatementResult>> {
-        let prepared: Vec<DbResult<StreamRequest>> = statements
-            .into_iter()
-            .map(|(sql, params, want_rows)| {
-                ensure_single_statement(&sql)?;
-                Ok(StreamRequest::Execute(ExecuteStreamReq { stmt: statement_of(&sql, params, want_rows) }))
-            })
-            .collect();
+        let prepared: Vec<DbResult<StreamRequest>> =
+            statements.into_iter().map(|(sql, params, want_rows)| execute_request(&sql, params, want_rows)).collect();
         let requests: Vec<&StreamRequest> = prepared.iter().filter_map(|request| request.as_ref().ok()).collect();
-        let mut answers = match self.outside_transaction(&requests).await {
-            Ok(results) => results.into_iter().map(|result| response(Some(result))).collect::<Vec<_>>().into_iter(),
-            Err(err) => (0..requests.len()).map(|_| Err(err.clone())).collect::<Vec<_>>().into_iter(),
+        let mut answers: Vec<DbResult<StreamResponse>> = match self.outside_transaction(&requests).await {
+            Ok(results) => results.into_iter().map(|result| response(Some(result))).collect(),
+            Err(err) => requests.iter().map(|_| Err(err.clone())).collect(),
         };
+        answers.reverse();
         let mut outcomes = Vec::with_capacity(prepared.len());
-        for request in &prepared {
+        for request in prepared {
             let outcome = match request {
-                Err(err) => Err(err.clone()),
-                Ok(request) => match answers.next().unwrap_or_else(|| Err(unexpected("statement"))) {
-                    Ok(StreamResponse::Execute(execute)) => Ok(self.statement_result(execute.result)),
-                    Ok(_) => Err(unexpected("execute")),
-                    Err(err) => Err(self.explain_refusal(err, stmt_of(request)).await),
-                },
+                Err(err) => Err(err),
+                Ok(request) => {
+                    let answer = answers.pop().unwrap_or_else(|| Err(unexpected("statement")));
+                    self.executed(answer, &request).await
+                }
             };
             outcomes.push(outcome);
         }
         outcomes
+    }
+
+    /// The outcome of an execute request: its result, or the server's refusal said as a local
+    /// file says it.
+    async fn executed(&mut self, answer: DbResult<StreamResponse>, request: &StreamRequest) -> DbResult<StatementResult> {
+        match answer {
+            Ok(StreamResponse::Execute(execute)) => Ok(self.statement_result(execute.result)),
+            Ok(_) => Err(unexpected("execute")),
+            Err(err) => Err(self.explain_refusal(err, stmt_of(request)).await),
+        }
     }
 
     /// Runs a script of statements without parameters.
@@ -274,6 +275,12 @@ impl RemoteConnection {
         let values = result.rows.into_iter().flat_map(|row| row.values).map(value_from_server).collect();
         StatementResult { rows: Rows { columns, values }, rows_affected: result.affected_row_count, last_insert_rowid: self.last_insert_rowid }
     }
+}
+
+/// One statement as an execute request, refused before sending when the text holds none or several.
+fn execute_request(sql: &str, params: Params, want_rows: bool) -> DbResult<StreamRequest> {
+    ensure_single_statement(sql)?;
+    Ok(StreamRequest::Execute(ExecuteStreamReq { stmt: statement_of(sql, params, want_rows) }))
 }
 
 /// The transaction cannot go on: its stream is gone (the server rolled back what it held), or

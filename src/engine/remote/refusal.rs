@@ -12,19 +12,18 @@ use crate::values::Params;
 use super::RemoteConnection;
 
 impl RemoteConnection {
-    /// The error a local file gives for what the server refused in its own words: the
-    /// placeholders that do not match, and a unique constraint that is the primary key.
-    /// Costs nothing unless a statement failed.
+    /// The error a local file gives for what the server refused in its own words.
     pub(super) async fn explain_refusal(&mut self, err: DbError, stmt: &Stmt) -> DbError {
-        let sql = stmt.sql.as_deref().unwrap_or_default();
         if err.class == ErrorClass::Range {
-            let shape = if stmt.named_args.is_empty() {
-                Params::Positional(vec![Value::Null; stmt.args.len()])
-            } else {
-                let bare = |name: &str| name.trim_start_matches([':', '@', '$']).to_owned();
-                Params::Named(stmt.named_args.iter().map(|arg| (bare(&arg.name), Value::Null)).collect())
+            // What the user passed (its shape is all the matching needs), against the SQL's placeholders.
+            let shape = match (stmt.args.len(), stmt.named_args.is_empty()) {
+                (0, true) => Params::None,
+                (count, true) => Params::Positional(vec![Value::Null; count]),
+                (_, false) => Params::Named(
+                    stmt.named_args.iter().map(|arg| (arg.name.trim_start_matches([':', '@', '$']).to_owned(), Value::Null)).collect(),
+                ),
             };
-            let shape = if stmt.args.is_empty() && stmt.named_args.is_empty() { Params::None } else { shape };
+            let sql = stmt.sql.as_deref().unwrap_or_default();
             return match_parameters(&SqlPlaceholders::scan(sql), shape).err().unwrap_or(err);
         }
         if err.code == "SQLITE_CONSTRAINT_UNIQUE" {
