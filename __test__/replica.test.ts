@@ -662,6 +662,16 @@ await Promise.all([memory.close(), local.close(), replica.close()]);
     expect(JSON.parse(result.stdout.trim().split('\n').pop()!)).toEqual({ memory: [{ one: 1 }], replica: [{ v: 'from-server' }] });
   });
 
+  it('a query() that writes to a table the replica has not synced yet goes to the server, which has it', async () => {
+    const primary = await server();
+    const dir = await tempDir();
+    const writer = await remote(primary);
+    const replica = await opened({ url: `file:${dir.file('replica.db')}`, syncUrl: primary.url });
+    await writer.exec('CREATE TABLE later(id INTEGER PRIMARY KEY, v TEXT)');
+    expect(await replica.query("INSERT INTO later(v) VALUES ('x') RETURNING id")).toEqual([{ id: 1 }]);
+    expect(await writer.query('SELECT v FROM later')).toEqual([{ v: 'x' }]);
+  });
+
   it('named parameters with :, @ and $ (given without their prefix) bind on a replica, for reads and for writes', async () => {
     const primary = await server();
     const dir = await tempDir();

@@ -210,11 +210,12 @@ impl Worker {
     fn dispatch(&self, env: &Env, op: Op) -> Result<RawValue> {
         match &op {
             Op::Query { sql, .. } if self.in_flight.get() == 0 && !self.in_transaction.get() => {
-                let only_reads = self.reader.borrow_mut().as_mut().map(|reader| reader.only_reads(sql));
-                let read = match (only_reads, op) {
-                    (Some(Ok(true)), Op::Query { sql, params }) => query_inline(&self.reader, env, &sql, params).map(|rows| rows.0),
-                    (Some(Err(err)), _) => Err(err),
-                    (_, op) => return self.queue(env, op),
+                // A statement the reader cannot prepare (a table the replica has not synced yet,
+                // named by a write the server will take) is the worker's to answer.
+                let only_reads = self.reader.borrow_mut().as_mut().is_some_and(|reader| reader.only_reads(sql).unwrap_or(false));
+                let read = match op {
+                    Op::Query { sql, params } if only_reads => query_inline(&self.reader, env, &sql, params).map(|rows| rows.0),
+                    op => return self.queue(env, op),
                 };
                 let settled = match read {
                     Ok(rows) => Ok(rows),
