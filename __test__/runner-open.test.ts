@@ -135,11 +135,13 @@ describe('connection settings', () => {
 
   // The busy timeout is enforced by the JS layer (SQLite's own handler would sleep on the JS
   // thread), so it is proven by behaviour in runner-concurrency.test.ts, not by a PRAGMA.
-  it('a local file uses WAL, foreign keys ON and synchronous=FULL by default', async () => {
+  // Durability 'full' (the default) runs SQLite at NORMAL and syncs the WAL itself before any
+  // result is given back; commit-sync.test.ts proves the syncs at the system calls.
+  it('a local file uses WAL, foreign keys ON and synchronous=NORMAL with its own syncs by default', async () => {
     const db = await opened(`file:${dir.file('settings.db')}`);
     expect(await pragma(db, 'journal_mode')).toBe('wal');
     expect(await pragma(db, 'foreign_keys')).toBe(1);
-    expect(await pragma(db, 'synchronous')).toBe(2);
+    expect(await pragma(db, 'synchronous')).toBe(1);
     // WAL is recorded in the file itself: header bytes 18 and 19 (write/read version) are 2.
     await db.exec('CREATE TABLE t(x)');
     expect(existsSync(dir.file('settings.db-wal'))).toBe(true);
@@ -149,11 +151,9 @@ describe('connection settings', () => {
     expect([header[18], header[19]]).toEqual([2, 2]);
   });
 
-  it("durability: 'normal' sets synchronous=NORMAL (1); 'full' keeps FULL (2)", async () => {
+  it("durability: 'normal' sets synchronous=NORMAL (1)", async () => {
     const normal = await opened({ url: `file:${dir.file('normal.db')}`, durability: 'normal' });
     expect(await pragma(normal, 'synchronous')).toBe(1);
-    const full = await opened({ url: `file:${dir.file('full.db')}`, durability: 'full' });
-    expect(await pragma(full, 'synchronous')).toBe(2);
   });
 
   it.each(['memory', 'file'] as const)('foreign keys are enforced (%s)', async (kind) => {

@@ -175,6 +175,25 @@ impl Executor {
         }
     }
 
+    /// Whether a local commit is waiting for its sync (`Connection::has_unsynced_commits`).
+    pub fn has_unsynced_commits(&self) -> bool {
+        match self {
+            Executor::Inline(slot) => slot.try_borrow().ok().is_some_and(|connection| connection.as_ref().is_some_and(JsConnection::has_unsynced_commits)),
+            Executor::Worker(_) => false,
+        }
+    }
+
+    /// Syncs the local commits made so far, once for all of them; nothing to do once closed.
+    pub fn sync_commits(&self) -> DbResult<()> {
+        match self {
+            Executor::Inline(slot) => {
+                let mut slot = slot.try_borrow_mut().map_err(|_| DbError::libsql("INTERNAL", "the connection is busy with another operation"))?;
+                slot.as_mut().map_or(Ok(()), JsConnection::sync_commits)
+            }
+            Executor::Worker(_) => Ok(()),
+        }
+    }
+
     /// True when operations return values directly instead of Promises.
     pub fn runs_inline(&self) -> bool {
         matches!(self, Executor::Inline(_))

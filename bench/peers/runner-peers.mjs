@@ -48,7 +48,9 @@ export const RUNNER_PEERS = {
   async 'flue-libsql'(path, durability) {
     const { open } = await import('../../dist/index.js');
     const db = await open({ url: `file:${path}`, durability });
-    for (const pragma of pragmasFor(durability)) await db.query(`PRAGMA ${pragma}`);
+    // The sync level is its `durability` option's: at 'full' it syncs the WAL itself, once for
+    // the commits of an event-loop turn, which an explicit `synchronous` pragma would turn off.
+    for (const pragma of pragmasFor(durability).filter((pragma) => !pragma.startsWith('synchronous'))) await db.query(`PRAGMA ${pragma}`);
     return runnerPeer(db);
   },
 

@@ -4,7 +4,8 @@
  * Statements execute in Rust (on the JS thread for local targets, on the async runtime for
  * remote ones); this class only orders the calls. The rule it keeps: while a transaction is
  * open, top-level calls wait for it (first come, first served, `gate.ts`) and never run inside
- * it. Local statements called in one turn share a commit (`group-commit.ts`).
+ * it. Local statements called in one turn share a commit (`group-commit.ts`), and a local
+ * file's commits of one event-loop turn share a sync (`commit-sync.ts`).
  */
 import { LibsqlError } from '../errors.js';
 import { native, type NativeDatabase } from '../native.js';
@@ -22,10 +23,11 @@ import type {
   Transaction,
 } from '../types.js';
 import { isBusy, whileLocked } from './busy.js';
+import { CommitSync } from './commit-sync.js';
 import { Gate } from './gate.js';
 import { GroupCommit, mustRunAlone } from './group-commit.js';
 import { checkMigrations, normalizeBatch } from './normalize.js';
-import { currentTransaction, settle, TransactionHandle, type StatementFunctions } from './transaction.js';
+import { currentTransaction, TransactionHandle, type StatementFunctions } from './transaction.js';
 
 /** Opens a database; see `OpenOptions` for the targets. */
 export async function open(urlOrOptions: string | OpenOptions): Promise<Database> {
@@ -48,6 +50,8 @@ export class Database implements Runner {
   /** Held by a transaction, by close, or by a call waiting for another connection's lock. */
   readonly #gate = new Gate();
   readonly #group: GroupCommit;
+  /** Local files: results wait for the sync that makes their turn's commits durable. */
+  readonly #commitSync: CommitSync | null;
   #active: TransactionHandle | null = null;
   #closing: Promise<void> | null = null;
   /** A top-level statement already ran in this turn of the microtask queue (see group-commit.ts). */
@@ -60,7 +64,8 @@ export class Database implements Runner {
     this.#statements = nativeDatabase.statementFunctions();
     this.#inline = nativeDatabase.runsInline;
     this.#busyTimeoutMs = nativeDatabase.busyTimeoutMs;
-    this.#group = new GroupCommit(nativeDatabase, this.#statements, (call) => this.#run(call));
+    this.#commitSync = nativeDatabase.kind === 'file' ? new CommitSync(this.#statements) : null;
+    this.#group = new GroupCommit(nativeDatabase, this.#statements, (call) => this.#run(call), this.#durable);
   }
 
   /** `memory`, `file`, `remote` or `replica`. */
@@ -90,7 +95,7 @@ export class Database implements Runner {
     this.#busyTurn = true;
     RESOLVED.then(this.#endTurn);
     try {
-      return Promise.resolve(run(sql, params));
+      return Promise.resolve(this.#durable(run(sql, params)));
     } catch (error) {
       return this.#refused(error, () => run(sql, params));
     }
@@ -159,7 +164,8 @@ export class Database implements Runner {
       handle.end();
       const committed = this.#statements.commit();
       if (committed instanceof Promise) await committed;
-      return result;
+      // Released now; the result waits for its sync without holding up the next caller.
+      return this.#durable(result);
     } finally {
       handle.end();
       this.#active = null;
@@ -172,6 +178,7 @@ export class Database implements Runner {
     this.#group.commit();
     this.#closing ??= (async () => {
       await this.#gate.acquire();
+      this.#commitSync?.flush();
       await this.#native.close();
       // The gate stays held: nothing runs after close.
     })();
@@ -183,7 +190,7 @@ export class Database implements Runner {
   /** Runs a native call at once; a thrown error becomes a rejection. */
   #run(call: () => unknown): Promise<unknown> {
     try {
-      return settle(call(), this.#inline);
+      return this.#inline ? Promise.resolve(this.#durable(call())) : (call() as Promise<unknown>);
     } catch (error) {
       return this.#refused(error, call);
     }
@@ -214,7 +221,8 @@ export class Database implements Runner {
     if (this.#closing) throw closedError();
     await this.#gate.acquire();
     try {
-      return (await whileLocked(call, this.#busyTimeoutMs)) as T;
+      // Returned, not awaited: the gate passes on before the sync.
+      return this.#durable(await whileLocked(call, this.#busyTimeoutMs)) as T;
     } finally {
       this.#gate.release();
     }
@@ -226,6 +234,9 @@ export class Database implements Runner {
     if (this.#gate.held || this.#closing) return this.#queued(what, call);
     return this.#run(call) as Promise<T>;
   }
+
+  /** A result, or on a local file with unsynced commits a promise of it once they are on disk (commit-sync.ts). */
+  readonly #durable = <T>(value: T): T | Promise<T> => (this.#commitSync ? this.#commitSync.after(value) : value);
 
   /** Waiting on the outer database from inside its own transaction callback would deadlock. */
   #refuseInsideOwnTransaction(what: string): void {

@@ -45,11 +45,19 @@ export class GroupCommit {
   readonly #statements: StatementFunctions;
   /** Runs a statement on its own, as the database would without groups. */
   readonly #runAlone: (call: () => unknown) => Promise<unknown>;
+  /** A committed result as it is given back: once on disk (commit-sync.ts). */
+  readonly #durable: (value: unknown) => unknown;
 
-  constructor(native: NativeDatabase, statements: StatementFunctions, runAlone: (call: () => unknown) => Promise<unknown>) {
+  constructor(
+    native: NativeDatabase,
+    statements: StatementFunctions,
+    runAlone: (call: () => unknown) => Promise<unknown>,
+    durable: (value: unknown) => unknown,
+  ) {
     this.#native = native;
     this.#statements = statements;
     this.#runAlone = runAlone;
+    this.#durable = durable;
   }
 
   get open(): boolean {
@@ -99,7 +107,14 @@ export class GroupCommit {
       return;
     }
     this.#members = null;
-    for (const member of members) member.resolve(member.result);
+    for (const member of members) {
+      try {
+        member.resolve(this.#durable(member.result));
+      } catch (error) {
+        // The commit could not be made durable (commit-sync.ts): no member is acknowledged.
+        member.resolve(Promise.reject(error));
+      }
+    }
   }
 
   /** The group's transaction is gone: its statements run again, each on its own. */

@@ -1,5 +1,6 @@
-//! The per-statement operations (`query`, `execute`, `begin`, `commit`, `rollback`) as plain
-//! N-API functions bound to one connection's executor.
+//! The per-statement operations (`query`, `execute`, `begin`, `commit`, `rollback`, and the
+//! shared sync's `unsyncedCommits`, `syncCommits`) as plain N-API functions bound to one
+//! connection's executor.
 //!
 //! Why not `NativeDatabase` methods: napi-rs resolves a method's `this` on every call
 //! (unwrap, class type-tag check, and a borrow record taken and released under a mutex),
@@ -19,6 +20,7 @@ use crate::engine::Op;
 use crate::executor::{panic_error, Executor};
 use crate::js::args::statement_args;
 use crate::js::error::ToJsError;
+use crate::js::primitives::{boolean, undefined};
 
 /// Which operation a function performs; its const parameter.
 const QUERY: u8 = 0;
@@ -26,20 +28,25 @@ const EXECUTE: u8 = 1;
 const BEGIN: u8 = 2;
 const COMMIT: u8 = 3;
 const ROLLBACK: u8 = 4;
+const UNSYNCED_COMMITS: u8 = 5;
+const SYNC_COMMITS: u8 = 6;
 
-/// `{ query, execute, begin, commit, rollback }` for `executor`.
+/// `{ query, execute, begin, commit, rollback, unsyncedCommits, syncCommits }` for `executor`.
 ///
 /// # Safety
 /// On the JS thread of `env`, inside a napi call.
 pub unsafe fn create(env: sys::napi_env, executor: &Rc<Executor>) -> Result<sys::napi_value> {
     let mut functions = ptr::null_mut();
     check_status!(sys::napi_create_object(env, &mut functions))?;
-    let entries: [(&str, sys::napi_callback); 5] = [
+    let entries: [(&str, sys::napi_callback); 7] = [
         ("query", Some(call::<QUERY>)),
         ("execute", Some(call::<EXECUTE>)),
         ("begin", Some(call::<BEGIN>)),
         ("commit", Some(call::<COMMIT>)),
         ("rollback", Some(call::<ROLLBACK>)),
+        // Asked after every local result (lib/database/commit-sync.ts).
+        ("unsyncedCommits", Some(call::<UNSYNCED_COMMITS>)),
+        ("syncCommits", Some(call::<SYNC_COMMITS>)),
     ];
     for (name, callback) in entries {
         let data = Box::into_raw(Box::new(Rc::clone(executor))).cast::<c_void>();
@@ -95,7 +102,9 @@ unsafe fn run<const OP: u8>(env: sys::napi_env, info: sys::napi_callback_info) -
         }
         BEGIN => Ok(Op::Begin),
         COMMIT => Ok(Op::Commit),
-        _ => Ok(Op::Rollback),
+        ROLLBACK => Ok(Op::Rollback),
+        UNSYNCED_COMMITS => return boolean(env.raw(), executor.has_unsynced_commits()),
+        _ => return executor.sync_commits().map_err(|e| e.into_napi(env.raw())).and_then(|()| undefined(env.raw())),
     };
     executor.dispatch(&env, op).map(|value| value.0)
 }

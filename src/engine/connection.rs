@@ -50,6 +50,19 @@ impl<A: Default> Connection<A> {
         }
     }
 
+    /// Whether a local commit waits for the sync it shares with others (`local/commit_sync.rs`).
+    pub fn has_unsynced_commits(&self) -> bool {
+        matches!(&self.backend, Backend::Local { conn, .. } if conn.has_unsynced_commits())
+    }
+
+    /// Makes the local commits made so far durable, with one sync for all of them.
+    pub fn sync_commits(&mut self) -> DbResult<()> {
+        match &mut self.backend {
+            Backend::Local { conn, .. } => conn.sync_commits(),
+            _ => Ok(()),
+        }
+    }
+
     /// Opens a write transaction (`BEGIN IMMEDIATE`).
     pub async fn begin(&mut self) -> DbResult<()> {
         if self.in_transaction() {
@@ -78,7 +91,8 @@ impl<A: Default> Connection<A> {
     /// remote targets, which go through `run`.
     pub fn query_local(&mut self, sql: &str, params: Params, sink: &mut dyn RowSink<A>) -> Option<DbResult<()>> {
         let Backend::Local { statements, conn } = &mut self.backend else { return None };
-        Some(refuse_transaction_control(sql).and_then(|()| run_local(statements, conn, sql, params, sink)))
+        let ran = refuse_transaction_control(sql).and_then(|()| run_local(statements, conn, sql, params, sink));
+        Some(ran.and_then(|()| after_local_statement(conn, sql)))
     }
 
     /// Whether `sql` only reads (and is no pragma, which may change the connection itself), so a
@@ -94,7 +108,9 @@ impl<A: Default> Connection<A> {
     /// Runs one statement with its parameters and collects everything it returns.
     pub async fn statement(&mut self, sql: &str, params: Params) -> DbResult<StatementResult> {
         match &mut self.backend {
-            Backend::Local { statements, conn } => local_statement(statements, conn, sql, params, true),
+            Backend::Local { statements, conn } => {
+                local_statement(statements, conn, sql, params, true).and_then(|result| after_local_statement(conn, sql).map(|()| result))
+            }
             Backend::Remote(conn) => conn.statement(sql, params, true).await,
             Backend::Replica { conn, .. } => within(self.request_timeout, replica_statement(conn, sql, params)).await,
         }
@@ -104,7 +120,9 @@ impl<A: Default> Connection<A> {
     /// not even read into values). `rows` of the result is empty.
     pub async fn statement_for_effect(&mut self, sql: &str, params: Params) -> DbResult<StatementResult> {
         match &mut self.backend {
-            Backend::Local { statements, conn } => local_statement(statements, conn, sql, params, false),
+            Backend::Local { statements, conn } => {
+                local_statement(statements, conn, sql, params, false).and_then(|result| after_local_statement(conn, sql).map(|()| result))
+            }
             Backend::Remote(conn) => conn.statement(sql, params, false).await,
             Backend::Replica { conn, .. } => {
                 let mut result = within(self.request_timeout, replica_statement(conn, sql, params)).await?;
@@ -174,7 +192,7 @@ impl<A: Default> Connection<A> {
                 conn.set_busy_timeout(Duration::ZERO);
                 // The script may have changed the schema the cached statements were prepared against.
                 statements.clear();
-                result
+                result.and_then(|()| conn.recheck_commit_syncs())
             }
             Backend::Remote(conn) => conn.exec(script).await,
             Backend::Replica { conn, .. } => {
@@ -220,6 +238,14 @@ impl<A: Default> Connection<A> {
         if self.in_transaction() {
             let _ = self.plain("ROLLBACK").await;
         }
+    }
+}
+
+/// A pragma may have changed what commits that share syncs rely on (`local/commit_sync.rs`).
+fn after_local_statement(conn: &mut LocalConnection, sql: &str) -> DbResult<()> {
+    match leading_keyword_is(sql, "PRAGMA") {
+        true => conn.recheck_commit_syncs(),
+        false => Ok(()),
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use libsql::Builder;
 
 use crate::error::{DbError, DbResult};
-use crate::options::{OpenOptions, Target};
+use crate::options::{Durability, OpenOptions, Target};
 
 use super::connection::Backend;
 use super::local::{LocalConnection, StatementCache};
@@ -22,7 +22,10 @@ impl<A: Default> Connection<A> {
             Target::File(path) => {
                 ensure_parent_dir(path)?;
                 let path = path.to_str().ok_or_else(|| DbError::invalid_option("the database path is not valid UTF-8"))?;
-                let conn = open_local(path, options).map_err(|err| err.context(&format!("could not open '{path}'")))?;
+                let mut conn = open_local(path, options).map_err(|err| err.context(&format!("could not open '{path}'")))?;
+                if options.durability == Durability::Full {
+                    conn.share_commit_syncs()?;
+                }
                 Backend::Local { statements: StatementCache::default(), conn }
             }
             Target::Remote { url } => {

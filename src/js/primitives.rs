@@ -58,6 +58,12 @@ pub unsafe fn undefined(env: sys::napi_env) -> JsResult<sys::napi_value> {
     Ok(value)
 }
 
+pub unsafe fn boolean(env: sys::napi_env, flag: bool) -> JsResult<sys::napi_value> {
+    let mut value = ptr::null_mut();
+    check_status!(sys::napi_get_boolean(env, flag, &mut value))?;
+    Ok(value)
+}
+
 pub unsafe fn new_object(env: sys::napi_env) -> JsResult<sys::napi_value> {
     let mut object = ptr::null_mut();
     check_status!(sys::napi_create_object(env, &mut object))?;

@@ -7,7 +7,8 @@
 //! the same engine fixes both and is the hot path of every local query. Remote targets and
 //! embedded replicas use the `libsql` crate (`engine/replica.rs`).
 
-use std::ffi::{c_int, CStr, CString};
+use std::cell::Cell;
+use std::ffi::{c_int, c_void, CStr, CString};
 use std::ptr;
 use std::time::Duration;
 
@@ -23,7 +24,25 @@ use crate::values::ColumnRef;
 /// one executor, which runs one operation at a time), so it is opened without SQLite's own
 /// per-call mutex.
 pub struct LocalConnection {
-    handle: *mut ffi::sqlite3,
+    pub(super) handle: *mut ffi::sqlite3,
+    /// Set while commits share their fsyncs (`commit_sync.rs`).
+    pub(super) commit_sync: Option<CommitSync>,
+}
+
+/// The commits of a connection whose commits share syncs (`commit_sync.rs`).
+pub(super) struct CommitSync {
+    /// Commits so far, counted by the commit hook (boxed: SQLite holds its address).
+    pub(super) commits: Box<Cell<u64>>,
+    /// Commits a sync has covered.
+    pub(super) synced: u64,
+}
+
+/// The commit hook: counts the commit and lets it go ahead.
+pub(super) unsafe extern "C" fn count_commit(commits: *mut c_void) -> c_int {
+    // SAFETY: the pointer is the connection's boxed counter, unregistered before it is dropped.
+    let commits = unsafe { &*(commits as *const Cell<u64>) };
+    commits.set(commits.get() + 1);
+    0
 }
 
 // SAFETY: the connection is opened with SQLITE_OPEN_NOMUTEX and has one owner that uses it
@@ -50,7 +69,7 @@ impl LocalConnection {
         let flags = mode | ffi::SQLITE_OPEN_NOMUTEX;
         let rc = unsafe { ffi::sqlite3_open_v2(c_path.as_ptr(), &mut handle, flags, ptr::null()) };
         // Even a failed open may return a handle, which carries the message and must be closed.
-        let conn = LocalConnection { handle };
+        let conn = LocalConnection { handle, commit_sync: None };
         if rc != ffi::SQLITE_OK {
             return Err(if handle.is_null() { DbError::sqlite(rc, errstr(rc)) } else { conn.last_error() });
         }
@@ -130,13 +149,15 @@ impl LocalConnection {
         unsafe { ffi::sqlite3_last_insert_rowid(self.handle) }
     }
 
-    fn last_error(&self) -> DbError {
+    pub(super) fn last_error(&self) -> DbError {
         last_error(self.handle)
     }
 }
 
 impl Drop for LocalConnection {
     fn drop(&mut self) {
+        // The commit hook points into `commit_sync`, which is dropped after this.
+        unsafe { ffi::sqlite3_commit_hook(self.handle, None, ptr::null_mut()) };
         // close_v2: any statement not yet finalized keeps the connection alive until it is.
         unsafe { ffi::sqlite3_close_v2(self.handle) };
     }

@@ -2,6 +2,7 @@
 //! bundles, with a cache of prepared statements.
 
 mod cache;
+mod commit_sync;
 mod connection;
 mod run;
 

@@ -1,0 +1,119 @@
+//! Commits that share one fsync: local files at durability `'full'`.
+//!
+//! At `synchronous=FULL` SQLite fsyncs the WAL inside every COMMIT, on the JS thread, so the
+//! commits of concurrent work (many conversations at once) each pay a sync, one after another.
+//! Such a connection runs at `synchronous=NORMAL` instead, which writes the very same bytes to
+//! the WAL and keeps the syncs that guard its structure (the WAL header's after a restart, the
+//! ones around checkpoints) but leaves out the sync at commit; it counts its commits (a commit
+//! hook) and syncs the WAL itself, once for all the commits made since the last sync. The JS
+//! layer holds every result until such a sync has covered it (lib/database/commit-sync.ts), so
+//! nothing is acknowledged before it is on disk, as at FULL.
+//!
+//! Only in WAL mode: at NORMAL a rollback journal is not safe against power loss. A connection
+//! switched out of WAL (`PRAGMA journal_mode`) goes back to FULL at its next sync.
+
+use std::cell::Cell;
+use std::ffi::{c_int, c_void};
+use std::ptr;
+
+use libsql::ffi;
+
+use crate::error::{DbError, DbResult};
+use crate::values::ColumnRef;
+
+use super::connection::{count_commit, CommitSync, LocalConnection};
+
+impl LocalConnection {
+    /// Switches the connection to commits that share syncs, if it is in WAL mode; else it
+    /// keeps syncing at every commit.
+    pub fn share_commit_syncs(&mut self) -> DbResult<()> {
+        if self.pragma("journal_mode")?.as_deref() != Some("wal") {
+            return Ok(());
+        }
+        self.exec("PRAGMA synchronous = NORMAL")?;
+        let commits = Box::new(Cell::new(0));
+        let counter = &*commits as *const Cell<u64> as *mut c_void;
+        unsafe { ffi::sqlite3_commit_hook(self.handle, Some(count_commit), counter) };
+        self.commit_sync = Some(CommitSync { commits, synced: 0 });
+        Ok(())
+    }
+
+    /// Whether a commit has been made that no sync has covered yet.
+    pub fn has_unsynced_commits(&self) -> bool {
+        self.commit_sync.as_ref().is_some_and(|sync| sync.commits.get() > sync.synced)
+    }
+
+    /// Makes every commit so far durable with one sync of the WAL.
+    pub fn sync_commits(&mut self) -> DbResult<()> {
+        let Some(sync) = &self.commit_sync else { return Ok(()) };
+        let commits = sync.commits.get();
+        if commits == sync.synced {
+            return Ok(());
+        }
+        self.sync_file(ffi::SQLITE_FCNTL_JOURNAL_POINTER)?;
+        if let Some(sync) = &mut self.commit_sync {
+            sync.synced = commits;
+        }
+        Ok(())
+    }
+
+    /// After a pragma or a script, which may have changed the journal mode or the sync level:
+    /// a connection whose settings changed stops sharing syncs — out of WAL mode (where NORMAL
+    /// is not safe) it goes back to FULL; at a sync level set explicitly, SQLite does as that
+    /// level says. Its commits so far are synced first.
+    pub fn recheck_commit_syncs(&mut self) -> DbResult<()> {
+        if self.commit_sync.is_none() || self.still_sharing()? {
+            return Ok(());
+        }
+        let unsynced = self.has_unsynced_commits();
+        unsafe { ffi::sqlite3_commit_hook(self.handle, None, ptr::null_mut()) };
+        self.commit_sync = None;
+        if unsynced {
+            self.sync_file(ffi::SQLITE_FCNTL_JOURNAL_POINTER)?;
+            self.sync_file(ffi::SQLITE_FCNTL_FILE_POINTER)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the connection is still in WAL mode at `synchronous=NORMAL` (1); out of WAL
+    /// mode it is put back to FULL.
+    fn still_sharing(&self) -> DbResult<bool> {
+        if self.pragma("journal_mode")?.as_deref() != Some("wal") {
+            self.exec("PRAGMA synchronous = FULL")?;
+            return Ok(false);
+        }
+        Ok(self.pragma("synchronous")?.as_deref() == Some("1"))
+    }
+
+    /// Syncs the file SQLite hands out for `pointer_op` (the WAL or rollback journal, or the
+    /// database file) through SQLite's own VFS, as a commit at FULL would.
+    fn sync_file(&self, pointer_op: c_int) -> DbResult<()> {
+        let mut file: *mut ffi::sqlite3_file = ptr::null_mut();
+        let rc = unsafe { ffi::sqlite3_file_control(self.handle, c"main".as_ptr(), pointer_op, (&mut file as *mut *mut ffi::sqlite3_file).cast()) };
+        if rc != ffi::SQLITE_OK {
+            return Err(self.last_error());
+        }
+        // A file SQLite has not opened has nothing written to sync.
+        let Some(sync) = (unsafe { file.as_ref() }).and_then(|file| unsafe { file.pMethods.as_ref() }).and_then(|methods| methods.xSync) else {
+            return Ok(());
+        };
+        match unsafe { sync(file, ffi::SQLITE_SYNC_NORMAL) } {
+            ffi::SQLITE_OK => Ok(()),
+            rc => Err(DbError::sqlite(rc, "the commit is written but could not be made durable: syncing the file failed")),
+        }
+    }
+
+    /// A pragma's value as text (lowercase), `None` when it returns no row.
+    fn pragma(&self, name: &str) -> DbResult<Option<String>> {
+        let statement = self.prepare(&format!("PRAGMA main.{name}"))?;
+        let mut running = statement.run();
+        Ok(match running.step()? {
+            true => Some(match running.column(0) {
+                ColumnRef::Text(text) => String::from_utf8_lossy(text).to_ascii_lowercase(),
+                ColumnRef::Integer(n) => n.to_string(),
+                _ => String::new(),
+            }),
+            false => None,
+        })
+    }
+}
