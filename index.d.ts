@@ -24,12 +24,12 @@ export declare class NativeDatabase {
   /** True when operations return values directly instead of Promises. */
   get runsInline(): boolean
   /**
-   * `{ query, execute, begin, commit, rollback, unsyncedCommits, syncCommits }`: the per-statement operations as plain
+   * `{ query, execute, begin, commit, rollback, unsyncedCommits, syncCommits, sendHeld }`: the per-statement operations as plain
    * functions bound to this connection. They are called for every statement, so they skip
    * what a class method costs on each call (unwrapping `this`, checking its type tag,
    * tracking the borrow: together about as much as a point query's row building).
    */
-  statementFunctions(): { query(sql: string, params?: unknown): unknown; execute(sql: string, params?: unknown): unknown; begin(): unknown; commit(): unknown; rollback(): unknown; unsyncedCommits(): boolean; syncCommits(): void }
+  statementFunctions(): { query(sql: string, params?: unknown): unknown; execute(sql: string, params?: unknown): unknown; begin(): unknown; commit(): unknown; rollback(): unknown; unsyncedCommits(): boolean; syncCommits(): void; sendHeld(): void }
   /** `statements`: an array of `[sql, params?]` pairs (the JS layer normalizes the forms). */
   batch(statements: Array<[string, unknown?]>): unknown
   exec(sql: string): unknown

@@ -14,7 +14,8 @@ import {
   type OpenOptions,
 } from './support/runner-helpers.js';
 
-import { freshRemote, REMOTE_SKIP_REASON as skipReason, skipSuffix, type RemoteDatabase } from './support/remote-target.js';
+import { freshRemote, OWN_SERVER_SKIP_REASON, REMOTE_SKIP_REASON as skipReason, skipSuffix, type RemoteDatabase } from './support/remote-target.js';
+import { countRequests } from './support/request-counter.js';
 
 const suffix = skipSuffix(skipReason);
 let server: RemoteDatabase;
@@ -145,6 +146,44 @@ describe.skipIf(skipReason !== undefined)(`remote server${suffix}`, () => {
       expect(ids).toEqual([1, 2, 3]);
     } finally {
       await db.exec(`DROP TABLE IF EXISTS ${table}_burst`);
+    }
+  });
+
+  // Counted at a proxy of plain HTTP: on a sqld the tests start.
+  it.skipIf(OWN_SERVER_SKIP_REASON !== undefined)(`statements called in one turn cost one request, in a transaction too; awaited ones one each${skipSuffix(OWN_SERVER_SKIP_REASON)}`, async () => {
+    const counter = await countRequests(server.url);
+    const counted = await open({ url: counter.url, authToken: server.authToken });
+    try {
+      await counted.exec(`CREATE TABLE ${table}_turn(id INTEGER PRIMARY KEY, v TEXT)`);
+      let before = counter.requests;
+      const rows = await Promise.all([
+        counted.execute(`INSERT INTO ${table}_turn(v) VALUES ('a')`),
+        counted.execute(`INSERT INTO ${table}_turn(v) VALUES ('b')`),
+        counted.query<{ n: number }>(`SELECT count(*) AS n FROM ${table}_turn`),
+      ]);
+      expect(rows[2]).toEqual([{ n: 2 }]);
+      expect(counter.requests - before).toBe(1);
+
+      before = counter.requests;
+      await counted.transaction(async (tx) => {
+        // BEGIN travels with the first of them; COMMIT is one more request.
+        const [, , [count]] = await Promise.all([
+          tx.execute(`INSERT INTO ${table}_turn(v) VALUES ('c')`),
+          tx.execute(`INSERT INTO ${table}_turn(v) VALUES ('d')`),
+          tx.query<{ n: number }>(`SELECT count(*) AS n FROM ${table}_turn`),
+        ]);
+        expect(count.n).toBe(4);
+      });
+      expect(counter.requests - before).toBe(2);
+
+      before = counter.requests;
+      for (const v of ['e', 'f', 'g']) await counted.execute(`INSERT INTO ${table}_turn(v) VALUES (?)`, [v]);
+      expect(counter.requests - before).toBe(3);
+      expect(await counted.query(`SELECT v FROM ${table}_turn ORDER BY id`)).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((v) => ({ v })));
+      await counted.exec(`DROP TABLE ${table}_turn`);
+    } finally {
+      await counted.close();
+      await counter.close();
     }
   });
 

@@ -42,6 +42,9 @@ pub enum Executor {
 pub struct Worker {
     /// Its queue. `None` once closed.
     queue: RefCell<Option<mpsc::UnboundedSender<Job>>>,
+    /// Statements called in the current turn of the JS thread, sent together at its end
+    /// (`send_held`) or before the next other operation, so the server gets them in one request.
+    held: RefCell<Vec<(Op, Reply)>>,
     /// Embedded replicas: a read-only connection to the replica's file, whose reads run on the
     /// JS thread at a local file's speed (`Connection::open_replica_reader`).
     reader: RefCell<Option<JsConnection>>,
@@ -52,16 +55,21 @@ pub struct Worker {
     in_transaction: Cell<bool>,
 }
 
+type Reply = oneshot::Sender<DbResult<Output>>;
+
 pub enum Job {
-    Run(Op, oneshot::Sender<DbResult<Output>>),
+    Run(Op, Reply),
+    /// Statements called together, in call order.
+    Together(Vec<(Op, Reply)>),
     Close(oneshot::Sender<()>),
 }
 
 /// The most statements one request carries when many are called at once.
 const MAX_TOGETHER: usize = 256;
 
-/// Owns a remote connection and runs its jobs in arrival order until closed. Statements queued
-/// together outside a transaction (concurrent promises) go to the server in one request.
+/// Owns a remote connection and runs its jobs in arrival order until closed. Statements called
+/// together (in one turn of the JS thread, or queued behind one another) go to the server in
+/// one request, in a transaction or not.
 async fn work(mut connection: JsConnection, mut jobs: mpsc::UnboundedReceiver<Job>) {
     let mut next = None;
     loop {
@@ -73,36 +81,16 @@ async fn work(mut connection: JsConnection, mut jobs: mpsc::UnboundedReceiver<Jo
             },
         };
         match job {
-            Job::Run(op, reply) if op.is_statement() && connection.runs_together() => {
-                let mut together = vec![(op, reply)];
-                while together.len() < MAX_TOGETHER {
-                    match jobs.try_recv() {
-                        Ok(Job::Run(op, reply)) if op.is_statement() => together.push((op, reply)),
-                        Ok(other) => {
-                            next = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
-                if together.len() == 1 {
-                    let (op, reply) = together.pop().expect("one job");
-                    let _ = reply.send(guarded(connection.run(op)).await);
-                    continue;
-                }
-                let (ops, replies): (Vec<Op>, Vec<_>) = together.into_iter().unzip();
-                let count = ops.len();
-                let outcomes = match guarded(async { Ok(connection.run_together(ops).await) }).await {
-                    Ok(outcomes) => outcomes,
-                    Err(err) => (0..count).map(|_| Err(err.clone())).collect(),
-                };
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(outcome);
-                }
-            }
-            Job::Run(op, reply) => {
+            Job::Run(op, reply) if !(op.is_statement() && connection.runs_together()) => {
                 let _ = reply.send(guarded(connection.run(op)).await);
             }
+            Job::Together(statements) if !connection.runs_together() => {
+                for (op, reply) in statements {
+                    let _ = reply.send(guarded(connection.run(op)).await);
+                }
+            }
+            Job::Run(op, reply) => next = run_together(&mut connection, vec![(op, reply)], &mut jobs).await,
+            Job::Together(statements) => next = run_together(&mut connection, statements, &mut jobs).await,
             Job::Close(reply) => {
                 connection.close().await;
                 drop(connection);
@@ -111,6 +99,41 @@ async fn work(mut connection: JsConnection, mut jobs: mpsc::UnboundedReceiver<Jo
             }
         }
     }
+}
+
+/// Runs `together` and the statements queued right behind it, `MAX_TOGETHER` to a request;
+/// returns the job that ended the run, if one did.
+async fn run_together(connection: &mut JsConnection, mut together: Vec<(Op, Reply)>, jobs: &mut mpsc::UnboundedReceiver<Job>) -> Option<Job> {
+    let mut next = None;
+    loop {
+        match jobs.try_recv() {
+            Ok(Job::Run(op, reply)) if op.is_statement() => together.push((op, reply)),
+            Ok(Job::Together(more)) => together.extend(more),
+            Ok(other) => {
+                next = Some(other);
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    let mut together = together.into_iter().peekable();
+    while together.peek().is_some() {
+        let (ops, replies): (Vec<Op>, Vec<_>) = together.by_ref().take(MAX_TOGETHER).unzip();
+        if ops.len() == 1 {
+            let op = ops.into_iter().next().expect("one op");
+            let _ = replies.into_iter().next().expect("one reply").send(guarded(connection.run(op)).await);
+            continue;
+        }
+        let count = ops.len();
+        let outcomes = match guarded(async { Ok(connection.run_together(ops).await) }).await {
+            Ok(outcomes) => outcomes,
+            Err(err) => (0..count).map(|_| Err(err.clone())).collect(),
+        };
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            let _ = reply.send(outcome);
+        }
+    }
+    next
 }
 
 /// A connection opened off the JS thread, before it has an executor.
@@ -159,6 +182,7 @@ impl Executor {
             Opened::Inline(connection) => Executor::Inline(RefCell::new(Some(connection))),
             Opened::Worker { queue, reader } => Executor::Worker(Worker {
                 queue: RefCell::new(Some(queue)),
+                held: RefCell::new(Vec::new()),
                 reader: RefCell::new(reader),
                 in_flight: Rc::new(Cell::new(0)),
                 in_transaction: Cell::new(false),
@@ -194,6 +218,13 @@ impl Executor {
         }
     }
 
+    /// Sends the statements called in this turn to the server, together (`Worker::send_held`).
+    pub fn send_held(&self) {
+        if let Executor::Worker(worker) = self {
+            worker.send_held();
+        }
+    }
+
     /// True when operations return values directly instead of Promises.
     pub fn runs_inline(&self) -> bool {
         matches!(self, Executor::Inline(_))
@@ -208,6 +239,7 @@ impl Executor {
             }
             Executor::Worker(worker) => {
                 drop(worker.reader.borrow_mut().take());
+                worker.send_held();
                 let (reply, closed) = oneshot::channel();
                 // Queued behind every call made before it; a second close finds no queue.
                 if let Some(queue) = worker.queue.borrow_mut().take() {
@@ -249,9 +281,31 @@ impl Worker {
         self.queue(env, op)
     }
 
+    /// Sends the statements held in this turn to the worker, together.
+    pub fn send_held(&self) {
+        let held = std::mem::take(&mut *self.held.borrow_mut());
+        if held.is_empty() {
+            return;
+        }
+        // Closed: the replies are dropped, and their calls fail as closed.
+        if let Some(queue) = self.queue.borrow().as_ref() {
+            let _ = queue.send(Job::Together(held));
+        }
+    }
+
     fn queue(&self, env: &Env, op: Op) -> Result<RawValue> {
         let (reply, result) = oneshot::channel();
-        let queued = self.queue.borrow().as_ref().is_some_and(|queue| queue.send(Job::Run(op, reply)).is_ok());
+        let queued = match op.is_statement() {
+            true => {
+                self.held.borrow_mut().push((op, reply));
+                self.queue.borrow().is_some()
+            }
+            false => {
+                // Everything called before goes first.
+                self.send_held();
+                self.queue.borrow().as_ref().is_some_and(|queue| queue.send(Job::Run(op, reply)).is_ok())
+            }
+        };
         self.in_flight.set(self.in_flight.get() + 1);
         let in_flight = Rc::clone(&self.in_flight);
         let promise = env.spawn_future_with_callback(

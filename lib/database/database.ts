@@ -26,6 +26,7 @@ import { isBusy, whileLocked } from './busy.js';
 import { CommitSync } from './commit-sync.js';
 import { Gate } from './gate.js';
 import { GroupCommit, mustRunAlone } from './group-commit.js';
+import { sendingTogether } from './send-together.js';
 import { checkMigrations, normalizeBatch } from './normalize.js';
 import { currentTransaction, TransactionHandle, type StatementFunctions } from './transaction.js';
 
@@ -61,8 +62,9 @@ export class Database implements Runner {
   constructor(nativeDatabase: NativeDatabase, token: symbol) {
     if (token !== openToken) throw new TypeError('use open() to create a Database');
     this.#native = nativeDatabase;
-    this.#statements = nativeDatabase.statementFunctions();
     this.#inline = nativeDatabase.runsInline;
+    const statements = nativeDatabase.statementFunctions();
+    this.#statements = this.#inline ? statements : sendingTogether(statements);
     this.#busyTimeoutMs = nativeDatabase.busyTimeoutMs;
     this.#commitSync = nativeDatabase.kind === 'file' ? new CommitSync(this.#statements) : null;
     this.#group = new GroupCommit(nativeDatabase, this.#statements, (call) => this.#run(call), this.#durable);

@@ -91,12 +91,12 @@ impl NativeDatabase {
         self.executor.runs_inline()
     }
 
-    /// `{ query, execute, begin, commit, rollback, unsyncedCommits, syncCommits }`: the per-statement operations as plain
+    /// `{ query, execute, begin, commit, rollback, unsyncedCommits, syncCommits, sendHeld }`: the per-statement operations as plain
     /// functions bound to this connection. They are called for every statement, so they skip
     /// what a class method costs on each call (unwrapping `this`, checking its type tag,
     /// tracking the borrow: together about as much as a point query's row building).
     #[napi(
-        ts_return_type = "{ query(sql: string, params?: unknown): unknown; execute(sql: string, params?: unknown): unknown; begin(): unknown; commit(): unknown; rollback(): unknown; unsyncedCommits(): boolean; syncCommits(): void }"
+        ts_return_type = "{ query(sql: string, params?: unknown): unknown; execute(sql: string, params?: unknown): unknown; begin(): unknown; commit(): unknown; rollback(): unknown; unsyncedCommits(): boolean; syncCommits(): void; sendHeld(): void }"
     )]
     pub fn statement_functions(&self, env: Env) -> Result<RawValue> {
         unsafe { super::statement_functions::create(env.raw(), &self.executor) }.map(RawValue)

@@ -1,6 +1,6 @@
-//! The per-statement operations (`query`, `execute`, `begin`, `commit`, `rollback`, and the
-//! shared sync's `unsyncedCommits`, `syncCommits`) as plain N-API functions bound to one
-//! connection's executor.
+//! The per-statement operations (`query`, `execute`, `begin`, `commit`, `rollback`, the
+//! shared sync's `unsyncedCommits`, `syncCommits`, and a server's `sendHeld`) as plain N-API
+//! functions bound to one connection's executor.
 //!
 //! Why not `NativeDatabase` methods: napi-rs resolves a method's `this` on every call
 //! (unwrap, class type-tag check, and a borrow record taken and released under a mutex),
@@ -30,15 +30,16 @@ const COMMIT: u8 = 3;
 const ROLLBACK: u8 = 4;
 const UNSYNCED_COMMITS: u8 = 5;
 const SYNC_COMMITS: u8 = 6;
+const SEND_HELD: u8 = 7;
 
-/// `{ query, execute, begin, commit, rollback, unsyncedCommits, syncCommits }` for `executor`.
+/// `{ query, execute, begin, commit, rollback, unsyncedCommits, syncCommits, sendHeld }` for `executor`.
 ///
 /// # Safety
 /// On the JS thread of `env`, inside a napi call.
 pub unsafe fn create(env: sys::napi_env, executor: &Rc<Executor>) -> Result<sys::napi_value> {
     let mut functions = ptr::null_mut();
     check_status!(sys::napi_create_object(env, &mut functions))?;
-    let entries: [(&str, sys::napi_callback); 7] = [
+    let entries: [(&str, sys::napi_callback); 8] = [
         ("query", Some(call::<QUERY>)),
         ("execute", Some(call::<EXECUTE>)),
         ("begin", Some(call::<BEGIN>)),
@@ -47,6 +48,8 @@ pub unsafe fn create(env: sys::napi_env, executor: &Rc<Executor>) -> Result<sys:
         // Asked after every local result (lib/database/commit-sync.ts).
         ("unsyncedCommits", Some(call::<UNSYNCED_COMMITS>)),
         ("syncCommits", Some(call::<SYNC_COMMITS>)),
+        // Called at the end of a turn that ran statements on a server (lib/database/send-together.ts).
+        ("sendHeld", Some(call::<SEND_HELD>)),
     ];
     for (name, callback) in entries {
         let data = Box::into_raw(Box::new(Rc::clone(executor))).cast::<c_void>();
@@ -104,6 +107,10 @@ unsafe fn run<const OP: u8>(env: sys::napi_env, info: sys::napi_callback_info) -
         COMMIT => Ok(Op::Commit),
         ROLLBACK => Ok(Op::Rollback),
         UNSYNCED_COMMITS => return boolean(env.raw(), executor.has_unsynced_commits()),
+        SEND_HELD => {
+            executor.send_held();
+            return undefined(env.raw());
+        }
         _ => return executor.sync_commits().map_err(|e| e.into_napi(env.raw())).and_then(|()| undefined(env.raw())),
     };
     executor.dispatch(&env, op).map(|value| value.0)

@@ -82,9 +82,9 @@ impl Op {
 
 impl<A: Default> Connection<A> {
     /// Whether statements called together can travel to the server in one request: on a
-    /// server, outside a transaction.
+    /// server, in a transaction or not.
     pub fn runs_together(&self) -> bool {
-        matches!(&self.backend, Backend::Remote(conn) if !conn.in_transaction())
+        matches!(&self.backend, Backend::Remote(_))
     }
 
     /// Statements (`Op::Query`, `Op::Execute`) called together, run in order, each on its own

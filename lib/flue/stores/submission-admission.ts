@@ -13,7 +13,7 @@ import {
 } from '@flue/runtime/adapter';
 import type { QueryRunner, Row, Runner } from '../../types.js';
 import { submissionChunkStore } from './submission-chunks.js';
-import { hydrate } from './submission-reads.js';
+import { submissionAfter } from './submission-reads.js';
 import { parseSubmissionRow, SUBMISSION_COLUMNS } from './submission-rows.js';
 
 export async function admitDispatch(runner: Runner, input: DispatchInput): Promise<AgentDispatchAdmission> {
@@ -35,13 +35,14 @@ export async function markSubmissionCanonicalReady(
   runner: QueryRunner,
   submissionId: string,
 ): Promise<AgentSubmission | null> {
-  const [row] = await runner.query(
+  return submissionAfter(
+    runner,
+    submissionId,
     `UPDATE flue_agent_submissions SET canonical_ready_at = COALESCE(canonical_ready_at, ?)
      WHERE submission_id = ? AND status = 'queued'
      RETURNING ${SUBMISSION_COLUMNS}`,
     [Date.now(), submissionId],
   );
-  return row ? hydrate(runner, row) : null;
 }
 
 function admit(runner: Runner, input: AgentSubmissionInput): Promise<AgentDispatchAdmission> {

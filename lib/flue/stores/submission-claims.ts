@@ -13,7 +13,7 @@ import {
   type SubmissionDurability,
 } from '@flue/runtime/adapter';
 import type { QueryRunner, Runner } from '../../types.js';
-import { hydrate, listOperational } from './submission-reads.js';
+import { listOperational, submissionAfter } from './submission-reads.js';
 import { SUBMISSION_COLUMNS } from './submission-rows.js';
 import { IS_SESSION_HEAD, updateMatched } from './submission-sql.js';
 
@@ -24,7 +24,9 @@ export async function claimSubmission(
   const now = Date.now();
   // One statement: the head check and the queued -> running write cannot be split by a
   // competing claim, so two claimers never both get a row back.
-  const [row] = await runner.query(
+  return submissionAfter(
+    runner,
+    claim.submissionId,
     `UPDATE flue_agent_submissions AS current
      SET status = 'running', attempt_id = ?, started_at = ?, attempt_count = attempt_count + 1,
          max_attempts = ?, timeout_at = CASE WHEN timeout_at = 0 THEN ? ELSE timeout_at END,
@@ -35,7 +37,6 @@ export async function claimSubmission(
     [claim.attemptId, now, DURABILITY_DEFAULT_MAX_ATTEMPTS, now + DURABILITY_DEFAULT_TIMEOUT_MS,
       claim.ownerId, claim.leaseExpiresAt, claim.submissionId],
   );
-  return row ? hydrate(runner, row) : null;
 }
 
 export async function markSubmissionInputApplied(
@@ -66,7 +67,9 @@ export async function replaceSubmissionAttempt(
   lease?: { ownerId: string; leaseExpiresAt: number },
 ): Promise<AgentSubmission | null> {
   // abort_requested_at is deliberately untouched: a pending abort must survive the handoff.
-  const [row] = await runner.query(
+  return submissionAfter(
+    runner,
+    attempt.submissionId,
     `UPDATE flue_agent_submissions
      SET attempt_id = ?, started_at = ?, attempt_count = attempt_count + 1,
          owner_id = COALESCE(?, owner_id), lease_expires_at = COALESCE(?, lease_expires_at)
@@ -75,7 +78,6 @@ export async function replaceSubmissionAttempt(
     [nextAttemptId, Date.now(), lease?.ownerId ?? null, lease?.leaseExpiresAt ?? null,
       attempt.submissionId, attempt.attemptId],
   );
-  return row ? hydrate(runner, row) : null;
 }
 
 export async function requeueSubmission(

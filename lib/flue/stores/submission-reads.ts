@@ -16,15 +16,27 @@ import {
 import { settleMalformedSubmission } from './submission-settlement.js';
 import { IS_SESSION_HEAD } from './submission-sql.js';
 
-export async function getSubmission(
+export function getSubmission(runner: QueryRunner, submissionId: string): Promise<AgentSubmission | null> {
+  return submissionAfter(runner, submissionId, `SELECT ${SUBMISSION_COLUMNS} FROM flue_agent_submissions WHERE submission_id = ?`, [
+    submissionId,
+  ]);
+}
+
+/**
+ * Runs `sql` — one statement returning the submission's row, or none — and reads the
+ * submission's chunks in the same breath: runners send statements called together in one
+ * request, so a server answers both in one round trip instead of two. No transaction binds
+ * the two either way, so reading the chunks beside the statement sees what reading them
+ * after it would (they are written only when the submission is admitted).
+ */
+export async function submissionAfter(
   runner: QueryRunner,
   submissionId: string,
+  sql: string,
+  params: readonly unknown[],
 ): Promise<AgentSubmission | null> {
-  const [row] = await runner.query(
-    `SELECT ${SUBMISSION_COLUMNS} FROM flue_agent_submissions WHERE submission_id = ?`,
-    [submissionId],
-  );
-  return row ? hydrate(runner, row) : null;
+  const [rows, chunks] = await Promise.all([runner.query(sql, params), submissionChunkStore(runner).read(submissionId)]);
+  return rows[0] ? parseSubmissionRow(rows[0], chunks) : null;
 }
 
 export async function hasUnsettledSubmissions(runner: QueryRunner): Promise<boolean> {
@@ -68,12 +80,6 @@ export async function listPendingSubmissionSettlements(
      WHERE status = 'terminalizing' ORDER BY sequence ASC`,
   );
   return rows.map(parseSettlementObligation);
-}
-
-/** One row read in `db`'s scope, with its payload chunks put back. */
-export async function hydrate(db: QueryRunner, row: Row): Promise<AgentSubmission> {
-  const chunks = await submissionChunkStore(db).read(String(row.submission_id));
-  return parseSubmissionRow(row, chunks);
 }
 
 /**

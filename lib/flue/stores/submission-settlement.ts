@@ -171,14 +171,17 @@ async function settleJoinedDeliveries(
   hostSubmissionId: string,
   error: string | null,
 ): Promise<void> {
-  await tx.query(
-    `UPDATE flue_agent_submissions SET status = 'settled', settled_at = ?, error = ?
-     WHERE joined_into = ? AND status = 'joined'`,
-    [Date.now(), error, hostSubmissionId],
-  );
-  await tx.query(
-    `UPDATE flue_agent_submissions SET status = 'queued', joined_into = NULL, input_applied_at = NULL
-     WHERE joined_into = ? AND status = 'joining'`,
-    [hostSubmissionId],
-  );
+  // Disjoint rows (by status), so called together: a server takes both in one request.
+  await Promise.all([
+    tx.query(
+      `UPDATE flue_agent_submissions SET status = 'settled', settled_at = ?, error = ?
+       WHERE joined_into = ? AND status = 'joined'`,
+      [Date.now(), error, hostSubmissionId],
+    ),
+    tx.query(
+      `UPDATE flue_agent_submissions SET status = 'queued', joined_into = NULL, input_applied_at = NULL
+       WHERE joined_into = ? AND status = 'joining'`,
+      [hostSubmissionId],
+    ),
+  ]);
 }

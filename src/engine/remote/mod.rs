@@ -87,14 +87,18 @@ impl RemoteConnection {
         self.executed(answer, &request).await
     }
 
-    /// Statements called together outside a transaction, in one request: each runs (and
-    /// commits) on its own, in order, as if called one after another.
+    /// Statements called together, in one request, in order, as if called one after another:
+    /// outside a transaction each runs (and commits) on its own; inside one they run in it.
     pub async fn statements(&mut self, statements: Vec<(String, Params, bool)>) -> Vec<DbResult<StatementResult>> {
         let prepared: Vec<DbResult<StreamRequest>> =
             statements.into_iter().map(|(sql, params, want_rows)| execute_request(&sql, params, want_rows)).collect();
         let requests: Vec<&StreamRequest> = prepared.iter().filter_map(|request| request.as_ref().ok()).collect();
-        let mut answers: Vec<DbResult<StreamResponse>> = match self.outside_transaction(&requests).await {
-            Ok(results) => results.into_iter().map(|result| response(Some(result))).collect(),
+        let sent = match self.transaction {
+            Transaction::None => self.outside_transaction(&requests).await.map(|results| results.into_iter().map(|result| response(Some(result))).collect()),
+            _ => self.in_transaction_stream(&requests).await,
+        };
+        let mut answers: Vec<DbResult<StreamResponse>> = match sent {
+            Ok(answers) => answers,
             Err(err) => requests.iter().map(|_| Err(err.clone())).collect(),
         };
         answers.reverse();
@@ -126,7 +130,7 @@ impl RemoteConnection {
     pub async fn exec(&mut self, script: &str) -> DbResult<()> {
         let sequence = StreamRequest::Sequence(SequenceStreamReq { sql: Some(script.to_owned()), sql_id: None, replication_index: None });
         if self.in_transaction() {
-            return self.in_transaction_stream(&sequence).await.map(|_| ());
+            return self.in_transaction_stream(&[&sequence]).await?.pop().unwrap_or_else(|| Err(unexpected("sequence"))).map(|_| ());
         }
         let state = StreamRequest::GetAutocommit(GetAutocommitStreamReq {});
         let mut results = self.outside_transaction(&[&sequence, &state]).await?.into_iter();
@@ -150,7 +154,7 @@ impl RemoteConnection {
             Transaction::Pending => Ok(()),
             Transaction::Lost(err) => Err(err),
             Transaction::Open => {
-                let answer = self.on_kept_stream(&execute_plain("COMMIT")).await.map_err(|err| match err.code.as_str() {
+                let answer = self.on_kept_stream(&[&execute_plain("COMMIT")]).await.map_err(|err| match err.code.as_str() {
                     "SERVER_UNREACHABLE" | "REQUEST_TIMEOUT" => {
                         err.context("the COMMIT was sent but its outcome is unknown (check before retrying)")
                     }
@@ -184,12 +188,15 @@ impl RemoteConnection {
     async fn on_stream(&mut self, request: &StreamRequest) -> DbResult<StreamResponse> {
         match self.transaction {
             Transaction::None => response(self.outside_transaction(&[request]).await?.into_iter().next()),
-            _ => self.in_transaction_stream(request).await,
+            _ => self.in_transaction_stream(&[request]).await?.pop().unwrap_or_else(|| Err(unexpected("statement"))),
         }
     }
 
-    /// `request` in the transaction: with its BEGIN when it is the first, else on its stream.
-    async fn in_transaction_stream(&mut self, request: &StreamRequest) -> DbResult<StreamResponse> {
+    /// `requests` in the transaction, each with its own answer: with the transaction's BEGIN
+    /// when they are its first, else on its stream. An error for all of them when the
+    /// transaction cannot go on.
+    async fn in_transaction_stream(&mut self, requests: &[&StreamRequest]) -> DbResult<Vec<DbResult<StreamResponse>>> {
+        let answers = |results: Vec<StreamResult>| results.into_iter().map(|result| response(Some(result))).collect();
         match std::mem::replace(&mut self.transaction, Transaction::None) {
             Transaction::None => unreachable!("called inside a transaction only"),
             Transaction::Lost(err) => {
@@ -198,24 +205,26 @@ impl RemoteConnection {
             }
             Transaction::Pending => {
                 // Until it ends, nothing meant for this transaction may run outside it.
-                let begun = match self.outside_transaction(&[&execute_plain("BEGIN IMMEDIATE"), request]).await {
+                let begin = execute_plain("BEGIN IMMEDIATE");
+                let with_begin: Vec<&StreamRequest> = std::iter::once(&begin).chain(requests.iter().copied()).collect();
+                let begun = match self.outside_transaction(&with_begin).await {
                     Ok(results) => Ok(results),
                     Err(err) => Err(err.context("could not begin the transaction")),
                 };
-                let mut results = begun
+                let results = begun
                     .and_then(|results| {
                         let mut results = results.into_iter();
                         response(results.next()).map_err(|err| err.context("could not begin the transaction"))?;
-                        Ok(results)
+                        Ok(results.collect())
                     })
                     .inspect_err(|err| self.transaction = Transaction::Lost(err.clone()))?;
                 self.transaction = Transaction::Open;
-                response(results.next())
+                Ok(answers(results))
             }
-            Transaction::Open => match self.on_kept_stream(request).await {
+            Transaction::Open => match self.on_kept_stream(requests).await {
                 Ok(results) => {
                     self.transaction = Transaction::Open;
-                    response(results.into_iter().next())
+                    Ok(answers(results))
                 }
                 Err(err) => {
                     let err = lost_stream(err);
@@ -240,12 +249,12 @@ impl RemoteConnection {
         Ok(self.keep_stream(answer))
     }
 
-    /// `request` on the kept stream, which must be the one the caller's transaction is on.
-    async fn on_kept_stream(&mut self, request: &StreamRequest) -> DbResult<Vec<StreamResult>> {
+    /// `requests` on the kept stream, which must be the one the caller's transaction is on.
+    async fn on_kept_stream(&mut self, requests: &[&StreamRequest]) -> DbResult<Vec<StreamResult>> {
         let Some(stream) = self.stream.take() else {
             return Err(DbError::libsql("STREAM_EXPIRED", "the server closed the transaction's stream"));
         };
-        let answer = self.http.pipeline(stream.url.as_deref(), Some(&stream.baton), &[request]).await?;
+        let answer = self.http.pipeline(stream.url.as_deref(), Some(&stream.baton), requests).await?;
         let results = self.keep_stream(answer);
         if self.stream.is_none() {
             return Err(DbError::libsql("STREAM_EXPIRED", "the server closed the transaction's stream"));
