@@ -48,25 +48,35 @@ export async function markSubmissionCanonicalReady(
 function admit(runner: Runner, input: AgentSubmissionInput): Promise<AgentDispatchAdmission> {
   return runner.transaction(async (tx) => {
     const chunks = submissionChunkStore(tx);
+    const getRow = async (submissionId: string) =>
+      (await tx.query(`SELECT ${SUBMISSION_COLUMNS} FROM flue_agent_submissions WHERE submission_id = ?`, [submissionId]))[0];
+    // Flue asks for the row and then its chunks right after the insert. They are read beside
+    // the insert — one request to a server instead of three — inside this transaction, whose
+    // write lock keeps them what reading them next would return; replacing the chunks drops
+    // the early read.
+    let early: { submissionId: string; row: ReturnType<typeof getRow>; chunks: ReturnType<typeof chunks.read> } | null = null;
+    const earlyFor = (submissionId: string) => (early?.submissionId === submissionId ? early : null);
     return admitSubmissionWithBackend<Row>(input, {
       async insertIfAbsent(row) {
-        await tx.query(
+        const inserted = tx.query(
           `INSERT INTO flue_agent_submissions
              (submission_id, session_key, kind, payload, status, accepted_at)
            VALUES (?, ?, ?, ?, 'queued', ?)
            ON CONFLICT (submission_id) DO NOTHING`,
           [row.submissionId, row.sessionKey, row.kind, row.payload, row.acceptedAt],
         );
+        early = { submissionId: row.submissionId, row: getRow(row.submissionId), chunks: chunks.read(row.submissionId) };
+        // Read or not, their failures belong to the calls that use them (or to the insert's).
+        early.row.catch(() => {});
+        early.chunks.catch(() => {});
+        await inserted;
       },
-      async getExisting(submissionId) {
-        const [row] = await tx.query(
-          `SELECT ${SUBMISSION_COLUMNS} FROM flue_agent_submissions WHERE submission_id = ?`,
-          [submissionId],
-        );
-        return row;
+      getExisting: (submissionId) => earlyFor(submissionId)?.row ?? getRow(submissionId),
+      readChunks: (submissionId) => earlyFor(submissionId)?.chunks ?? chunks.read(submissionId),
+      replaceChunks: (submissionId, rows) => {
+        early = null;
+        return chunks.replace(submissionId, rows);
       },
-      readChunks: (submissionId) => chunks.read(submissionId),
-      replaceChunks: (submissionId, rows) => chunks.replace(submissionId, rows),
       parseSubmission: parseSubmissionRow,
     });
   });
