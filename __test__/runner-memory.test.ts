@@ -78,7 +78,10 @@ describe.each([
   it('the first burst grows memory by a bounded amount', () => {
     const [baseline, first] = report.samples;
     const detail = describeSamples(report.samples);
-    expect(first.rss - baseline.rss, detail).toBeLessThan(128 * MB);
+    // Typically ~80 MB; in some runs ~125–135 MB (Node 26: 4 of 15 runs of one probe, with the
+    // same JS heap and external memory: pages the allocator kept after the burst's garbage was
+    // collected, which later bursts do not add to). One payload kept per call would be ~400 MB.
+    expect(first.rss - baseline.rss, detail).toBeLessThan(192 * MB);
     expect(first.external - baseline.external, detail).toBeLessThan(16 * MB);
     expect(first.heapUsed - baseline.heapUsed, detail).toBeLessThan(16 * MB);
   });

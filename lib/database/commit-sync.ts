@@ -51,21 +51,42 @@ export class CommitSync {
    * once the turn's sync has made it durable. Throws when a sync made at once fails.
    */
   after<T>(value: T): T | Promise<T> {
-    if (!this.#connection.unsyncedCommits()) return value;
-    if (this.#held.length === 0 && this.#lastReleased <= 1 && this.#syncedAlone < ALONE_PER_TURN) {
-      this.#connection.syncCommits();
-      if (this.#syncedAlone++ === 0) setImmediate(this.#endTurn);
-      return value;
+    if (this.#releasedNow()) return value;
+    return new Promise<T>((resolve, reject) => this.#hold(value, resolve as (value: unknown) => void, reject));
+  }
+
+  /**
+   * `resolve(value)` at once when nothing is unsynced (or once synced at once), else once the
+   * turn's sync has made it durable; `reject(error)` when that sync fails. No promise of its
+   * own: a burst of results held this way keeps nothing alive once released.
+   */
+  release(value: unknown, resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+    let now: boolean;
+    try {
+      now = this.#releasedNow();
+    } catch (error) {
+      return reject(error);
     }
-    const held = new Promise<T>((resolve, reject) => {
-      this.#held.push({ value, resolve: resolve as (value: unknown) => void, reject });
-    });
+    if (now) resolve(value);
+    else this.#hold(value, resolve, reject);
+  }
+
+  /** Whether a result can be given back now: nothing unsynced, or a sync made at once (which may throw). */
+  #releasedNow(): boolean {
+    if (!this.#connection.unsyncedCommits()) return true;
+    if (this.#held.length > 0 || this.#lastReleased > 1 || this.#syncedAlone >= ALONE_PER_TURN) return false;
+    this.#connection.syncCommits();
+    if (this.#syncedAlone++ === 0) setImmediate(this.#endTurn);
+    return true;
+  }
+
+  #hold(value: unknown, resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+    this.#held.push({ value, resolve, reject });
     if (this.#held.length >= HELD_LIMIT) this.#syncNow();
     else if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#syncNow);
     }
-    return held;
   }
 
   readonly #endTurn = (): void => {

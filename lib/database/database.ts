@@ -67,7 +67,10 @@ export class Database implements Runner {
     this.#statements = this.#inline ? statements : sendingTogether(statements);
     this.#busyTimeoutMs = nativeDatabase.busyTimeoutMs;
     this.#commitSync = nativeDatabase.kind === 'file' ? new CommitSync(this.#statements) : null;
-    this.#group = new GroupCommit(nativeDatabase, this.#statements, (call) => this.#run(call), this.#durable);
+    const commitSync = this.#commitSync;
+    this.#group = new GroupCommit(nativeDatabase, this.#statements, (call) => this.#run(call), (value, resolve, reject) =>
+      commitSync ? commitSync.release(value, resolve, reject) : resolve(value),
+    );
   }
 
   /** `memory`, `file`, `remote` or `replica`. */

@@ -28,14 +28,19 @@ export function mustRunAlone(sql: string): boolean {
 }
 
 /**
- * A statement waiting for its group's COMMIT. It never rejects from here: it resolves to its
- * result, or, when the group is lost, to the outcome of running it again.
+ * A statement waiting for its group's COMMIT: it resolves to its result (once durable), or,
+ * when the group is lost, to the outcome of running it again; it rejects only when its
+ * commit could not be made durable.
  */
 interface GroupMember {
   call: () => unknown;
   result: unknown;
   resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
 }
+
+/** Gives a committed result back: at once, or once durable (commit-sync.ts). */
+export type Release = (value: unknown, resolve: (value: unknown) => void, reject: (error: unknown) => void) => void;
 
 const RESOLVED = Promise.resolve();
 
@@ -45,19 +50,13 @@ export class GroupCommit {
   readonly #statements: StatementFunctions;
   /** Runs a statement on its own, as the database would without groups. */
   readonly #runAlone: (call: () => unknown) => Promise<unknown>;
-  /** A committed result as it is given back: once on disk (commit-sync.ts). */
-  readonly #durable: (value: unknown) => unknown;
+  readonly #release: Release;
 
-  constructor(
-    native: NativeDatabase,
-    statements: StatementFunctions,
-    runAlone: (call: () => unknown) => Promise<unknown>,
-    durable: (value: unknown) => unknown,
-  ) {
+  constructor(native: NativeDatabase, statements: StatementFunctions, runAlone: (call: () => unknown) => Promise<unknown>, release: Release) {
     this.#native = native;
     this.#statements = statements;
     this.#runAlone = runAlone;
-    this.#durable = durable;
+    this.#release = release;
   }
 
   get open(): boolean {
@@ -88,7 +87,7 @@ export class GroupCommit {
       return Promise.reject(error);
     }
     const members = this.#members;
-    const committed = new Promise((resolve) => members.push({ call, result, resolve }));
+    const committed = new Promise((resolve, reject) => members.push({ call, result, resolve, reject }));
     if (members.length >= GROUP_LIMIT) this.commit();
     return committed;
   }
@@ -107,14 +106,7 @@ export class GroupCommit {
       return;
     }
     this.#members = null;
-    for (const member of members) {
-      try {
-        member.resolve(this.#durable(member.result));
-      } catch (error) {
-        // The commit could not be made durable (commit-sync.ts): no member is acknowledged.
-        member.resolve(Promise.reject(error));
-      }
-    }
+    for (const member of members) this.#release(member.result, member.resolve, member.reject);
   }
 
   /** The group's transaction is gone: its statements run again, each on its own. */
