@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::error::{DbError, DbResult};
 use crate::options::Target;
-use crate::sql::text::{has_sql_tokens, is_transaction_control, leading_keyword_is, nul_in_sql};
+use crate::sql::text::{has_sql_tokens, is_transaction_control, nul_in_sql};
 use crate::values::Params;
 
 use super::local::{local_statement, run_local, LocalConnection, RowSink, StatementCache};
@@ -48,6 +48,12 @@ impl<A: Default> Connection<A> {
             Backend::Remote(conn) => conn.in_transaction(),
             Backend::Replica { conn, .. } => !conn.is_autocommit(),
         }
+    }
+
+    /// Whether local commits share their syncs (`local/commit_sync.rs`): a file at durability
+    /// 'full' in WAL mode.
+    pub fn shares_commit_syncs(&self) -> bool {
+        matches!(&self.backend, Backend::Local { conn, .. } if conn.shares_commit_syncs())
     }
 
     /// Whether a local commit waits for the sync it shares with others (`local/commit_sync.rs`).
@@ -91,26 +97,21 @@ impl<A: Default> Connection<A> {
     /// remote targets, which go through `run`.
     pub fn query_local(&mut self, sql: &str, params: Params, sink: &mut dyn RowSink<A>) -> Option<DbResult<()>> {
         let Backend::Local { statements, conn } = &mut self.backend else { return None };
-        let ran = refuse_transaction_control(sql).and_then(|()| run_local(statements, conn, sql, params, sink));
-        Some(ran.and_then(|()| after_local_statement(conn, sql)))
+        Some(refuse_transaction_control(sql).and_then(|()| run_local(statements, conn, sql, params, sink)))
     }
 
     /// Whether `sql` only reads (and is no pragma, which may change the connection itself), so a
     /// replica's reader may run it. Local connections only.
     pub fn only_reads(&mut self, sql: &str) -> DbResult<bool> {
         let Backend::Local { statements, conn } = &mut self.backend else { return Ok(false) };
-        if leading_keyword_is(sql, "PRAGMA") {
-            return Ok(false);
-        }
-        Ok(statements.get(conn, sql)?.statement.is_read_only())
+        let cached = statements.get(conn, sql)?;
+        Ok(!cached.is_pragma && cached.statement.is_read_only())
     }
 
     /// Runs one statement with its parameters and collects everything it returns.
     pub async fn statement(&mut self, sql: &str, params: Params) -> DbResult<StatementResult> {
         match &mut self.backend {
-            Backend::Local { statements, conn } => {
-                local_statement(statements, conn, sql, params, true).and_then(|result| after_local_statement(conn, sql).map(|()| result))
-            }
+            Backend::Local { statements, conn } => local_statement(statements, conn, sql, params, true),
             Backend::Remote(conn) => conn.statement(sql, params, true).await,
             Backend::Replica { conn, .. } => within(self.request_timeout, replica_statement(conn, sql, params)).await,
         }
@@ -120,9 +121,7 @@ impl<A: Default> Connection<A> {
     /// not even read into values). `rows` of the result is empty.
     pub async fn statement_for_effect(&mut self, sql: &str, params: Params) -> DbResult<StatementResult> {
         match &mut self.backend {
-            Backend::Local { statements, conn } => {
-                local_statement(statements, conn, sql, params, false).and_then(|result| after_local_statement(conn, sql).map(|()| result))
-            }
+            Backend::Local { statements, conn } => local_statement(statements, conn, sql, params, false),
             Backend::Remote(conn) => conn.statement(sql, params, false).await,
             Backend::Replica { conn, .. } => {
                 let mut result = within(self.request_timeout, replica_statement(conn, sql, params)).await?;
@@ -238,14 +237,6 @@ impl<A: Default> Connection<A> {
         if self.in_transaction() {
             let _ = self.plain("ROLLBACK").await;
         }
-    }
-}
-
-/// A pragma may have changed what commits that share syncs rely on (`local/commit_sync.rs`).
-fn after_local_statement(conn: &mut LocalConnection, sql: &str) -> DbResult<()> {
-    match leading_keyword_is(sql, "PRAGMA") {
-        true => conn.recheck_commit_syncs(),
-        false => Ok(()),
     }
 }
 

@@ -5,6 +5,7 @@
 //! so a cached one never holds a read snapshot or a lock.
 
 use crate::error::DbResult;
+use crate::sql::text::leading_keyword_is;
 use super::connection::{LocalConnection, LocalStatement};
 
 /// SQL texts are hashed on every call; FxHash is several times cheaper than SipHash here, and
@@ -20,6 +21,8 @@ const CAPACITY: usize = 256;
 pub struct CachedStatement<A> {
     pub statement: LocalStatement,
     pub attachment: A,
+    /// A pragma, which may change the connection itself (its journal mode, its sync level).
+    pub is_pragma: bool,
     last_used: u64,
 }
 
@@ -44,7 +47,8 @@ impl<A: Default> StatementCache<A> {
             if self.entries.len() >= CAPACITY {
                 self.evict_least_recently_used();
             }
-            self.entries.insert(sql.to_owned(), CachedStatement { statement, attachment: A::default(), last_used: now });
+            let is_pragma = leading_keyword_is(sql, "PRAGMA");
+            self.entries.insert(sql.to_owned(), CachedStatement { statement, attachment: A::default(), is_pragma, last_used: now });
         }
         let entry = self.entries.get_mut(sql).expect("inserted above");
         entry.last_used = now;

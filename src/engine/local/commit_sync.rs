@@ -10,7 +10,7 @@
 //! nothing is acknowledged before it is on disk, as at FULL.
 //!
 //! Only in WAL mode: at NORMAL a rollback journal is not safe against power loss. A connection
-//! switched out of WAL (`PRAGMA journal_mode`) goes back to FULL at its next sync.
+//! switched out of WAL (`PRAGMA journal_mode`) goes back to FULL as soon as the pragma has run.
 
 use std::cell::Cell;
 use std::ffi::{c_int, c_void};
@@ -36,6 +36,11 @@ impl LocalConnection {
         unsafe { ffi::sqlite3_commit_hook(self.handle, Some(count_commit), counter) };
         self.commit_sync = Some(CommitSync { commits, synced: 0 });
         Ok(())
+    }
+
+    /// Whether the connection's commits share syncs (until a pragma ends it).
+    pub fn shares_commit_syncs(&self) -> bool {
+        self.commit_sync.is_some()
     }
 
     /// Whether a commit has been made that no sync has covered yet.

@@ -26,10 +26,11 @@ fn bind_to_statement(statement: &LocalStatement, params: Params) -> DbResult<()>
     Ok(())
 }
 
-/// Prepares (or reuses), binds and runs one local statement, handing its rows to `sink`.
+/// Prepares (or reuses), binds and runs one local statement, handing its rows to `sink`. A
+/// pragma that ran may have changed what commits that share syncs rely on (`commit_sync.rs`).
 pub fn run_local<A: Default>(
     statements: &mut StatementCache<A>,
-    conn: &LocalConnection,
+    conn: &mut LocalConnection,
     sql: &str,
     params: Params,
     sink: &mut dyn RowSink<A>,
@@ -41,12 +42,17 @@ pub fn run_local<A: Default>(
         sink.row(&running)?;
     }
     drop(running);
-    sink.finish(cached)
+    let is_pragma = cached.is_pragma;
+    sink.finish(cached)?;
+    if is_pragma {
+        conn.recheck_commit_syncs()?;
+    }
+    Ok(())
 }
 
 pub fn local_statement<A: Default>(
     statements: &mut StatementCache<A>,
-    conn: &LocalConnection,
+    conn: &mut LocalConnection,
     sql: &str,
     params: Params,
     keep_rows: bool,
