@@ -58,8 +58,9 @@ pub struct Worker {
 type Reply = oneshot::Sender<DbResult<Output>>;
 
 pub enum Job {
+    /// An operation other than a statement.
     Run(Op, Reply),
-    /// Statements called together, in call order.
+    /// Statements (`Op::Query`, `Op::Execute`) called together, in call order (`Worker::send_held`).
     Together(Vec<(Op, Reply)>),
     Close(oneshot::Sender<()>),
 }
@@ -81,16 +82,15 @@ async fn work(mut connection: JsConnection, mut jobs: mpsc::UnboundedReceiver<Jo
             },
         };
         match job {
-            Job::Run(op, reply) if !(op.is_statement() && connection.runs_together()) => {
+            Job::Run(op, reply) => {
                 let _ = reply.send(guarded(connection.run(op)).await);
             }
-            Job::Together(statements) if !connection.runs_together() => {
+            Job::Together(statements) if connection.runs_together() => next = run_together(&mut connection, statements, &mut jobs).await,
+            Job::Together(statements) => {
                 for (op, reply) in statements {
                     let _ = reply.send(guarded(connection.run(op)).await);
                 }
             }
-            Job::Run(op, reply) => next = run_together(&mut connection, vec![(op, reply)], &mut jobs).await,
-            Job::Together(statements) => next = run_together(&mut connection, statements, &mut jobs).await,
             Job::Close(reply) => {
                 connection.close().await;
                 drop(connection);
@@ -101,13 +101,12 @@ async fn work(mut connection: JsConnection, mut jobs: mpsc::UnboundedReceiver<Jo
     }
 }
 
-/// Runs `together` and the statements queued right behind it, `MAX_TOGETHER` to a request;
-/// returns the job that ended the run, if one did.
+/// Runs `together` and the statements queued right behind it (later turns'), `MAX_TOGETHER` to a
+/// request; returns the job that ended the run, if one did.
 async fn run_together(connection: &mut JsConnection, mut together: Vec<(Op, Reply)>, jobs: &mut mpsc::UnboundedReceiver<Job>) -> Option<Job> {
     let mut next = None;
     loop {
         match jobs.try_recv() {
-            Ok(Job::Run(op, reply)) if op.is_statement() => together.push((op, reply)),
             Ok(Job::Together(more)) => together.extend(more),
             Ok(other) => {
                 next = Some(other);
@@ -199,6 +198,14 @@ impl Executor {
         }
     }
 
+    /// Whether local commits share their syncs (`Connection::shares_commit_syncs`).
+    pub fn shares_commit_syncs(&self) -> bool {
+        match self {
+            Executor::Inline(slot) => slot.try_borrow().ok().is_some_and(|connection| connection.as_ref().is_some_and(JsConnection::shares_commit_syncs)),
+            Executor::Worker(_) => false,
+        }
+    }
+
     /// Whether a local commit is waiting for its sync (`Connection::has_unsynced_commits`).
     pub fn has_unsynced_commits(&self) -> bool {
         match self {
@@ -211,8 +218,7 @@ impl Executor {
     pub fn sync_commits(&self) -> DbResult<()> {
         match self {
             Executor::Inline(slot) => {
-                let mut slot = slot.try_borrow_mut().map_err(|_| DbError::libsql("INTERNAL", "the connection is busy with another operation"))?;
-                slot.as_mut().map_or(Ok(()), JsConnection::sync_commits)
+                borrow_inline(slot)?.as_mut().map_or(Ok(()), JsConnection::sync_commits)
             }
             Executor::Worker(_) => Ok(()),
         }
@@ -324,11 +330,14 @@ impl Worker {
     }
 }
 
+/// The JS thread's connection, for one operation (`None` inside once closed).
+fn borrow_inline(slot: &RefCell<Option<JsConnection>>) -> DbResult<std::cell::RefMut<'_, Option<JsConnection>>> {
+    slot.try_borrow_mut().map_err(|_| DbError::libsql("INTERNAL", "the connection is busy with another operation"))
+}
+
 /// The hot path: a local `query()` writes rows straight from SQLite's buffers into JS objects.
 fn query_inline(slot: &RefCell<Option<JsConnection>>, env: &Env, sql: &str, params: Params) -> DbResult<RawValue> {
-    let mut slot = slot
-        .try_borrow_mut()
-        .map_err(|_| DbError::libsql("INTERNAL", "the connection is busy with another operation"))?;
+    let mut slot = borrow_inline(slot)?;
     let connection = slot.as_mut().ok_or_else(DbError::closed)?;
     let mut rows = unsafe { JsRows::new(env.raw()) }.map_err(|e| DbError::libsql("INTERNAL", e.to_string()))?;
     let ran = std::panic::catch_unwind(AssertUnwindSafe(|| connection.query_local(sql, params, &mut rows)))
@@ -345,9 +354,7 @@ fn query_inline(slot: &RefCell<Option<JsConnection>>, env: &Env, sql: &str, para
 /// Local operations never wait: their futures complete on the first poll (the `async` is for
 /// the remote engine), so one poll runs them, with no executor around it.
 fn run_inline(slot: &RefCell<Option<JsConnection>>, op: Op) -> DbResult<Output> {
-    let mut slot = slot
-        .try_borrow_mut()
-        .map_err(|_| DbError::libsql("INTERNAL", "the connection is busy with another operation"))?;
+    let mut slot = borrow_inline(slot)?;
     let connection = slot.as_mut().ok_or_else(DbError::closed)?;
     let operation = std::pin::pin!(guarded(connection.run(op)));
     match std::future::Future::poll(operation, &mut std::task::Context::from_waker(std::task::Waker::noop())) {

@@ -93,11 +93,7 @@ impl RemoteConnection {
         let prepared: Vec<DbResult<StreamRequest>> =
             statements.into_iter().map(|(sql, params, want_rows)| execute_request(&sql, params, want_rows)).collect();
         let requests: Vec<&StreamRequest> = prepared.iter().filter_map(|request| request.as_ref().ok()).collect();
-        let sent = match self.transaction {
-            Transaction::None => self.outside_transaction(&requests).await.map(|results| results.into_iter().map(|result| response(Some(result))).collect()),
-            _ => self.in_transaction_stream(&requests).await,
-        };
-        let mut answers: Vec<DbResult<StreamResponse>> = match sent {
+        let mut answers: Vec<DbResult<StreamResponse>> = match self.together_on_stream(&requests).await {
             Ok(answers) => answers,
             Err(err) => requests.iter().map(|_| Err(err.clone())).collect(),
         };
@@ -130,7 +126,7 @@ impl RemoteConnection {
     pub async fn exec(&mut self, script: &str) -> DbResult<()> {
         let sequence = StreamRequest::Sequence(SequenceStreamReq { sql: Some(script.to_owned()), sql_id: None, replication_index: None });
         if self.in_transaction() {
-            return self.in_transaction_stream(&[&sequence]).await?.pop().unwrap_or_else(|| Err(unexpected("sequence"))).map(|_| ());
+            return self.on_stream(&sequence).await.map(|_| ());
         }
         let state = StreamRequest::GetAutocommit(GetAutocommitStreamReq {});
         let mut results = self.outside_transaction(&[&sequence, &state]).await?.into_iter();
@@ -186,9 +182,14 @@ impl RemoteConnection {
 
     /// One request, in the transaction if one is open.
     async fn on_stream(&mut self, request: &StreamRequest) -> DbResult<StreamResponse> {
+        self.together_on_stream(&[request]).await?.into_iter().next().unwrap_or_else(|| Err(unexpected("request")))
+    }
+
+    /// `requests` in one request, in the transaction if one is open; each with its own answer.
+    async fn together_on_stream(&mut self, requests: &[&StreamRequest]) -> DbResult<Vec<DbResult<StreamResponse>>> {
         match self.transaction {
-            Transaction::None => response(self.outside_transaction(&[request]).await?.into_iter().next()),
-            _ => self.in_transaction_stream(&[request]).await?.pop().unwrap_or_else(|| Err(unexpected("statement"))),
+            Transaction::None => Ok(answers(self.outside_transaction(requests).await?)),
+            _ => self.in_transaction_stream(requests).await,
         }
     }
 
@@ -196,7 +197,6 @@ impl RemoteConnection {
     /// when they are its first, else on its stream. An error for all of them when the
     /// transaction cannot go on.
     async fn in_transaction_stream(&mut self, requests: &[&StreamRequest]) -> DbResult<Vec<DbResult<StreamResponse>>> {
-        let answers = |results: Vec<StreamResult>| results.into_iter().map(|result| response(Some(result))).collect();
         match std::mem::replace(&mut self.transaction, Transaction::None) {
             Transaction::None => unreachable!("called inside a transaction only"),
             Transaction::Lost(err) => {
@@ -284,6 +284,11 @@ impl RemoteConnection {
         let values = result.rows.into_iter().flat_map(|row| row.values).map(value_from_server).collect();
         StatementResult { rows: Rows { columns, values }, rows_affected: result.affected_row_count, last_insert_rowid: self.last_insert_rowid }
     }
+}
+
+/// Each result of a request as an answer of its own.
+fn answers(results: Vec<StreamResult>) -> Vec<DbResult<StreamResponse>> {
+    results.into_iter().map(|result| response(Some(result))).collect()
 }
 
 /// One statement as an execute request, refused before sending when the text holds none or several.
