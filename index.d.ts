@@ -21,6 +21,8 @@ export declare class NativeDatabase {
    * may have rolled it back). Always false for remote targets.
    */
   get inTransaction(): boolean
+  /** Whether results must wait for the sync their commits share (lib/database/commit-sync.ts). */
+  get sharesCommitSyncs(): boolean
   /** True when operations return values directly instead of Promises. */
   get runsInline(): boolean
   /**

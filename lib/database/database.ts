@@ -51,7 +51,7 @@ export class Database implements Runner {
   /** Held by a transaction, by close, or by a call waiting for another connection's lock. */
   readonly #gate = new Gate();
   readonly #group: GroupCommit;
-  /** Local files: results wait for the sync that makes their turn's commits durable. */
+  /** Local files at durability 'full': results wait for the sync that makes their turn's commits durable. */
   readonly #commitSync: CommitSync | null;
   #active: TransactionHandle | null = null;
   #closing: Promise<void> | null = null;
@@ -66,7 +66,7 @@ export class Database implements Runner {
     const statements = nativeDatabase.statementFunctions();
     this.#statements = this.#inline ? statements : sendingTogether(statements);
     this.#busyTimeoutMs = nativeDatabase.busyTimeoutMs;
-    this.#commitSync = nativeDatabase.kind === 'file' ? new CommitSync(this.#statements) : null;
+    this.#commitSync = nativeDatabase.sharesCommitSyncs ? new CommitSync(this.#statements) : null;
     const commitSync = this.#commitSync;
     this.#group = new GroupCommit(nativeDatabase, this.#statements, (call) => this.#run(call), (value, resolve, reject) =>
       commitSync ? commitSync.release(value, resolve, reject) : resolve(value),

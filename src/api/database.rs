@@ -85,6 +85,12 @@ impl NativeDatabase {
         self.executor.in_transaction()
     }
 
+    /// Whether results must wait for the sync their commits share (lib/database/commit-sync.ts).
+    #[napi(getter)]
+    pub fn shares_commit_syncs(&self) -> bool {
+        self.executor.shares_commit_syncs()
+    }
+
     /// True when operations return values directly instead of Promises.
     #[napi(getter)]
     pub fn runs_inline(&self) -> bool {
