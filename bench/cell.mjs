@@ -21,7 +21,7 @@
  */
 import v8 from 'node:v8';
 import { seedDatabase } from './seed.mjs';
-import { CHUNK, percentile, timeConcurrent, timeSteps } from './timing.mjs';
+import { CHUNK, percentile, rate, timeConcurrent, timeSteps } from './timing.mjs';
 
 const cell = JSON.parse(process.argv[2]);
 
@@ -51,11 +51,8 @@ async function runnerCell() {
     chunk: CHUNK[cell.workload],
   });
   await peer.close();
-  const ops = timed.steps * opsPerStep;
   return {
-    ops,
-    ms: timed.ms,
-    opsPerSec: ops / (timed.ms / 1000),
+    ...rate(timed, opsPerStep),
     // Workload e: failed operations over warm-up and timed bursts, and one burst's duration.
     ...(cell.workload === 'e' ? { errors: state.errors, firstError: state.firstError, burstMs: timed.ms / timed.steps } : {}),
     pragmas,
@@ -82,7 +79,7 @@ async function flueCell() {
     chunk: CHUNK.turn,
   });
   await adapter.close();
-  return { ops: timed.steps, ms: timed.ms, opsPerSec: timed.steps / (timed.ms / 1000), openMs };
+  return { ...rate(timed), openMs };
 }
 
 /** `conversations` loops of turns at once, each on its own agent instance; turns/s and latency percentiles. */
@@ -99,9 +96,7 @@ async function concurrencyCell() {
   await adapter.close();
   const { latencies } = timed;
   return {
-    ops: timed.steps,
-    ms: timed.ms,
-    opsPerSec: timed.steps / (timed.ms / 1000),
+    ...rate(timed),
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     maxMs: percentile(latencies, 100),

@@ -21,6 +21,12 @@ export async function timeSteps(step, { isAsync, warmupMs, durationMs, minSteps 
   return runFor(durationMs, minSteps);
 }
 
+/** A timed run as a cell reports it: operations (`perStep` per step), timed ms, and their rate. */
+export function rate(timed, perStep = 1) {
+  const ops = timed.steps * perStep;
+  return { ops, ms: timed.ms, opsPerSec: ops / (timed.ms / 1000) };
+}
+
 /** How many steps to run between clock reads, so one chunk takes roughly a few µs at least. */
 export const CHUNK = { a: 64, b: 1, c: 1, d: 8, e: 1, turn: 1 };
 

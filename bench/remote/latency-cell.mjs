@@ -9,7 +9,7 @@
  * and p90 and whose round trips, counted at the proxy, give round trips per turn.
  */
 import { REMOTE_FLUE_ADAPTERS } from '../peers/remote-peers.mjs';
-import { percentile, recordLatencies, timeSteps } from '../timing.mjs';
+import { percentile, rate, recordLatencies, timeSteps } from '../timing.mjs';
 import { setupConversation, turn } from '../workloads/flue.mjs';
 import { startLatencyProxy } from './latency-proxy.mjs';
 
@@ -39,9 +39,7 @@ export async function latencyCell(cell) {
 
     const perTurn = (key) => (after[key] - before[key]) / timed.steps;
     return {
-      ops: timed.steps,
-      ms: timed.ms,
-      opsPerSec: timed.steps / (timed.ms / 1000),
+      ...rate(timed),
       p50Ms: percentile(latencies, 50),
       p90Ms: percentile(latencies, 90),
       roundTripsPerTurn: perTurn('roundTrips'),
