@@ -33,7 +33,7 @@ const EXTRA_NODE_FILES = [
   '__test__/package-install.test.ts',
 ];
 /** What runs on the oldest @flue/runtime the peer range admits. */
-const FLUE_2_0_FILES = ['__test__/flue-runtime-version.test.ts', '__test__/stores-contract.test.ts', '__test__/flue-agent.test.ts'];
+const FLUE_2_0_FILES = ['__test__/flue-runtime-version.test.ts', '__test__/stores-contract.test.ts', '__test__/stores-one-request.test.ts', '__test__/flue-agent.test.ts'];
 
 const extraNodes = (process.env.FLUE_LIBSQL_TEST_NODES ?? '24,26').split(',').map((major) => major.trim()).filter(Boolean);
 const userArgs = process.argv.slice(2);

@@ -22,6 +22,7 @@ import type {
   SyncResult,
   Transaction,
 } from '../types.js';
+import { ATOMIC_BATCH } from './atomic-batch.js';
 import { isBusy, whileLocked } from './busy.js';
 import { CommitSync } from './commit-sync.js';
 import { Gate } from './gate.js';
@@ -71,6 +72,11 @@ export class Database implements Runner {
     this.#group = new GroupCommit(nativeDatabase, this.#statements, (call) => this.#run(call), (value, resolve, reject) =>
       commitSync ? commitSync.release(value, resolve, reject) : resolve(value),
     );
+  }
+
+  /** `batch()` is all-or-nothing and, to a server, one request (what the Flue stores look for). */
+  get [ATOMIC_BATCH](): true {
+    return true;
   }
 
   /** `memory`, `file`, `remote` or `replica`. */

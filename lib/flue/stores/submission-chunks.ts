@@ -4,8 +4,22 @@
  */
 import type { SubmissionChunkRow, SubmissionChunkStore } from '@flue/runtime/adapter';
 import type { QueryRunner, Row } from '../../types.js';
+import type { AtomicStatement } from './atomic.js';
 
 const CHUNK_ORDER = 'ORDER BY item_id, chunk_index';
+
+/** The statement reading one submission's chunks; `parseChunkRows` makes its rows chunks. */
+export function readChunks(submissionId: string): AtomicStatement {
+  return [
+    `SELECT item_id, chunk_index, chunk_count, data FROM flue_submission_chunks
+     WHERE submission_id = ? ${CHUNK_ORDER}`,
+    [submissionId],
+  ];
+}
+
+export function parseChunkRows(rows: readonly Row[]): SubmissionChunkRow[] {
+  return rows.map(parseChunkRow);
+}
 
 function parseChunkRow(row: Row): SubmissionChunkRow {
   const { item_id, chunk_index, chunk_count, data } = row;
@@ -24,12 +38,7 @@ function parseChunkRow(row: Row): SubmissionChunkRow {
 export function submissionChunkStore(db: QueryRunner): SubmissionChunkStore<Promise<void>> {
   return {
     async read(submissionId) {
-      const rows = await db.query(
-        `SELECT item_id, chunk_index, chunk_count, data FROM flue_submission_chunks
-         WHERE submission_id = ? ${CHUNK_ORDER}`,
-        [submissionId],
-      );
-      return rows.map(parseChunkRow);
+      return parseChunkRows(await db.query(...readChunks(submissionId)));
     },
     async replace(submissionId, chunks) {
       await db.query('DELETE FROM flue_submission_chunks WHERE submission_id = ?', [submissionId]);

@@ -9,6 +9,7 @@ import type {
   SubmissionSettlementObligation,
 } from '@flue/runtime/adapter';
 import type { QueryRunner, Row, Runner } from '../../types.js';
+import { runAtomically, type AtomicStatement } from './atomic.js';
 import { OBLIGATION_COLUMNS, parseSettlementObligation } from './submission-rows.js';
 import { updateMatched } from './submission-sql.js';
 
@@ -142,46 +143,52 @@ export async function settleMalformedSubmission(runner: Runner, row: Row, error:
   });
 }
 
-/** Settle a running submission owned by `attempt`, fanning out to its joined deliveries. */
-function settleRunning(
+/**
+ * Settle a running submission owned by `attempt`, fanning out to its joined deliveries, as
+ * statements known up front (one request to a server): the fan-out runs first, conditioned
+ * on the host still running under `attempt` — the host update's own condition — so it
+ * applies exactly when that update does (it touches only `joined`/`joining` rows, never the host).
+ */
+async function settleRunning(
   runner: Runner,
   attempt: SubmissionAttemptRef,
   error: string | null,
 ): Promise<boolean> {
-  return runner.transaction(async (tx) => {
-    const settled = await tx.query(
-      `UPDATE flue_agent_submissions SET status = 'settled', settled_at = ?, error = ?
-       WHERE submission_id = ? AND status = 'running' AND attempt_id = ?
-       RETURNING submission_id`,
-      [Date.now(), error, attempt.submissionId, attempt.attemptId],
-    );
-    if (settled.length === 0) return false;
-    await settleJoinedDeliveries(tx, attempt.submissionId, error);
-    return true;
-  });
+  const hostRunning = {
+    sql: `AND EXISTS (SELECT 1 FROM flue_agent_submissions AS host
+      WHERE host.submission_id = ? AND host.status = 'running' AND host.attempt_id = ?)`,
+    params: [attempt.submissionId, attempt.attemptId],
+  };
+  const [, , settled] = await runAtomically(runner, [
+    ...joinedDeliveriesFanOut(attempt.submissionId, error, hostRunning),
+    [`UPDATE flue_agent_submissions SET status = 'settled', settled_at = ?, error = ?
+      WHERE submission_id = ? AND status = 'running' AND attempt_id = ?
+      RETURNING submission_id`, [Date.now(), error, attempt.submissionId, attempt.attemptId]],
+  ]);
+  return settled.length > 0;
+}
+
+/** The host's settle fan-out in a transaction of the host's settle, after the host was settled in it. */
+async function settleJoinedDeliveries(tx: QueryRunner, hostSubmissionId: string, error: string | null): Promise<void> {
+  // Disjoint rows (by status), so called together: a server takes both in one request.
+  await Promise.all(joinedDeliveriesFanOut(hostSubmissionId, error).map(([sql, params]) => tx.query(sql, params)));
 }
 
 /**
- * The host's settle fan-out, run in the host's settle transaction: confirmed (`joined`)
- * deliveries settle with the host's outcome; unconfirmed (`joining`) ones go back to the
- * queue so they run on their own instead of vanishing with a response that never had them.
+ * The host's settle fan-out: confirmed (`joined`) deliveries settle with the host's outcome;
+ * unconfirmed (`joining`) ones go back to the queue so they run on their own instead of
+ * vanishing with a response that never had them. `condition` (SQL starting with AND, and its
+ * parameters) is added to both.
  */
-async function settleJoinedDeliveries(
-  tx: QueryRunner,
+function joinedDeliveriesFanOut(
   hostSubmissionId: string,
   error: string | null,
-): Promise<void> {
-  // Disjoint rows (by status), so called together: a server takes both in one request.
-  await Promise.all([
-    tx.query(
-      `UPDATE flue_agent_submissions SET status = 'settled', settled_at = ?, error = ?
-       WHERE joined_into = ? AND status = 'joined'`,
-      [Date.now(), error, hostSubmissionId],
-    ),
-    tx.query(
-      `UPDATE flue_agent_submissions SET status = 'queued', joined_into = NULL, input_applied_at = NULL
-       WHERE joined_into = ? AND status = 'joining'`,
-      [hostSubmissionId],
-    ),
-  ]);
+  condition: { sql: string; params: readonly unknown[] } = { sql: '', params: [] },
+): AtomicStatement[] {
+  return [
+    [`UPDATE flue_agent_submissions SET status = 'settled', settled_at = ?, error = ?
+      WHERE joined_into = ? AND status = 'joined' ${condition.sql}`, [Date.now(), error, hostSubmissionId, ...condition.params]],
+    [`UPDATE flue_agent_submissions SET status = 'queued', joined_into = NULL, input_applied_at = NULL
+      WHERE joined_into = ? AND status = 'joining' ${condition.sql}`, [hostSubmissionId, ...condition.params]],
+  ];
 }
