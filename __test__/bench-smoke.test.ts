@@ -120,8 +120,9 @@ test(withSqld ? 'the remote sections measure over sqld (FLUE_LIBSQL_SQLD)' : 'wi
   expect(remote.sqld.version).toMatch(/^sqld \d+\.\d+/);
   expect(report).toContain(`- sqld: ${remote.sqld.version}`);
   const count = (suite: Cell['suite']) => remote.cells.filter((c) => c.suite === suite).length;
-  // Workloads a–e × 3 peers; 4 Flue adapters over the server; a and d on a replica and a file; 4 through the proxy.
-  expect([count('remote'), count('remote-flue'), count('replica'), count('latency')]).toEqual([15, 4, 4, 4]);
+  // Workloads a–e × 4 peers (ours and the client, each over http and ws); 5 Flue adapters over the
+  // server; a and d on a replica and a file; 5 through the proxy.
+  expect([count('remote'), count('remote-flue'), count('replica'), count('latency')]).toEqual([20, 5, 4, 5]);
   expect(served).toHaveLength(3);
   expectMeasured([...remote.cells, ...served]);
   // The proxy really holds every round trip: a turn takes at least its round trips × the RTT.

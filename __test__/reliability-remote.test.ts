@@ -19,7 +19,7 @@ import { libsql, LibsqlError, open, type Database, type OpenOptions, type Transa
 import { CLAIM_WORKER, CLAIMED_ROWS_SQL, claimedRows, expectOneWinnerPerRound, queueRaceSubmissions, raceClaims } from './support/claim-race.js';
 import { OWN_SERVER_SKIP_REASON, skipSuffix } from './support/remote-target.js';
 import { DIST_ENTRY_URL, lastJsonLine, makeTempDir, rejectionOf, runNodeChild, sleep, type ChildResult, type TempDir } from './support/runner-helpers.js';
-import { startSqld, stopAllSqld, type SqldServer } from './support/sqld-server.js';
+import { startSqld, stopAllSqld, TEST_TRANSPORT, type SqldServer } from './support/sqld-server.js';
 
 const SECRET = 'SECRET-TOKEN-123';
 
@@ -356,7 +356,9 @@ describe.skipIf(ownSkip !== undefined)(`a server killed inside transaction(fn)${
       throw inner;
     }));
     expect(inner).toBeInstanceOf(LibsqlError);
-    expect(inner.code).toBe('SERVER_UNREACHABLE');
+    // Over WebSocket the client sees the socket close before it sends: the transaction is
+    // known lost, not merely unreachable.
+    expect(inner.code).toBe(TEST_TRANSPORT === 'ws' ? 'TRANSACTION_EXPIRED' : 'SERVER_UNREACHABLE');
     expect(error).toBe(inner);
     assertNoToken(error, ...allTokens(server));
 
@@ -367,13 +369,19 @@ describe.skipIf(ownSkip !== undefined)(`a server killed inside transaction(fn)${
     expect(await labels(db)).toEqual([...before, 'after the restart']);
   });
 
-  it('SIGKILL after the callback\'s last statement: the COMMIT rejects as outcome unknown (SERVER_UNREACHABLE); after the restart none of its writes exist', async ({ onTestFinished }) => {
+  it('SIGKILL after the callback\'s last statement: the COMMIT rejects as outcome unknown (SERVER_UNREACHABLE), or over WebSocket as never sent (TRANSACTION_EXPIRED); after the restart none of its writes exist', async ({ onTestFinished }) => {
     const { server, db, before } = await serverWithAcknowledgedWrites(onTestFinished);
 
     const error = await commitAfter(db, () => server.stop());
     expect(error).toBeInstanceOf(LibsqlError);
-    expect(error.code).toBe('SERVER_UNREACHABLE');
-    expect(error.message).toMatch(/COMMIT/);
+    if (TEST_TRANSPORT === 'ws') {
+      // The socket closed before the COMMIT went out: nothing of the transaction was committed.
+      expect(error.code).toBe('TRANSACTION_EXPIRED');
+      expect(error.message).toMatch(/nothing of it was committed/);
+    } else {
+      expect(error.code).toBe('SERVER_UNREACHABLE');
+      expect(error.message).toMatch(/COMMIT/);
+    }
     assertNoToken(error, ...allTokens(server));
 
     await server.restart();

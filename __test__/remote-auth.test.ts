@@ -5,8 +5,8 @@
  *
  * - No token, an empty one, a string that is no JWT, an expired token and a token signed by
  *   another key are refused: AUTH_FAILED on every kind of call, nothing written.
- * - A read-only token reads, and every kind of write is refused (sqld answers 403) without
- *   writing anything or leaving a lock behind.
+ * - A read-only token reads, and every kind of write is refused (over HTTP sqld answers 403;
+ *   over WebSocket it drops the socket) without writing anything or leaving a lock behind.
  * - The read-write token works through every url form.
  * - No token ever appears in an error's message, String(), stack or inspect().
  *
@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { libsql, LibsqlError, open, type Database } from '../dist/index.js';
 import { OWN_SERVER_SKIP_REASON, skipSuffix } from './support/remote-target.js';
 import { rejectionOf } from './support/runner-helpers.js';
-import { startSqld, stopAllSqld, type SqldServer } from './support/sqld-server.js';
+import { startSqld, stopAllSqld, TEST_TRANSPORT, type SqldServer } from './support/sqld-server.js';
 
 const skipReason = OWN_SERVER_SKIP_REASON;
 
@@ -76,6 +76,19 @@ describe.skipIf(skipReason !== undefined)(`a libSQL server that checks tokens${s
     expect(error, what).toBeInstanceOf(LibsqlError);
     expect(error.code, `${what}: ${error.message}`).toBe('AUTH_FAILED');
     expect(error.message, what).toMatch(/credentials|401|403|unauthorized|forbidden/i);
+    assertNoToken(error, everyToken());
+  }
+
+  /**
+   * A write the read-only token may not make. Over HTTP sqld answers 403; over WebSocket it
+   * drops the socket without a reason, so the error can only say that the connection was lost
+   * during the request, and why that happens.
+   */
+  function expectWriteRefused(error: Error & { code?: string }, what: string): void {
+    if (TEST_TRANSPORT === 'http') return expectRefused(error, what);
+    expect(error, what).toBeInstanceOf(LibsqlError);
+    expect(error.code, `${what}: ${error.message}`).toBe('SERVER_UNREACHABLE');
+    expect(error.message, what).toMatch(/lost the connection .* during a request .* read-only token/);
     assertNoToken(error, everyToken());
   }
 
@@ -141,7 +154,7 @@ describe.skipIf(skipReason !== undefined)(`a libSQL server that checks tokens${s
   it('the read-only token: every kind of write → AUTH_FAILED and nothing is written; reads still work afterwards, and the owner writes at once (no lock left behind)', async () => {
     const before = await snapshot();
     const db = await openWith({ authToken: server.tokens!.readOnly });
-    for (const [what, call] of writes(db)) expectRefused(await rejectionOf(call()), what);
+    for (const [what, call] of writes(db)) expectWriteRefused(await rejectionOf(call()), what);
     expect(await snapshot()).toEqual(before);
     expect(await db.query('SELECT v FROM t ORDER BY id')).toEqual([{ v: 'seed' }]);
 
@@ -158,15 +171,15 @@ describe.skipIf(skipReason !== undefined)(`a libSQL server that checks tokens${s
       await tx.query('SELECT count(*) FROM t');
       await tx.execute("INSERT INTO t(v) VALUES ('refused: tx 3')");
     }));
-    expectRefused(error, 'transaction');
+    expectWriteRefused(error, 'transaction');
     expect(error.message, error.message).not.toMatch(/expired|restarted|stream/i);
   });
 
   it.each([
-    ['http://', () => ({ url: server.url, authToken: server.tokens!.readWrite })],
-    ['ws://', () => ({ url: server.url.replace('http://', 'ws://'), authToken: server.tokens!.readWrite })],
-    ['libsql://…?tls=0', () => ({ url: `${server.url.replace('http://', 'libsql://')}?tls=0`, authToken: server.tokens!.readWrite })],
-    ['?authToken= in the url', () => ({ url: `${server.url}/?authToken=${server.tokens!.readWrite}` })],
+    ['http://', () => ({ url: server.httpUrl, authToken: server.tokens!.readWrite })],
+    ['ws://', () => ({ url: server.httpUrl.replace('http://', 'ws://'), authToken: server.tokens!.readWrite })],
+    ['libsql://…?tls=0', () => ({ url: `${server.httpUrl.replace('http://', 'libsql://')}?tls=0`, authToken: server.tokens!.readWrite })],
+    ['?authToken= in the url', () => ({ url: `${server.httpUrl}/?authToken=${server.tokens!.readWrite}` })],
   ])('the read-write token works through %s: reads, every kind of write, and they are stored', async (what, options) => {
     const db = await openWith(options());
     const tag = `written through ${what}`;
@@ -186,14 +199,16 @@ describe.skipIf(skipReason !== undefined)(`a libSQL server that checks tokens${s
   describe('through the Flue adapter, libsql({ url, authToken })', () => {
     const flueTables = async () => (await owner.query("SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'flue\\_%' ESCAPE '\\'")).length;
 
-    it.each([...refusedTokens, ['the read-only token', () => server.tokens!.readOnly] as [string, () => string]])('%s: migrate() and connect() → AUTH_FAILED, no Flue table is created, no token in the error', async (_what, token) => {
+    it.each([...refusedTokens, ['the read-only token', () => server.tokens!.readOnly] as [string, () => string]])('%s: migrate() and connect() → AUTH_FAILED, no Flue table is created, no token in the error', async (what, token) => {
       expect(await flueTables()).toBe(0);
       const adapter = libsql({ url: server.url, authToken: token() });
+      // The migration's first write is what the read-only token is refused.
+      const expectFailed = what === 'the read-only token' ? expectWriteRefused : expectRefused;
       try {
-        expectRefused(await rejectionOf(adapter.migrate()), 'migrate()');
+        expectFailed(await rejectionOf(adapter.migrate()), 'migrate()');
         // Not cached as a success, nor as a failure: the next call asks the server again.
-        expectRefused(await rejectionOf(adapter.migrate()), 'migrate() again');
-        expectRefused(await rejectionOf(adapter.connect()), 'connect()');
+        expectFailed(await rejectionOf(adapter.migrate()), 'migrate() again');
+        expectFailed(await rejectionOf(adapter.connect()), 'connect()');
       } finally {
         await adapter.close();
       }

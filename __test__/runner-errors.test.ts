@@ -8,6 +8,7 @@ import {
   expectLibsqlError,
   LibsqlError,
   describeEachKind,
+  isRemoteKind,
   RUNNER_KINDS,
   makeTempDir,
   open,
@@ -104,7 +105,7 @@ describeEachKind('SQLite errors', RUNNER_KINDS, (kind) => {
       code: 'SQLITE_ERROR',
       rawCode: 1,
       // A libSQL server parses statements before SQLite sees them, and words the error itself.
-      message: kind === 'remote' ? 'syntax error around L1:6: `SELEC`' : 'near "SELEC": syntax error',
+      message: isRemoteKind(kind) ? 'syntax error around L1:6: `SELEC`' : 'near "SELEC": syntax error',
     },
     { what: 'an unknown table', sql: 'SELECT * FROM nope', code: 'SQLITE_ERROR', rawCode: 1, message: 'no such table: nope' },
     { what: 'an unknown column', sql: 'SELECT nope FROM parent', code: 'SQLITE_ERROR', rawCode: 1, message: 'no such column: nope' },

@@ -151,7 +151,7 @@ describe.skipIf(skipReason !== undefined)(`remote server${suffix}`, () => {
 
   // Counted at a proxy of plain HTTP: on a sqld the tests start.
   it.skipIf(OWN_SERVER_SKIP_REASON !== undefined)(`statements called in one turn cost one request, in a transaction too; awaited ones one each${skipSuffix(OWN_SERVER_SKIP_REASON)}`, async () => {
-    const counter = await countRequests(server.url);
+    const counter = await countRequests(server.server!.httpUrl);
     const counted = await open({ url: counter.url, authToken: server.authToken });
     try {
       await counted.exec(`CREATE TABLE ${table}_turn(id INTEGER PRIMARY KEY, v TEXT)`);

@@ -4,7 +4,7 @@
  * kills and pauses. Needs FLUE_LIBSQL_SQLD (the path of a sqld binary); skipped without it.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { sqldBinary, startSqld, stopAllSqld, type SqldServer } from './support/sqld-server.js';
+import { sqldBinary, startSqld, stopAllSqld, TEST_TRANSPORT, type SqldServer } from './support/sqld-server.js';
 
 const binary = sqldBinary();
 const skipReason = 'skipReason' in binary ? binary.skipReason : undefined;
@@ -17,7 +17,7 @@ async function pipeline(server: SqldServer, sqls: string[], options: { token?: s
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   const requests = [...sqls.map((sql) => ({ type: 'execute', stmt: { sql } })), { type: 'close' }];
-  const response = await fetch(`${server.url}/v3/pipeline`, {
+  const response = await fetch(`${server.httpUrl}/v3/pipeline`, {
     method: 'POST',
     headers,
     body: JSON.stringify({ baton: null, requests }),
@@ -46,8 +46,9 @@ describe.skipIf(skipReason !== undefined)(`sqld harness${skipReason ? ` (skipped
 
   it('a plain server answers GET /health and a Hrana pipeline', async () => {
     const server = await startSqld();
-    expect(server.url).toBe(`http://127.0.0.1:${server.port}`);
-    const health = await fetch(`${server.url}/health`);
+    expect(server.httpUrl).toBe(`http://127.0.0.1:${server.port}`);
+    expect(server.url).toBe(TEST_TRANSPORT === 'ws' ? `ws://127.0.0.1:${server.port}` : server.httpUrl);
+    const health = await fetch(`${server.httpUrl}/health`);
     expect(health.status).toBe(200);
     expect(rows(await pipeline(server, ['SELECT 1']))).toEqual(ONE);
     expect(server.tokens).toBeUndefined();

@@ -221,7 +221,7 @@ describe.skipIf(OWN_SERVER_SKIP_REASON !== undefined)(`a Flue turn's requests to
   afterAll(() => server?.dispose());
 
   it('costs one request per call', async () => {
-    const counter = await countRequests(server.url);
+    const counter = await countRequests(server.server!.httpUrl);
     const adapter = libsql({ url: counter.url, authToken: server.authToken });
     try {
       const { submissionStore, conversationStreamStore } = await adapter.connect();

@@ -25,6 +25,7 @@ export const MODES = {
 
 /** The reference peers, named as in RUNNER_PEERS / FLUE_ADAPTERS. */
 export const OURS = 'flue-libsql';
+export const OURS_WS = 'flue-libsql (ws)';
 export const BETTER_SQLITE3 = 'better-sqlite3';
 export const PEER1 = '@libsql/client runner';
 export const FLUE_SQLITE = 'Flue sqlite()';

@@ -31,8 +31,8 @@ export interface Runner extends QueryRunner {
 export interface OpenOptions {
   /**
    * `:memory:`, `file:path.db` (or a plain path), or a libSQL server: `libsql://…` (TLS),
-   * `https://…`, `http://…`; `wss://…` and `ws://…` are accepted too. Servers are spoken to in
-   * Hrana over HTTP.
+   * `https://…`, `http://…` (Hrana over HTTP), `wss://…`, `ws://…` (Hrana over WebSocket;
+   * see docs/api.md, "Servers and replicas").
    */
   url: string;
   /** Token for sqld / Turso (also accepted as `?authToken=` in the url). */

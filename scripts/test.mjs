@@ -4,16 +4,17 @@
 // The vitest runs, one after another (each prints its own counts and time):
 //
 // 1. every suite under the repo's Node 22 (`node_modules/node`) and @flue/runtime 2.1.0;
-// 2. the Flue-facing suites (Flue's three contract suites, the Flue agent restart test and the
+// 2. with a libSQL server, the remote suites again over Hrana on WebSocket (`WEBSOCKET_FILES`);
+// 3. the Flue-facing suites (Flue's three contract suites, the Flue agent restart test and the
 //    runtime-identity check) on @flue/runtime 2.0.3, the oldest the peer range admits
 //    (scripts/vitest.flue-2.0.config.ts);
-// 3. under Node 24 and 26 (installed from the npm registry into node_modules/.cache/): the
+// 4. under Node 24 and 26 (installed from the npm registry into node_modules/.cache/): the
 //    runner suites, Flue's contract suites, the Flue agent test and the package install test.
 //    A Node that cannot be installed is skipped, saying why. `FLUE_LIBSQL_TEST_NODES` picks the
 //    extra majors (default `24,26`; empty for none).
 //
 // Arguments (`npm test -- <vitest filters/flags>`) go to run 1 only, and a run with arguments
-// skips runs 2 and 3.
+// skips runs 2 to 4.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
@@ -31,6 +32,20 @@ const EXTRA_NODE_FILES = [
   '__test__/flue-agent.test.ts',
   '__test__/flue-runtime-version.test.ts',
   '__test__/package-install.test.ts',
+];
+/**
+ * The remote suites run a second time with the servers' clients on Hrana over WebSocket
+ * (`FLUE_LIBSQL_TEST_TRANSPORT=ws`: the tests' sqld servers hand out ws:// urls); the runner
+ * suites cover both transports in every run (their `remote` and `remote-ws` kinds).
+ */
+const WEBSOCKET_FILES = [
+  '__test__/sqld-harness.test.ts',
+  '__test__/runner-remote.test.ts',
+  '__test__/reliability-remote.test.ts',
+  '__test__/remote-auth.test.ts',
+  '__test__/stores-contract.test.ts',
+  '__test__/stores-one-request.test.ts',
+  '__test__/flue-agent.test.ts',
 ];
 /** What runs on the oldest @flue/runtime the peer range admits. */
 const FLUE_2_0_FILES = ['__test__/flue-runtime-version.test.ts', '__test__/stores-contract.test.ts', '__test__/stores-one-request.test.ts', '__test__/flue-agent.test.ts'];
@@ -71,11 +86,11 @@ for (const match of (cargo.stdout ?? '').matchAll(/test result: \w+\. (\d+) pass
  * One vitest run under `node` (its folder first on PATH, so the tests' child processes and npm
  * run under it too), with JSON results; returns its counts.
  */
-function vitestRun(id, label, node, args) {
+function vitestRun(id, label, node, args, extraEnv = {}) {
   mkdirSync(CACHE, { recursive: true });
   const resultsFile = join(CACHE, `vitest-results-${id.replace(/[^a-z0-9.]+/gi, '-')}.json`);
   rmSync(resultsFile, { force: true });
-  const env = { ...process.env, PATH: [dirname(node), ...(process.env.PATH ?? '').split(delimiter)].join(delimiter) };
+  const env = { ...process.env, ...extraEnv, PATH: [dirname(node), ...(process.env.PATH ?? '').split(delimiter)].join(delimiter) };
   console.log(`\n=== vitest: ${label}\n`);
   const started = performance.now();
   const status = run(node, [VITEST, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsFile}`, ...args], { env }).status;
@@ -111,6 +126,11 @@ runs.push(vitestRun('node 22', `Node ${node22Version}, @flue/runtime 2.1.0, ${us
 if (userArgs.length > 0) {
   skippedRuns.push('@flue/runtime 2.0.3 and the extra Node versions: not run when the test command is given vitest arguments');
 } else {
+  if (process.env.FLUE_LIBSQL_SQLD || process.env.FLUE_LIBSQL_TEST_URL) {
+    runs.push(vitestRun('node 22 ws', `Node ${node22Version}, remote suites over WebSocket`, NODE22, WEBSOCKET_FILES, { FLUE_LIBSQL_TEST_TRANSPORT: 'ws' }));
+  } else {
+    skippedRuns.push('the remote suites over WebSocket: no libSQL server (FLUE_LIBSQL_SQLD and FLUE_LIBSQL_TEST_URL are not set)');
+  }
   runs.push(vitestRun('node 22 + flue 2.0.3', `Node ${node22Version}, @flue/runtime 2.0.3, Flue contract suites + agent restart`, NODE22, ['--config', 'scripts/vitest.flue-2.0.config.ts', ...FLUE_2_0_FILES]));
 
   for (const major of extraNodes) {

@@ -20,6 +20,11 @@ export const OWN_SERVER_SKIP_REASON: string | undefined = 'path' in binary ? und
 if (REMOTE_SKIP_REASON) console.warn(`skipping remote and embedded-replica tests: ${REMOTE_SKIP_REASON}`);
 else if (OWN_SERVER_SKIP_REASON) console.warn(`skipping server fault and auth tests: ${OWN_SERVER_SKIP_REASON}`);
 
+/** The same server's url for Hrana over WebSocket (`http` -> `ws`, `https` and `libsql` -> `wss`). */
+export function overWebSocket(url: string): string {
+  return url.replace(/^http/, 'ws').replace(/^libsql:/, 'wss:');
+}
+
 /** A suffix for describe names: the skip reason, or nothing. */
 export function skipSuffix(reason: string | undefined): string {
   return reason ? ` (skipped: ${reason})` : '';

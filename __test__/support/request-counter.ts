@@ -16,7 +16,7 @@ const REQUEST_LINE = 'POST /v3/pipeline';
 
 export async function countRequests(serverUrl: string): Promise<RequestCounter> {
   const target = new URL(serverUrl);
-  if (target.protocol !== 'http:') throw new Error(`the request counter speaks plain HTTP, not ${target.protocol}`);
+  if (target.protocol !== 'http:') throw new Error(`the request counter speaks plain HTTP, not ${target.protocol} (give it the server's httpUrl)`);
   let requests = 0;
   const sockets = new Set<Socket>();
   const proxy = createServer((client) => {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect } from 'vitest';
 import { LibsqlError, open, type Database, type OpenOptions } from '../../dist/index.js';
-import { freshRemote, REMOTE_SKIP_REASON, skipSuffix } from './remote-target.js';
+import { freshRemote, overWebSocket, REMOTE_SKIP_REASON, skipSuffix } from './remote-target.js';
 
 export { LibsqlError, open };
 export type { Database, OpenOptions };
@@ -24,9 +24,14 @@ export const DIST_ENTRY_URL = pathToFileURL(fileURLToPath(new URL('../../dist/in
 export const LOCAL_KINDS = ['memory', 'file'] as const;
 export type LocalKind = (typeof LOCAL_KINDS)[number];
 
-/** Every target the runner's semantics must hold on: the local ones and a libSQL server. */
-export const RUNNER_KINDS = ['memory', 'file', 'remote'] as const;
+/**
+ * Every target the runner's semantics must hold on: the local ones, and a libSQL server over
+ * each transport (Hrana over HTTP for `http://`, over WebSocket for `ws://`).
+ */
+export const RUNNER_KINDS = ['memory', 'file', 'remote', 'remote-ws'] as const;
 export type RunnerKind = (typeof RUNNER_KINDS)[number];
+
+export const isRemoteKind = (kind: RunnerKind): boolean => kind === 'remote' || kind === 'remote-ws';
 
 /**
  * `describe(`${name} (${kind})`)` for each kind; the remote one is skipped, saying why, when
@@ -34,7 +39,7 @@ export type RunnerKind = (typeof RUNNER_KINDS)[number];
  */
 export function describeEachKind(name: string, kinds: readonly RunnerKind[], body: (kind: RunnerKind) => void): void {
   for (const kind of kinds) {
-    const skipReason = kind === 'remote' ? REMOTE_SKIP_REASON : undefined;
+    const skipReason = isRemoteKind(kind) ? REMOTE_SKIP_REASON : undefined;
     describe.skipIf(skipReason !== undefined)(`${name} (${kind})${skipSuffix(skipReason)}`, () => body(kind));
   }
 }
@@ -84,10 +89,11 @@ export function withTableEachTest(kind: RunnerKind, use: (opened: TestDatabase) 
 
 export async function openTarget(kind: RunnerKind, extra: Omit<OpenOptions, 'url'> = {}): Promise<TestDatabase> {
   const opened: Database[] = [];
-  if (kind === 'remote') {
+  if (isRemoteKind(kind)) {
     const server = await freshRemote();
+    const url = kind === 'remote-ws' ? overWebSocket(server.url) : server.url;
     const reopen = async (more: Omit<OpenOptions, 'url'> = {}) => {
-      const db = await open({ url: server.url, authToken: server.authToken, ...more });
+      const db = await open({ url, authToken: server.authToken, ...more });
       opened.push(db);
       return db;
     };

@@ -31,10 +31,22 @@ export function sqldBinary(): { path: string } | { skipReason: string } {
   return { path };
 }
 
+/**
+ * How the tests' clients speak to the servers started here: Hrana over HTTP (default) or over
+ * WebSocket (`FLUE_LIBSQL_TEST_TRANSPORT=ws`; scripts/test.mjs runs the remote suites both ways).
+ */
+export const TEST_TRANSPORT: 'http' | 'ws' = process.env.FLUE_LIBSQL_TEST_TRANSPORT === 'ws' ? 'ws' : 'http';
+
 export interface SqldTokens { readWrite: string; readOnly: string; expired: string; /** signed by a different key */ foreign: string }
 
 export interface SqldServer {
-  url: string; // 'http://127.0.0.1:PORT'
+  /**
+   * The url clients are given: `http://127.0.0.1:PORT`, or `ws://…` when the tests run over
+   * WebSocket (FLUE_LIBSQL_TEST_TRANSPORT=ws, see `TEST_TRANSPORT`).
+   */
+  url: string;
+  /** `http://127.0.0.1:PORT` whatever the transport (health checks, proxies of plain HTTP). */
+  httpUrl: string;
   port: number;
   dbPath: string; // the --db-path folder
   pid: number;
@@ -203,8 +215,10 @@ export async function startSqld(options: { auth?: boolean; binary?: string } = {
       : `sqld did not answer /health on 127.0.0.1:${port} within ${HEALTH_TIMEOUT_MS} ms`, launched);
   }
 
+  const httpUrl = `http://127.0.0.1:${port}`;
   const server: SqldServer = {
-    url: `http://127.0.0.1:${port}`,
+    url: TEST_TRANSPORT === 'ws' ? `ws://127.0.0.1:${port}` : httpUrl,
+    httpUrl,
     port,
     dbPath: join(dir, 'data.sqld'),
     pid: entry.launch!.child.pid!,
@@ -215,7 +229,7 @@ export async function startSqld(options: { auth?: boolean; binary?: string } = {
       const retryUntil = Date.now() + RESTART_RETRY_MS;
       for (;;) {
         const launched = (entry.launch = launch(binary, dir, port, keyFile));
-        const state = await healthy(launched, server.url, Date.now() + HEALTH_TIMEOUT_MS);
+        const state = await healthy(launched, httpUrl, Date.now() + HEALTH_TIMEOUT_MS);
         if (state === 'ok') { server.pid = launched.child.pid!; return; }
         await stop();
         if (state === 'exited' && Date.now() < retryUntil) { await sleep(200); continue; }

@@ -5,7 +5,7 @@
  * `@libsql/client` runner, runs over both of its transports: Hrana over HTTP for `http://`
  * urls and over WebSocket for `ws://` (the client's default for `libsql://`).
  */
-import { CLIENT_HTTP, CLIENT_WS, LOCAL_FILE, OURS, OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS, REPLICA } from '../config.mjs';
+import { CLIENT_HTTP, CLIENT_WS, LOCAL_FILE, OURS, OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS, OURS_WS, REPLICA } from '../config.mjs';
 import { runnerPeer } from './runner-peers.mjs';
 
 const ours = () => import('../../dist/index.js');
@@ -22,6 +22,7 @@ async function replica({ url, path }) {
 /** Runner workloads a–e over the server. */
 export const REMOTE_RUNNER_PEERS = {
   [OURS]: async ({ url }) => runnerPeer(await (await ours()).open({ url })),
+  [OURS_WS]: async ({ url }) => runnerPeer(await (await ours()).open({ url: overWs(url) })),
   [CLIENT_HTTP]: async ({ url }) => runnerPeer((await client())(url)),
   [CLIENT_WS]: async ({ url }) => runnerPeer((await client())(overWs(url))),
 };
@@ -39,6 +40,7 @@ export const REPLICA_PEERS = {
 /** Flue adapters over the server (the replica's reads are local, its writes go to the server). */
 export const REMOTE_FLUE_ADAPTERS = {
   [OURS]: async ({ url }) => (await ours()).libsql({ url }),
+  [OURS_WS]: async ({ url }) => (await ours()).libsql({ url: overWs(url) }),
   [OURS_OVER_CLIENT_HTTP]: async ({ url }) => (await ours()).libsql((await client())(url)),
   [OURS_OVER_CLIENT_WS]: async ({ url }) => (await ours()).libsql((await client())(overWs(url))),
   [REPLICA]: async (cell) => (await ours()).libsql({ url: `file:${cell.path}`, syncUrl: cell.url }),

@@ -2,8 +2,8 @@
  * The remote sections, run against a sqld this module starts (FLUE_LIBSQL_SQLD names the
  * binary; without it they are skipped and the reason is recorded) and always stops:
  *
- * - runner workloads a–e over the server: flue-libsql `open({ url })` against the
- *   `@libsql/client` runner over http:// and ws://;
+ * - runner workloads a–e over the server: flue-libsql `open({ url })` over http:// and ws://
+ *   against the `@libsql/client` runner over http:// and ws://;
  * - Flue turns over the server (and over an embedded replica of it);
  * - replica reads: a point and a 100-row SELECT on a replica against a local file;
  * - latency: Flue turns through the latency proxy, with round trips counted (own rounds: a
@@ -17,7 +17,7 @@
  */
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLIENT_HTTP, CLIENT_WS, LOCAL_FILE, OURS, OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS, REPLICA, REMOTE_TARGETS } from '../config.mjs';
+import { CLIENT_HTTP, CLIENT_WS, LOCAL_FILE, OURS, OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS, OURS_WS, REPLICA, REMOTE_TARGETS } from '../config.mjs';
 import { serverConcurrencyGroups } from '../concurrency.mjs';
 import { runCell, runRounds } from '../rounds.mjs';
 import { RUNNER_WORKLOADS } from '../workloads/runner.mjs';
@@ -25,7 +25,7 @@ import { resetServer, seedServer } from './server-data.mjs';
 import { sqldBinary, startSqld } from './sqld.mjs';
 
 const log = (message) => process.stderr.write(`bench: ${message}\n`);
-const FLUE_PEERS = [OURS, OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS, REPLICA];
+const FLUE_PEERS = [OURS, OURS_WS, OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS, REPLICA];
 
 /**
  * Runs the remote sections. Resolves to `{ remote, concurrencyCells }`: `remote` is
@@ -76,7 +76,7 @@ export async function runRemoteSections(modeConfig, work) {
 
     const groups = [
       ...Object.keys(RUNNER_WORKLOADS).map((workload) => ({
-        peers: [OURS, CLIENT_HTTP, CLIENT_WS],
+        peers: [OURS, OURS_WS, CLIENT_HTTP, CLIENT_WS],
         cell: (peer) => ({ suite: 'remote', workload, peer, ...where, rows: config.rows, burst: config.burst, ...timing }),
         before: reset,
         after,

@@ -12,7 +12,8 @@ pub enum Target {
     Memory,
     /// A local SQLite/libSQL file.
     File(PathBuf),
-    /// A libSQL server (sqld) or Turso over HTTP(S).
+    /// A libSQL server (sqld) or Turso: Hrana over HTTP for `http(s)://` and `libsql://`, over
+    /// WebSocket for `ws(s)://`.
     Remote { url: String },
     /// A local file kept in sync with a remote primary; writes go to the primary.
     Replica { path: PathBuf, sync_url: String },
@@ -43,7 +44,13 @@ pub fn parse_target(url: &str, sync_url: Option<&str>) -> DbResult<(Target, Opti
     match (local, sync_url) {
         (Some(Target::File(path)), Some(sync)) => {
             let (remote, token) = parse_remote(sync, "syncUrl")?;
-            Ok((Target::Replica { path, sync_url: remote }, token))
+            // The replica's sync is libsql's own, over HTTP: a websocket url names the same server.
+            let sync_url = match remote.split_once("://") {
+                Some(("wss", rest)) => format!("https://{rest}"),
+                Some(("ws", rest)) => format!("http://{rest}"),
+                _ => remote,
+            };
+            Ok((Target::Replica { path, sync_url }, token))
         }
         (Some(_), Some(_)) => Err(DbError::invalid_option(
             "an embedded replica needs a file: url for its local copy, not :memory:",
@@ -115,17 +122,14 @@ fn parse_remote(url: &str, option: &str) -> DbResult<(String, Option<String>)> {
     })?;
     let rest = &url[scheme.len() + 1..];
     let mut scheme = scheme.to_ascii_lowercase();
-    // The HTTP client speaks Hrana over HTTP; websocket urls name the same servers.
-    scheme = match scheme.as_str() {
-        "libsql" | "https" | "http" => scheme,
-        "wss" => "https".into(),
-        "ws" => "http".into(),
+    match scheme.as_str() {
+        "libsql" | "https" | "http" | "wss" | "ws" => {}
         other => {
             return Err(DbError::invalid_option(format!(
-                "unknown url scheme '{other}:' in option `{option}`; expected file:, :memory:, libsql:, https: or http:"
+                "unknown url scheme '{other}:' in option `{option}`; expected file:, :memory:, libsql:, https:, http:, wss: or ws:"
             )))
         }
-    };
+    }
     let Some(after_slashes) = rest.strip_prefix("//") else {
         return Err(DbError::invalid_option(format!("option `{option}` is not a valid {scheme}:// url")));
     };
@@ -203,7 +207,8 @@ mod tests {
         assert_eq!(t, Target::Remote { url: "libsql://db-org.turso.io".into() });
         assert_eq!(token.as_deref(), Some("abc"));
         assert_eq!(parse_target("http://127.0.0.1:8080", None).unwrap().0, Target::Remote { url: "http://127.0.0.1:8080".into() });
-        assert_eq!(parse_target("wss://h.example", None).unwrap().0, Target::Remote { url: "https://h.example".into() });
+        assert_eq!(parse_target("wss://h.example", None).unwrap().0, Target::Remote { url: "wss://h.example".into() });
+        assert_eq!(parse_target("WS://h:8080/", None).unwrap().0, Target::Remote { url: "ws://h:8080/".into() });
         assert_eq!(parse_target("libsql://h:8080?tls=0", None).unwrap().0, Target::Remote { url: "http://h:8080".into() });
     }
 
@@ -211,6 +216,8 @@ mod tests {
     fn replica_needs_a_file_and_a_remote_sync_url() {
         let (t, _) = parse_target("file:replica.db", Some("libsql://db.turso.io")).unwrap();
         assert_eq!(t, Target::Replica { path: "replica.db".into(), sync_url: "libsql://db.turso.io".into() });
+        let (t, _) = parse_target("file:replica.db", Some("ws://127.0.0.1:8080")).unwrap();
+        assert_eq!(t, Target::Replica { path: "replica.db".into(), sync_url: "http://127.0.0.1:8080".into() });
         assert!(parse_target(":memory:", Some("libsql://x")).unwrap_err().message.contains(":memory:"));
         assert!(parse_target("libsql://a", Some("libsql://b")).unwrap_err().message.contains("syncUrl"));
         assert!(parse_target("file:r.db", Some("ftp://b")).unwrap_err().message.contains("ftp"));

@@ -16,6 +16,8 @@ use serde::Serialize;
 
 use crate::error::{redact, DbError, DbResult};
 
+use super::transport_errors::{answer_not_hrana, auth_failed, not_a_server, server_error, timed_out, unreachable};
+
 /// Hrana's pipeline request, borrowing what it sends: the caller keeps its requests to explain
 /// a refusal.
 #[derive(Serialize)]
@@ -87,13 +89,11 @@ impl HranaHttp {
             let body = hyper::body::to_bytes(response.into_body()).await.map_err(|err| self.transport_error(&err))?;
             Ok::<_, DbError>((status, body))
         };
-        let (status, body) = tokio::time::timeout(self.timeout, exchange).await.map_err(|_| self.timed_out())??;
+        let (status, body) = tokio::time::timeout(self.timeout, exchange).await.map_err(|_| timed_out(&self.base_url, self.timeout))??;
         if !status.is_success() {
             return Err(self.refused(status, &body));
         }
-        serde_json::from_slice(&body).map_err(|err| {
-            DbError::libsql("SERVER_ERROR", format!("the server at {} sent an answer that is not Hrana: {err}", self.base_url))
-        })
+        serde_json::from_slice(&body).map_err(|err| answer_not_hrana(&self.base_url, &err.to_string()))
     }
 
     fn transport_error(&self, err: &hyper::Error) -> DbError {
@@ -107,18 +107,7 @@ impl HranaHttp {
             }
             source = inner.source();
         }
-        DbError::libsql("SERVER_UNREACHABLE", redact(&format!("could not reach the libSQL server at {}: {cause}", self.base_url)))
-    }
-
-    fn timed_out(&self) -> DbError {
-        DbError::libsql(
-            "REQUEST_TIMEOUT",
-            format!(
-                "the libSQL server at {} did not answer within requestTimeout ({} ms); a write in this request may or may not have been applied",
-                self.base_url,
-                self.timeout.as_millis()
-            ),
-        )
+        unreachable(&self.base_url, &cause)
     }
 
     /// A non-2xx answer: credentials, a stream the server no longer has, or a server fault.
@@ -129,21 +118,14 @@ impl HranaHttp {
             Ok(error) => (error.message, Some(error.code)),
             Err(_) => (text.trim().chars().take(500).collect::<String>(), None),
         };
-        let message = redact(&message);
         // A stream the server forgot (idle past its timeout) or never had (a baton from before
         // a restart): `STREAM_*` in JSON, or sqld's plain-text "Received an invalid baton".
         let stream_gone = code.as_deref().is_some_and(|code| code.starts_with("STREAM_")) || message.contains("baton");
         match (status, code.as_deref()) {
-            (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _) => DbError::libsql(
-                "AUTH_FAILED",
-                format!("the libSQL server at {} refused the credentials ({status}): {message}", self.base_url),
-            ),
-            _ if stream_gone => DbError::libsql("STREAM_EXPIRED", format!("the server no longer has this stream ({status}): {message}")),
-            (StatusCode::NOT_FOUND, _) => DbError::libsql(
-                "SERVER_ERROR",
-                format!("{} answered 404 to a Hrana request: is this the url of a libSQL server?", self.base_url),
-            ),
-            _ => DbError::libsql("SERVER_ERROR", format!("the libSQL server at {} answered {status}: {message}", self.base_url)),
+            (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _) => auth_failed(&self.base_url, &status.to_string(), &message),
+            _ if stream_gone => DbError::libsql("STREAM_EXPIRED", format!("the server no longer has this stream ({status}): {}", redact(&message))),
+            (StatusCode::NOT_FOUND, _) => not_a_server(&self.base_url),
+            _ => server_error(&self.base_url, &format!("answered {status}: {}", redact(&message))),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! A connection to a libSQL server (sqld, Turso) over Hrana 3 on HTTP.
+//! A connection to a libSQL server (sqld, Turso) over Hrana 3, on HTTP or WebSocket (transport.rs).
 //!
 //! The connection keeps one stream (its baton) between calls: a new stream costs the server a
 //! database connection of its own, measured as the larger part of a write's time on loopback.
@@ -18,6 +18,9 @@ mod errors;
 mod hrana;
 mod http;
 mod refusal;
+mod transport;
+mod transport_errors;
+mod ws;
 
 use std::time::{Duration, Instant};
 
@@ -29,14 +32,10 @@ use crate::values::Params;
 
 use super::{Rows, StatementResult};
 use hrana::{execute_plain, response, statement_of, stmt_of, unexpected, value_from_server};
-use http::HranaHttp;
-
-/// How long a kept stream is trusted to still be known to the server. sqld forgets a stream
-/// after 10 s idle; a call on a forgotten one costs a refused request before the new stream.
-const STREAM_IDLE_LIMIT: Duration = Duration::from_secs(5);
+use transport::Transport;
 
 pub struct RemoteConnection {
-    http: HranaHttp,
+    transport: Transport,
     stream: Option<Stream>,
     transaction: Transaction,
     /// SQLite reports the last insert of the connection, also after statements that insert
@@ -64,8 +63,8 @@ enum Transaction {
 impl RemoteConnection {
     /// Opening sends nothing: the first call finds out whether the server is there.
     pub fn new(url: &str, token: Option<&str>, request_timeout: Duration) -> DbResult<RemoteConnection> {
-        let http = HranaHttp::new(url, token, request_timeout)?;
-        Ok(RemoteConnection { http, stream: None, transaction: Transaction::None, last_insert_rowid: 0 })
+        let transport = Transport::new(url, token, request_timeout)?;
+        Ok(RemoteConnection { transport, stream: None, transaction: Transaction::None, last_insert_rowid: 0 })
     }
 
     pub fn in_transaction(&self) -> bool {
@@ -238,14 +237,15 @@ impl RemoteConnection {
     /// Requests outside a transaction: on the kept stream while the server still knows it,
     /// else on a new one. A baton the server refuses ran nothing, so the new stream runs it all.
     async fn outside_transaction(&mut self, requests: &[&StreamRequest]) -> DbResult<Vec<StreamResult>> {
-        if let Some(stream) = self.stream.take().filter(|stream| stream.last_used.elapsed() < STREAM_IDLE_LIMIT) {
-            match self.http.pipeline(stream.url.as_deref(), Some(&stream.baton), requests).await {
+        let idle_limit = self.transport.stream_idle_limit();
+        if let Some(stream) = self.stream.take().filter(|stream| idle_limit.is_none_or(|limit| stream.last_used.elapsed() < limit)) {
+            match self.transport.pipeline(stream.url.as_deref(), Some(&stream.baton), requests).await {
                 Ok(answer) => return Ok(self.keep_stream(answer)),
                 Err(err) if err.code == "STREAM_EXPIRED" => {}
                 Err(err) => return Err(err),
             }
         }
-        let answer = self.http.pipeline(None, None, requests).await?;
+        let answer = self.transport.pipeline(None, None, requests).await?;
         Ok(self.keep_stream(answer))
     }
 
@@ -254,7 +254,7 @@ impl RemoteConnection {
         let Some(stream) = self.stream.take() else {
             return Err(DbError::libsql("STREAM_EXPIRED", "the server closed the transaction's stream"));
         };
-        let answer = self.http.pipeline(stream.url.as_deref(), Some(&stream.baton), requests).await?;
+        let answer = self.transport.pipeline(stream.url.as_deref(), Some(&stream.baton), requests).await?;
         let results = self.keep_stream(answer);
         if self.stream.is_none() {
             return Err(DbError::libsql("STREAM_EXPIRED", "the server closed the transaction's stream"));
@@ -265,7 +265,7 @@ impl RemoteConnection {
     /// Best effort: a `request` that ends what the stream holds; the stream is kept if it survives.
     async fn end_on_stream(&mut self, request: &StreamRequest) {
         if let Some(stream) = self.stream.take() {
-            if let Ok(answer) = self.http.pipeline(stream.url.as_deref(), Some(&stream.baton), &[request]).await {
+            if let Ok(answer) = self.transport.pipeline(stream.url.as_deref(), Some(&stream.baton), &[request]).await {
                 self.keep_stream(answer);
             }
         }
