@@ -2,12 +2,13 @@
  * The store operations that run as one request (lib/flue/stores/atomic.ts and its users):
  * - a conversation stream `append` in one request appends exactly what Flue's own fence
  *   appends — same answers, same errors, same rows — over a script of current, retried,
- *   stale, gapped, foreign and malformed appends, and it is the path the common case takes;
+ *   stale, gapped, foreign and malformed appends, and it is the path the common case takes
+ *   (the script's reads and fold checkpoints are compared the same way);
  * - over a server, the calls of a Flue turn cost the requests the docs claim, counted at a proxy.
  */
 import { ConversationStreamStoreError, defineSqlConversationStreamStore, type ConversationStreamStore } from '@flue/runtime/adapter';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ATOMIC_BATCH } from '../lib/database/atomic-batch.js';
+import { COMBINES_CALLS } from '../lib/database/combined-calls.js';
 import { createConversationStreamStore, createSubmissionStore } from '../lib/flue/stores/index.js';
 import type { Row, Runner } from '../lib/types.js';
 import { libsql, open, type Database } from '../dist/index.js';
@@ -34,11 +35,14 @@ function fenceStore(runner: Runner): ConversationStreamStore {
   });
 }
 
-/** `db` as a runner that records which of its calls a store used. */
-function recording(db: Database): { runner: Runner; calls: string[] } {
+/**
+ * `db` as a runner recording which of its calls a store used; `combines`: marked as one whose
+ * calls combine, as on a server (statements known up front then go as one `batch()`).
+ */
+function recording(db: Database, combines = true): { runner: Runner; calls: string[] } {
   const calls: string[] = [];
   const runner = {
-    [ATOMIC_BATCH]: true as const,
+    [COMBINES_CALLS]: combines,
     query: (sql: string, params?: unknown[]) => (calls.push('query'), db.query(sql, params)),
     transaction: <T>(fn: Parameters<Database['transaction']>[0]) => (calls.push('transaction'), db.transaction(fn)) as Promise<T>,
     batch: (statements: Parameters<Database['batch']>[0]) => (calls.push('batch'), db.batch(statements)),
@@ -98,6 +102,9 @@ const SCRIPT: Step[] = [
   ['read past the head', (store) => store.read(PATH, { offset: '0000000000000000_0000000000000009' })],
   ['read an unparsable offset', (store) => store.read(PATH, { offset: 'soon' })],
   ['read a missing stream', (store) => store.read('agents/echo/none')],
+  ['put a fold checkpoint', (store) => store.putFoldCheckpoint!(PATH, { offset: '0000000000000000_0000000000000001', incarnation: 'inc-1', formatVersion: 3, data: 'state 1' })],
+  ['put a newer fold checkpoint', (store) => store.putFoldCheckpoint!(PATH, { offset: '0000000000000000_0000000000000002', incarnation: 'inc-1', formatVersion: 3, data: 'state 2' })],
+  ['get the fold checkpoint', (store) => store.getFoldCheckpoint!(PATH)],
   ['acquire on a missing stream', (store) => store.acquireProducer('agents/echo/none', 'p3')],
 ];
 
@@ -117,6 +124,7 @@ async function outcomes(store: ConversationStreamStore, steps: Step[]): Promise<
 const tables = (db: Database): Promise<Row[][]> => Promise.all([
   db.query('SELECT * FROM flue_conversation_streams ORDER BY path'),
   db.query('SELECT * FROM flue_conversation_stream_batches ORDER BY path, seq'),
+  db.query('SELECT * FROM flue_conversation_fold_checkpoints ORDER BY path'),
 ]);
 
 describe('conversation stream append in one request', () => {
@@ -134,9 +142,14 @@ describe('conversation stream append in one request', () => {
     return db;
   };
 
-  it('answers, refuses and writes exactly as Flue\'s fence does', async () => {
+  // Statements known up front run as one batch where calls combine (a server), else as
+  // statements side by side in one transaction (a local file, any other runner): both ways.
+  it.each([
+    ['statements in a transaction', (db: Database) => db],
+    ['one batch', (db: Database) => recording(db).runner],
+  ])('answers, refuses and writes exactly as Flue\'s fence does (%s)', async (_how, runnerOf) => {
     const [ours, theirs] = [await prepared(), await prepared()];
-    const ourOutcomes = await outcomes(createConversationStreamStore(ours), SCRIPT);
+    const ourOutcomes = await outcomes(createConversationStreamStore(runnerOf(ours)), SCRIPT);
     const theirOutcomes = await outcomes(fenceStore(theirs), SCRIPT);
     expect(ourOutcomes).toEqual(theirOutcomes);
     // The script reaches both kinds of answer, and errors with Flue's own class.
@@ -149,18 +162,21 @@ describe('conversation stream append in one request', () => {
     ]);
   });
 
-  it('takes one all-or-nothing batch for a current append, and hands anything else to the fence', async () => {
-    const { runner, calls } = recording(await prepared());
+  it.each([
+    ['where calls combine: one batch', true, 'batch'],
+    ['elsewhere: one transaction', false, 'transaction'],
+  ])('takes one all-or-nothing call for a current append, and hands anything else to the fence (%s)', async (_how, combines, call) => {
+    const { runner, calls } = recording(await prepared(), combines);
     const store = createConversationStreamStore(runner);
     await store.acquireProducer(PATH, 'p1');
     calls.length = 0;
     await store.append({ path: PATH, producerId: 'p1', producerEpoch: 1, incarnation: 'inc-1', producerSequence: 0, records: [record('r1')], submission: { submissionId: 's1', attemptId: 'a1' } });
-    expect(calls).toEqual(['batch']);
+    expect(calls).toEqual([call]);
     calls.length = 0;
-    // An exact retry: the batch changes nothing, the fence finds the earlier batch.
+    // An exact retry: the conditioned writes change nothing, the fence finds the earlier batch.
     const retried = await store.append({ path: PATH, producerId: 'p1', producerEpoch: 1, incarnation: 'inc-1', producerSequence: 0, records: [record('r1')], submission: { submissionId: 's1', attemptId: 'a1' } });
     expect(retried.offset).toBe('0000000000000000_0000000000000000');
-    expect(calls).toEqual(['batch', 'transaction']);
+    expect(calls).toEqual([call, 'transaction']);
   });
 
   it('tells subscribers of every append, whichever path made it', async () => {

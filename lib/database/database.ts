@@ -22,7 +22,7 @@ import type {
   SyncResult,
   Transaction,
 } from '../types.js';
-import { ATOMIC_BATCH } from './atomic-batch.js';
+import { COMBINES_CALLS } from './combined-calls.js';
 import { isBusy, whileLocked } from './busy.js';
 import { CommitSync } from './commit-sync.js';
 import { Gate } from './gate.js';
@@ -74,9 +74,9 @@ export class Database implements Runner {
     );
   }
 
-  /** `batch()` is all-or-nothing and, to a server, one request (what the Flue stores look for). */
-  get [ATOMIC_BATCH](): true {
-    return true;
+  /** Calls leave the JS thread, so combining them pays (what the Flue stores look for: combined-calls.ts). */
+  get [COMBINES_CALLS](): boolean {
+    return !this.#inline;
   }
 
   /** `memory`, `file`, `remote` or `replica`. */

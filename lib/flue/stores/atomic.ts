@@ -2,18 +2,19 @@
  * Statements known up front, run all-or-nothing: the shape of a store operation whose writes
  * are conditioned in SQL rather than on values read back first.
  *
- * On our own database this is `batch()`: one request to a server (BEGIN, the statements and
- * COMMIT travel together), where a transaction callback costs one request per awaited
- * statement plus its COMMIT. Any other runner gets the same statements in one transaction,
- * called side by side, in order.
+ * On our own database on a server (or replica) this is `batch()`: one request (BEGIN, the
+ * statements and COMMIT travel together), where a transaction callback costs one request per
+ * awaited statement plus its COMMIT. Any other runner, a local file included (where inline
+ * statements cost less than a batch), gets the same statements in one transaction, called
+ * side by side, in order.
  */
-import { hasAtomicBatch } from '../../database/atomic-batch.js';
+import { combinesCalls } from '../../database/combined-calls.js';
 import type { Row, Runner } from '../../types.js';
 
 export type AtomicStatement = readonly [sql: string, params: readonly unknown[]];
 
 /** Runs `statements` in order in one transaction; resolves to each one's rows. */
 export async function runAtomically(runner: Runner, statements: readonly AtomicStatement[]): Promise<Row[][]> {
-  if (hasAtomicBatch(runner)) return (await runner.batch(statements)).map((result) => result.rows);
+  if (combinesCalls(runner)) return (await runner.batch(statements)).map((result) => result.rows);
   return runner.transaction((tx) => Promise.all(statements.map(([sql, params]) => tx.query(sql, params))));
 }

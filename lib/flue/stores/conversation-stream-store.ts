@@ -5,9 +5,11 @@
  * Flue's own `defineSqlConversationStreamStore` (the shared fence: producer epochs, retry
  * detection, submission authorization, fold checkpoints) does the work, over libSQL, with
  * the same columns, JSON and offsets as every other libSQL adapter. The three calls of a
- * turn are ours, each one request to a server where the fence awaits statement after
- * statement: `acquireProducer` is its one `UPDATE … RETURNING` without a transaction around
- * it, `read` reads the head and the batches side by side, and `append` first tries the
+ * turn, and the fold checkpoint's write, are ours, each one request to a server where the
+ * fence awaits statement after statement: `acquireProducer` is its one `UPDATE … RETURNING`
+ * without a transaction around it, `read` reads the head and the batches side by side (where
+ * calls combine: ../../database/combined-calls.ts),
+ * `putFoldCheckpoint` sends its delete and insert together, and `append` first tries the
  * common case as statements conditioned in SQL (conversation-stream-append.ts), handing
  * anything else — retries, stale producers, joins, errors to report — to the fence.
  */
@@ -22,6 +24,8 @@ import {
   type SqlConversationDialect,
 } from '@flue/runtime/adapter';
 import type { Runner } from '../../types.js';
+import { combinesCalls } from '../../database/combined-calls.js';
+import { runAtomically } from './atomic.js';
 import { appendInOneRequest } from './conversation-stream-append.js';
 
 /** A conversation stream store that is known to persist fold checkpoints. */
@@ -51,8 +55,8 @@ export function createConversationStreamStore(runner: Runner): CheckpointingConv
   const fence = defineSqlConversationStreamStore(libsqlDialect(runner));
   // The checkpoint pair is optional in Flue's interface, and a store without it still works
   // (full replay on every cold load). Fail at construction instead of silently degrading,
-  // should a Flue release ever stop providing it here.
-  if (!fence.putFoldCheckpoint || !fence.getFoldCheckpoint) {
+  // should a Flue release ever stop providing its read here.
+  if (!fence.getFoldCheckpoint) {
     throw new Error('[flue-libsql] Flue\'s SQL conversation stream store no longer provides fold checkpoints.');
   }
   // Appends are announced here, whichever path made them (the fence announces its own to a
@@ -62,7 +66,14 @@ export function createConversationStreamStore(runner: Runner): CheckpointingConv
   return {
     createStream: (path, identity) => fence.createStream(path, identity),
     getMeta: (path) => fence.getMeta(path),
-    putFoldCheckpoint: (path, checkpoint) => fence.putFoldCheckpoint!(path, checkpoint),
+    async putFoldCheckpoint(path, checkpoint) {
+      // The fence's delete and insert, as statements known up front: one request to a server.
+      await runAtomically(runner, [
+        ['DELETE FROM flue_conversation_fold_checkpoints WHERE path = ?', [path]],
+        [`INSERT INTO flue_conversation_fold_checkpoints (path, head_offset, incarnation, format_version, data)
+          VALUES (?, ?, ?, ?, ?)`, [path, checkpoint.offset, checkpoint.incarnation, checkpoint.formatVersion, checkpoint.data]],
+      ]);
+    },
     getFoldCheckpoint: (path, options) => fence.getFoldCheckpoint!(path, options),
     subscribe: (path, listener) => listeners.subscribe(path, listener),
 
@@ -103,21 +114,23 @@ export function createConversationStreamStore(runner: Runner): CheckpointingConv
       const rawOffset = options?.offset ?? '-1';
       const startAfter = rawOffset === 'now' ? undefined : readableOffset(rawOffset);
       const limit = clampLimit(options?.limit, DEFAULT_LIMIT, MAX_READ_LIMIT);
+      const batchesAfter = (after: number) => runner.query(
+        `SELECT seq, data FROM flue_conversation_stream_batches
+         WHERE path = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
+        [path, after, limit + 1],
+      );
       const meta = runner.query('SELECT next_offset FROM flue_conversation_streams WHERE path = ?', [path]);
-      // Read beside the head (one request to a server): a batch the head does not cover yet
-      // is one appended meanwhile, which reading after the head would return too.
-      const rows = startAfter === undefined
-        ? Promise.resolve([])
-        : runner.query(
-          `SELECT seq, data FROM flue_conversation_stream_batches
-           WHERE path = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
-          [path, startAfter, limit + 1],
-        );
-      const [[head], batchRows] = await Promise.all([meta, rows]);
+      // Where calls combine, the batches are read beside the head (one request to a server): a
+      // batch the head does not cover yet is one appended meanwhile, which reading after the
+      // head would return too. Elsewhere they are read after it, and only when needed.
+      const early = startAfter !== undefined && combinesCalls(runner) ? batchesAfter(startAfter) : undefined;
+      early?.catch(() => {});
+      const [head] = await meta;
       if (!head) return { batches: [], nextOffset: '-1', upToDate: true };
       if (rawOffset === 'now') return { batches: [], nextOffset: formatOffset(Number(head.next_offset) - 1), upToDate: true };
       // An offset that does not parse, or one past the head: the fence raises Flue's own error.
       if (startAfter === undefined || startAfter > Number(head.next_offset) - 1) return fence.read(path, options);
+      const batchRows = await (early ?? batchesAfter(startAfter));
       const batches = batchRows.slice(0, limit).map((row) => ({
         offset: formatOffset(Number(row.seq)),
         records: JSON.parse(String(row.data)),
