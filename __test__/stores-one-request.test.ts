@@ -9,6 +9,7 @@
 import { ConversationStreamStoreError, defineSqlConversationStreamStore, type ConversationStreamStore } from '@flue/runtime/adapter';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { COMBINES_CALLS } from '../lib/database/combined-calls.js';
+import { libsqlDialect } from '../lib/flue/stores/conversation-stream-store.js';
 import { createConversationStreamStore, createSubmissionStore } from '../lib/flue/stores/index.js';
 import type { Row, Runner } from '../lib/types.js';
 import { libsql, open, type Database } from '../dist/index.js';
@@ -23,17 +24,7 @@ const record = (id: string, owner: { submissionId?: string; attemptId?: string }
 }) as never;
 
 /** Flue's fence as Flue ships it, over the same kind of runner. */
-function fenceStore(runner: Runner): ConversationStreamStore {
-  return defineSqlConversationStreamStore({
-    placeholder: () => '?',
-    lockClause: '',
-    insertIgnorePrefix: 'INSERT',
-    insertIgnoreSuffix: 'ON CONFLICT (path) DO NOTHING',
-    supportsReturning: true,
-    query: (sql, params) => runner.query(sql, params),
-    transaction: (fn) => runner.transaction(fn),
-  });
-}
+const fenceStore = (runner: Runner): ConversationStreamStore => defineSqlConversationStreamStore(libsqlDialect(runner));
 
 /**
  * `db` as a runner recording which of its calls a store used; `combines`: marked as one whose

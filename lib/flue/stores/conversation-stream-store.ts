@@ -35,7 +35,8 @@ export type CheckpointingConversationStreamStore = ConversationStreamStore &
 /** The batches `read` returns when no limit is given (the fence's default). */
 const DEFAULT_LIMIT = 100;
 
-function libsqlDialect(runner: Runner): SqlConversationDialect {
+/** libSQL described to Flue's SQL conversation-stream code (exported for the tests that compare with it). */
+export function libsqlDialect(runner: Runner): SqlConversationDialect {
   return {
     placeholder: () => '?',
     // SQLite has no row locks; the runner's BEGIN IMMEDIATE takes the write lock up front,
