@@ -19,7 +19,7 @@ use libsql_hrana::proto::{
     self, BatchStreamResp, CloseSqlStreamResp, CloseStreamResp, DescribeStreamResp, ExecuteStreamResp, GetAutocommitStreamResp,
     PipelineRespBody, SequenceStreamResp, StoreSqlStreamResp, StreamRequest, StreamResponse, StreamResult,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -71,6 +71,31 @@ enum ServerMsg {
     HelloError { error: proto::Error },
     ResponseOk { request_id: i32, response: Response },
     ResponseError { request_id: i32, error: proto::Error },
+}
+
+/// `{"type": "request", "request_id", "request"}`.
+#[derive(Serialize)]
+#[serde(tag = "type", rename = "request")]
+struct RequestMsg<R> {
+    request_id: i32,
+    request: R,
+}
+
+/// Opening and closing a stream, which the WebSocket variant asks for as requests of their own
+/// (the HTTP variant's `close` is `close_stream` here).
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum StreamControl {
+    OpenStream { stream_id: i32 },
+    CloseStream { stream_id: i32 },
+}
+
+/// A request of the HTTP variant as the WebSocket variant sends it: on a stream named by id.
+#[derive(Serialize)]
+struct OnStream<'a> {
+    stream_id: i32,
+    #[serde(flatten)]
+    request: &'a StreamRequest,
 }
 
 /// A request's answer: the HTTP variant's responses, named as the WebSocket variant names them.
@@ -138,9 +163,9 @@ impl HranaWs {
             let socket = self.connect().await?;
             self.socket = Some(Live { socket, generation: self.generation, hello_pending: true, next_request_id: 0, next_stream_id: 0, stream: None, last_used: Instant::now() });
         }
-        let token = self.token.clone();
-        let url = self.url.clone();
-        let live = self.socket.as_mut().expect("connected above");
+        let HranaWs { url, token, socket, .. } = self;
+        let url = url.as_str();
+        let live = socket.as_mut().expect("connected above");
 
         let mut messages = Vec::with_capacity(requests.len() + 3);
         if live.hello_pending {
@@ -154,50 +179,55 @@ impl HranaWs {
             Some(stream_id) => stream_id,
             None => {
                 if let Some(previous) = live.stream.take() {
-                    live.request(&mut messages, json!({ "type": "close_stream", "stream_id": previous }));
+                    live.request(&mut messages, StreamControl::CloseStream { stream_id: previous })?;
                     stream_changes += 1;
                 }
                 let stream_id = live.next_stream_id;
                 live.next_stream_id = live.next_stream_id.wrapping_add(1);
-                live.request(&mut messages, json!({ "type": "open_stream", "stream_id": stream_id }));
+                live.request(&mut messages, StreamControl::OpenStream { stream_id })?;
                 stream_changes += 1;
                 stream_id
             }
         };
         let mut closes_stream = false;
         for request in requests {
-            closes_stream |= matches!(request, StreamRequest::Close(_));
-            live.request(&mut messages, on_stream(request, stream_id)?);
+            match request {
+                StreamRequest::Close(_) => {
+                    closes_stream = true;
+                    live.request(&mut messages, StreamControl::CloseStream { stream_id })?;
+                }
+                request => live.request(&mut messages, OnStream { stream_id, request })?,
+            }
         }
 
         for message in messages {
-            live.socket.feed(Message::Text(message)).await.map_err(|err| connection_lost(&url, &err.to_string()))?;
+            live.socket.feed(Message::Text(message)).await.map_err(|err| connection_lost(url, &err.to_string()))?;
         }
-        live.socket.flush().await.map_err(|err| connection_lost(&url, &err.to_string()))?;
+        live.socket.flush().await.map_err(|err| connection_lost(url, &err.to_string()))?;
 
         let mut answers: Vec<Option<Result<Response, proto::Error>>> = (0..stream_changes + requests.len()).map(|_| None).collect();
         let mut waiting = answers.len();
         while waiting > 0 || live.hello_pending {
             let message = match live.socket.next().await {
                 Some(Ok(message)) => message,
-                Some(Err(err)) => return Err(connection_lost(&url, &err.to_string())),
-                None => return Err(connection_lost(&url, "the server closed it")),
+                Some(Err(err)) => return Err(connection_lost(url, &err.to_string())),
+                None => return Err(connection_lost(url, "the server closed it")),
             };
             let text = match message {
                 Message::Text(text) => text,
                 Message::Ping(_) | Message::Pong(_) => continue,
                 Message::Close(frame) => {
                     let why = frame.map(|frame| frame.reason.into_owned()).filter(|reason| !reason.is_empty());
-                    return Err(connection_lost(&url, &format!("the server closed it{}", why.map(|why| format!(": {why}")).unwrap_or_default())));
+                    return Err(connection_lost(url, &format!("the server closed it{}", why.map(|why| format!(": {why}")).unwrap_or_default())));
                 }
-                Message::Binary(_) | Message::Frame(_) => return Err(answer_not_hrana(&url, "a binary message")),
+                Message::Binary(_) | Message::Frame(_) => return Err(answer_not_hrana(url, "a binary message")),
             };
-            let (request_id, result) = match serde_json::from_str::<ServerMsg>(&text).map_err(|err| answer_not_hrana(&url, &err.to_string()))? {
+            let (request_id, result) = match serde_json::from_str::<ServerMsg>(&text).map_err(|err| answer_not_hrana(url, &err.to_string()))? {
                 ServerMsg::HelloOk {} => {
                     live.hello_pending = false;
                     continue;
                 }
-                ServerMsg::HelloError { error } => return Err(auth_failed(&url, "hello_error", &error.message)),
+                ServerMsg::HelloError { error } => return Err(auth_failed(url, "hello_error", &error.message)),
                 ServerMsg::ResponseOk { request_id, response } => (request_id, Ok(response)),
                 ServerMsg::ResponseError { request_id, error } => (request_id, Err(error)),
             };
@@ -207,14 +237,14 @@ impl HranaWs {
                     *slot = Some(result);
                     waiting -= 1;
                 }
-                _ => return Err(answer_not_hrana(&url, &format!("an answer to request {request_id}, which is not waiting for one"))),
+                _ => return Err(answer_not_hrana(url, &format!("an answer to request {request_id}, which is not waiting for one"))),
             }
         }
 
         let mut answers = answers.into_iter().map(|answer| answer.expect("every request answered"));
         for _ in 0..stream_changes {
             if let Some(Err(error)) = answers.next() {
-                return Err(server_error(&url, &format!("could not open a new stream: {}", redact(&error.message))));
+                return Err(server_error(url, &format!("could not open a new stream: {}", redact(&error.message))));
             }
         }
         let results = answers
@@ -255,10 +285,13 @@ impl HranaWs {
 
 impl Live {
     /// Queues a request message under the next request id.
-    fn request(&mut self, messages: &mut Vec<String>, request: serde_json::Value) {
+    fn request(&mut self, messages: &mut Vec<String>, request: impl Serialize) -> DbResult<()> {
         let request_id = self.next_request_id;
         self.next_request_id = self.next_request_id.wrapping_add(1);
-        messages.push(json!({ "type": "request", "request_id": request_id, "request": request }).to_string());
+        let message = serde_json::to_string(&RequestMsg { request_id, request })
+            .map_err(|err| DbError::libsql("INTERNAL", format!("could not encode a request: {err}")))?;
+        messages.push(message);
+        Ok(())
     }
 }
 
@@ -276,18 +309,6 @@ impl Response {
             Response::OpenStream {} => return Err(DbError::libsql("SERVER_ERROR", "the server answered a request with open_stream")),
         })
     }
-}
-
-/// A request of the HTTP variant as the WebSocket variant sends it: on a stream named by id,
-/// and `close` called `close_stream`.
-fn on_stream(request: &StreamRequest, stream_id: i32) -> DbResult<serde_json::Value> {
-    let mut value = serde_json::to_value(request).map_err(|err| DbError::libsql("INTERNAL", format!("could not encode a request: {err}")))?;
-    let object = value.as_object_mut().ok_or_else(|| DbError::libsql("INTERNAL", "a request is not an object"))?;
-    if object.get("type").and_then(|kind| kind.as_str()) == Some("close") {
-        object.insert("type".into(), "close_stream".into());
-    }
-    object.insert("stream_id".into(), stream_id.into());
-    Ok(value)
 }
 
 /// The socket failed after requests went out: the server may have run some of them. sqld also
