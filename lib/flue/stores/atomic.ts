@@ -9,12 +9,17 @@
  * side by side, in order.
  */
 import { combinesCalls } from '../../database/combined-calls.js';
-import type { Row, Runner } from '../../types.js';
+import type { QueryRunner, Row, Runner } from '../../types.js';
 
 export type AtomicStatement = readonly [sql: string, params: readonly unknown[]];
 
 /** Runs `statements` in order in one transaction; resolves to each one's rows. */
 export async function runAtomically(runner: Runner, statements: readonly AtomicStatement[]): Promise<Row[][]> {
   if (combinesCalls(runner)) return (await runner.batch(statements)).map((result) => result.rows);
-  return runner.transaction((tx) => Promise.all(statements.map(([sql, params]) => tx.query(sql, params))));
+  return runner.transaction((tx) => sideBySide(tx, statements));
+}
+
+/** Calls `statements` in one turn, in order (a server gets them in one request); each one's rows. */
+export function sideBySide(runner: QueryRunner, statements: readonly AtomicStatement[]): Promise<Row[][]> {
+  return Promise.all(statements.map(([sql, params]) => runner.query(sql, params)));
 }

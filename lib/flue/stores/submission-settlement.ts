@@ -9,7 +9,7 @@ import type {
   SubmissionSettlementObligation,
 } from '@flue/runtime/adapter';
 import type { QueryRunner, Row, Runner } from '../../types.js';
-import { runAtomically, type AtomicStatement } from './atomic.js';
+import { runAtomically, sideBySide, type AtomicStatement } from './atomic.js';
 import { OBLIGATION_COLUMNS, parseSettlementObligation } from './submission-rows.js';
 import { updateMatched } from './submission-sql.js';
 
@@ -171,7 +171,7 @@ async function settleRunning(
 /** The host's settle fan-out in a transaction of the host's settle, after the host was settled in it. */
 async function settleJoinedDeliveries(tx: QueryRunner, hostSubmissionId: string, error: string | null): Promise<void> {
   // Disjoint rows (by status), so called together: a server takes both in one request.
-  await Promise.all(joinedDeliveriesFanOut(hostSubmissionId, error).map(([sql, params]) => tx.query(sql, params)));
+  await sideBySide(tx, joinedDeliveriesFanOut(hostSubmissionId, error));
 }
 
 /**
