@@ -23,6 +23,11 @@ export declare class NativeDatabase {
   get inTransaction(): boolean
   /** Whether results must wait for the sync their commits share (lib/database/commit-sync.ts). */
   get sharesCommitSyncs(): boolean
+  /**
+   * Whether separate transactions, and top-level calls beside them, run at once (a server's
+   * lanes, `executor/pool.rs`); elsewhere a transaction has the connection to itself.
+   */
+  get overlapsTransactions(): boolean
   /** True when operations return values directly instead of Promises. */
   get runsInline(): boolean
   /**
@@ -31,7 +36,7 @@ export declare class NativeDatabase {
    * what a class method costs on each call (unwrapping `this`, checking its type tag,
    * tracking the borrow: together about as much as a point query's row building).
    */
-  statementFunctions(): { query(sql: string, params?: unknown): unknown; execute(sql: string, params?: unknown): unknown; begin(): unknown; commit(): unknown; rollback(): unknown; unsyncedCommits(): boolean; syncCommits(): void; sendHeld(): void }
+  statementFunctions(): { query(sql: string, params?: unknown, transaction?: number): unknown; execute(sql: string, params?: unknown, transaction?: number): unknown; begin(transaction?: number): unknown; commit(transaction?: number): unknown; rollback(transaction?: number): unknown; unsyncedCommits(): boolean; syncCommits(): void; sendHeld(): void }
   /** `statements`: an array of `[sql, params?]` pairs (the JS layer normalizes the forms). */
   batch(statements: Array<[string, unknown?]>): unknown
   exec(sql: string): unknown

@@ -7,6 +7,7 @@ import {
   deferred,
   LibsqlError,
   describeEachKind,
+  isRemoteKind,
   RUNNER_KINDS,
   lastJsonLine,
   makeTempDir,
@@ -36,111 +37,122 @@ describeEachKind('1000 concurrent calls on one Database', RUNNER_KINDS, (kind) =
   });
   afterEach(() => target.dispose());
 
-  it('mixed reads, writes, batches and transactions: no errors, every result correct', async () => {
-    class Intentional extends Error {}
-    /** What the ledger must hold at the end, built from the same decisions as the calls. */
-    let expectedRows = 0;
-    let expectedSum = 0;
-    let expectedCounter = 0;
-    const reads: { issued: number; count: Promise<number> }[] = [];
-    const checks: Promise<void>[] = [];
-    const intentional: Promise<unknown>[] = [];
+  it('mixed reads, writes, batches and transactions: no errors, every result correct', () => mixedCalls(db, { ordered: !isRemoteKind(kind) }));
 
-    for (let i = 0; i < 1000; i++) {
-      switch (i % 6) {
-        case 0: // a plain write
-          expectedRows += 1;
-          expectedSum += i;
-          checks.push(
-            db.execute('INSERT INTO ledger(op, amount) VALUES (?, ?)', [i, i]).then((result) => {
-              expect(result.rowsAffected).toBe(1);
-            }),
-          );
-          break;
-        case 1: // a transaction that writes twice and reads its own writes
-          expectedRows += 2;
-          expectedSum += i + 1;
-          checks.push(
-            db
-              .transaction(async (tx) => {
-                await tx.execute('INSERT INTO ledger(op, amount) VALUES (?, ?)', [i, i]);
-                await tx.execute('INSERT INTO ledger(op, amount) VALUES (?, ?)', [i, 1]);
-                return (await tx.query<{ n: number; s: number }>('SELECT count(*) AS n, sum(amount) AS s FROM ledger WHERE op = ?', [i]))[0];
-              })
-              .then((own) => expect(own).toEqual({ n: 2, s: i + 1 })),
-          );
-          break;
-        case 2: // a top-level read
-          reads.push({ issued: i, count: db.query<{ n: number }>('SELECT count(*) AS n FROM ledger').then((rows) => rows[0].n) });
-          break;
-        case 3: // a read-modify-write of one counter, with a pause between read and write
-          expectedCounter += 1;
-          checks.push(
-            db.transaction(async (tx) => {
-              const [{ n }] = await tx.query<{ n: number }>('SELECT n FROM counter WHERE id = 1');
-              await Promise.resolve();
-              await tx.execute('UPDATE counter SET n = ? WHERE id = 1', [n + 1]);
-            }),
-          );
-          break;
-        case 4:
-          if (i % 4 === 0) {
-            // a transaction that writes and then fails on purpose: rolled back
-            const failing = db.transaction(async (tx) => {
-              await tx.execute('INSERT INTO ledger(op, amount) VALUES (?, ?)', [i, 1_000_000]);
-              throw new Intentional(`op ${i}`);
-            });
-            // Checked below with allSettled; handled now, as it may reject before that.
-            failing.catch(() => {});
-            intentional.push(failing);
-          } else {
-            // a batch of two writes
-            expectedRows += 2;
-            expectedSum += 2 * i;
-            checks.push(
-              db
-                .batch([
-                  ['INSERT INTO ledger(op, amount) VALUES (?, ?)', [i, i]],
-                  { sql: 'INSERT INTO ledger(op, amount) VALUES (:op, :amount)', params: { op: i, amount: i } },
-                ])
-                .then((results) => expect(results.map((r) => r.rowsAffected)).toEqual([1, 1])),
-            );
-          }
-          break;
-        case 5: // a read inside a transaction of the totals so far
-          checks.push(
-            db
-              .transaction((tx) => tx.query<{ n: number }>('SELECT count(*) AS n FROM ledger'))
-              .then(([row]) => expect(row.n).toBeGreaterThanOrEqual(0)),
-          );
-          break;
-      }
-    }
-
-    const settled = await Promise.allSettled(checks);
-    const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason);
-    expect(failures).toEqual([]);
-
-    const intended = await Promise.allSettled(intentional);
-    expect(intended.length).toBeGreaterThan(0);
-    for (const outcome of intended) {
-      expect(outcome.status).toBe('rejected');
-      expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(Intentional);
-    }
-
-    const [totals] = await db.query<{ n: number; s: number }>('SELECT count(*) AS n, sum(amount) AS s FROM ledger');
-    expect(totals).toEqual({ n: expectedRows, s: expectedSum });
-    expect(await db.query('SELECT n FROM counter')).toEqual([{ n: expectedCounter }]);
-    expect(await db.query('SELECT op FROM ledger WHERE amount = 1000000')).toEqual([]);
-
-    // Calls run in the order they were made: counts read later are never smaller.
-    const counts = await Promise.all(reads.map((read) => read.count));
-    expect(counts.length).toBeGreaterThan(100);
-    for (let k = 1; k < counts.length; k++) expect(counts[k]).toBeGreaterThanOrEqual(counts[k - 1]);
-    expect(counts[counts.length - 1]).toBeLessThanOrEqual(expectedRows);
-    expect(counts[counts.length - 1]).toBeGreaterThan(0);
-  });
+  // A server with one lane runs every call in the order it was made, as a local target does.
+  if (isRemoteKind(kind)) {
+    it('the same with concurrency: 1, in call order', async () => mixedCalls(await target.reopen({ concurrency: 1 }), { ordered: true }));
+  }
 });
+
+/**
+ * 1000 calls at once on `db` (its tables `ledger` and `counter` empty): every result right.
+ * `ordered`: calls run in the order they were made, so counts read later are never smaller; on
+ * a server's lanes independent calls overlap, so a count is only bounded.
+ */
+async function mixedCalls(db: Database, { ordered }: { ordered: boolean }): Promise<void> {
+  class Intentional extends Error {}
+  /** What the ledger must hold at the end, built from the same decisions as the calls. */
+  let expectedRows = 0;
+  let expectedSum = 0;
+  let expectedCounter = 0;
+  const reads: { issued: number; count: Promise<number> }[] = [];
+  const checks: Promise<void>[] = [];
+  const intentional: Promise<unknown>[] = [];
+
+  for (let i = 0; i < 1000; i++) {
+    switch (i % 6) {
+      case 0: // a plain write
+        expectedRows += 1;
+        expectedSum += i;
+        checks.push(
+          db.execute('INSERT INTO ledger(op, amount) VALUES (?, ?)', [i, i]).then((result) => {
+            expect(result.rowsAffected).toBe(1);
+          }),
+        );
+        break;
+      case 1: // a transaction that writes twice and reads its own writes
+        expectedRows += 2;
+        expectedSum += i + 1;
+        checks.push(
+          db
+            .transaction(async (tx) => {
+              await tx.execute('INSERT INTO ledger(op, amount) VALUES (?, ?)', [i, i]);
+              await tx.execute('INSERT INTO ledger(op, amount) VALUES (?, ?)', [i, 1]);
+              return (await tx.query<{ n: number; s: number }>('SELECT count(*) AS n, sum(amount) AS s FROM ledger WHERE op = ?', [i]))[0];
+            })
+            .then((own) => expect(own).toEqual({ n: 2, s: i + 1 })),
+        );
+        break;
+      case 2: // a top-level read
+        reads.push({ issued: i, count: db.query<{ n: number }>('SELECT count(*) AS n FROM ledger').then((rows) => rows[0].n) });
+        break;
+      case 3: // a read-modify-write of one counter, with a pause between read and write
+        expectedCounter += 1;
+        checks.push(
+          db.transaction(async (tx) => {
+            const [{ n }] = await tx.query<{ n: number }>('SELECT n FROM counter WHERE id = 1');
+            await Promise.resolve();
+            await tx.execute('UPDATE counter SET n = ? WHERE id = 1', [n + 1]);
+          }),
+        );
+        break;
+      case 4:
+        if (i % 4 === 0) {
+          // a transaction that writes and then fails on purpose: rolled back
+          const failing = db.transaction(async (tx) => {
+            await tx.execute('INSERT INTO ledger(op, amount) VALUES (?, ?)', [i, 1_000_000]);
+            throw new Intentional(`op ${i}`);
+          });
+          // Checked below with allSettled; handled now, as it may reject before that.
+          failing.catch(() => {});
+          intentional.push(failing);
+        } else {
+          // a batch of two writes
+          expectedRows += 2;
+          expectedSum += 2 * i;
+          checks.push(
+            db
+              .batch([
+                ['INSERT INTO ledger(op, amount) VALUES (?, ?)', [i, i]],
+                { sql: 'INSERT INTO ledger(op, amount) VALUES (:op, :amount)', params: { op: i, amount: i } },
+              ])
+              .then((results) => expect(results.map((r) => r.rowsAffected)).toEqual([1, 1])),
+          );
+        }
+        break;
+      case 5: // a read inside a transaction of the totals so far
+        checks.push(
+          db
+            .transaction((tx) => tx.query<{ n: number }>('SELECT count(*) AS n FROM ledger'))
+            .then(([row]) => expect(row.n).toBeGreaterThanOrEqual(0)),
+        );
+        break;
+    }
+  }
+
+  const settled = await Promise.allSettled(checks);
+  const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason);
+  expect(failures).toEqual([]);
+
+  const intended = await Promise.allSettled(intentional);
+  expect(intended.length).toBeGreaterThan(0);
+  for (const outcome of intended) {
+    expect(outcome.status).toBe('rejected');
+    expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(Intentional);
+  }
+
+  const [totals] = await db.query<{ n: number; s: number }>('SELECT count(*) AS n, sum(amount) AS s FROM ledger');
+  expect(totals).toEqual({ n: expectedRows, s: expectedSum });
+  expect(await db.query('SELECT n FROM counter')).toEqual([{ n: expectedCounter }]);
+  expect(await db.query('SELECT op FROM ledger WHERE amount = 1000000')).toEqual([]);
+
+  const counts = await Promise.all(reads.map((read) => read.count));
+  expect(counts.length).toBeGreaterThan(100);
+  if (ordered) for (let k = 1; k < counts.length; k++) expect(counts[k]).toBeGreaterThanOrEqual(counts[k - 1]);
+  for (const count of counts) expect(count).toBeLessThanOrEqual(expectedRows);
+  expect(counts[counts.length - 1]).toBeGreaterThan(0);
+}
 
 describe('two connections to one file in one process (busy timeout)', () => {
   let dir: TempDir;

@@ -7,6 +7,7 @@ import {
   deferred,
   expectLibsqlError,
   describeEachKind,
+  isRemoteKind,
   RUNNER_KINDS,
   open,
   withTableEachTest,
@@ -260,7 +261,33 @@ describeEachKind('transaction()', RUNNER_KINDS, (kind) => {
       expect(await values()).toEqual(['top-level']);
     });
 
+    /**
+     * Where calls wait for an open transaction: every local target, and a server with
+     * `concurrency: 1`. With more lanes a server runs them beside it (the next test).
+     */
+    const waitingDb = (): Promise<Database> => (isRemoteKind(kind) ? target.reopen({ concurrency: 1 }) : Promise.resolve(db));
+
+    if (isRemoteKind(kind)) {
+      it('on a server, a top-level read runs beside the open transaction: before its commit, without its writes', async () => {
+        await db.execute("INSERT INTO t(v) VALUES ('before')");
+        const inside = deferred();
+        const held = deferred();
+        const transaction = db.transaction(async (tx) => {
+          await tx.execute("INSERT INTO t(v) VALUES ('inside')");
+          inside.resolve();
+          await held.promise;
+        });
+        await inside.promise;
+        // The transaction is still open (held): the read does not wait for it.
+        expect(await db.query<{ v: string }>('SELECT v FROM t ORDER BY id')).toEqual([{ v: 'before' }]);
+        held.resolve();
+        await transaction;
+        expect(await values()).toEqual(['before', 'inside']);
+      });
+    }
+
     it('a top-level read issued during a transaction that commits runs after the commit', async () => {
+      const db = await waitingDb();
       const inside = deferred();
       const order: string[] = [];
       const transaction = db.transaction(async (tx) => {
@@ -281,6 +308,7 @@ describeEachKind('transaction()', RUNNER_KINDS, (kind) => {
     });
 
     it('queued calls and transactions run first come, first served', async () => {
+      const db = await waitingDb();
       const order: string[] = [];
       const held = deferred();
       const first = db.transaction(async (tx) => {

@@ -92,10 +92,11 @@ function migratedRunner(db: Database, release: () => Promise<void>): Promise<Ope
   });
 }
 
-async function openNativeServer(): Promise<OpenedRunner> {
+/** Over a server, with the lanes at their default or at `concurrency: 1` (every call on one, in call order). */
+async function openNativeServer(extra: { concurrency?: number } = {}): Promise<OpenedRunner> {
   const remote = await freshRemote();
   return disposingOnFailure(remote, (r) => r.dispose(), async () =>
-    migratedRunner(await open({ url: remote.url, authToken: remote.authToken }), () => remote.dispose()));
+    migratedRunner(await open({ url: remote.url, authToken: remote.authToken, ...extra }), () => remote.dispose()));
 }
 
 /** A fresh sqld and a temp folder for replica files, disposed of together. */
@@ -180,7 +181,9 @@ defineAllContractSuites('libSQL stores over the native runner (:memory:)', openN
 describe.skipIf(REMOTE_SKIP_REASON !== undefined)(`server backends${skipSuffix(REMOTE_SKIP_REASON)}`, () => {
   afterAll(() => stopAllSqld());
 
-  defineAllContractSuites('libSQL stores over the native runner over sqld', openNativeServer, {
+  defineAllContractSuites('libSQL stores over the native runner over sqld, concurrency 1', () => openNativeServer({ concurrency: 1 }));
+
+  defineAllContractSuites('libSQL stores over the native runner over sqld', () => openNativeServer(), {
     formatVersion: formatVersionBackend(async () => {
       const remote = await freshRemote();
       const raw = await disposingOnFailure(remote, (r) => r.dispose(), () => open({ url: remote.url, authToken: remote.authToken }));

@@ -16,12 +16,14 @@
  *     Flue turns over sqld, emptied of Flue's tables (path: a replica's file, if one)
  *   { suite: 'latency', peer, url, path, delayMs, warmupTurns, turns }
  *     Flue turns through the latency proxy (bench/remote/latency-cell.mjs)
+ *   { suite: 'latency-concurrency', peer, url, delayMs, conversations, warmupMs, durationMs }
+ *     many conversations' Flue turns at once through the latency proxy
  *   { suite: 'concurrency', peer, durability, path | url, conversations, warmupMs, durationMs }
  *     many conversations' Flue turns at once, on a fresh file (path) or emptied sqld (url)
  */
 import v8 from 'node:v8';
 import { seedDatabase } from './seed.mjs';
-import { CHUNK, percentile, rate, timeConcurrent, timeSteps } from './timing.mjs';
+import { CHUNK, rate, timeSteps } from './timing.mjs';
 
 const cell = JSON.parse(process.argv[2]);
 
@@ -85,23 +87,10 @@ async function flueCell() {
 /** `conversations` loops of turns at once, each on its own agent instance; turns/s and latency percentiles. */
 async function concurrencyCell() {
   const { adapter, stores, openMs } = await connectAdapter();
-  const { setupConversation, turn } = await import('./workloads/flue.mjs');
-  const conversations = [];
-  for (let k = 1; k <= cell.conversations; k++) conversations.push(await setupConversation(stores, k));
-  const timed = await timeConcurrent((loop, n) => turn(stores, conversations[loop], n), {
-    loops: cell.conversations,
-    warmupMs: cell.warmupMs,
-    durationMs: cell.durationMs,
-  });
+  const { timeConversations } = await import('./workloads/flue.mjs');
+  const timed = await timeConversations(stores, cell);
   await adapter.close();
-  const { latencies } = timed;
-  return {
-    ...rate(timed),
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    maxMs: percentile(latencies, 100),
-    openMs,
-  };
+  return { ...timed, openMs };
 }
 
 const SUITES = {
@@ -113,6 +102,7 @@ const SUITES = {
   'remote-flue': flueCell,
   concurrency: concurrencyCell,
   latency: async () => (await import('./remote/latency-cell.mjs')).latencyCell(cell),
+  'latency-concurrency': async () => (await import('./remote/latency-cell.mjs')).latencyConcurrencyCell(cell),
 };
 
 async function main() {

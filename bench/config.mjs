@@ -4,9 +4,11 @@
  * - `remote`: runner workloads and Flue turns over sqld on loopback. 10k rows, not 100k: every
  *   replica cell syncs the whole table, and what a point read costs over a server does not
  *   depend on the table's size. `burst` is workload e's number of concurrent operations.
- * - `latency`: Flue turns through the latency proxy (bench/remote/latency-proxy.mjs), `delayMs`
+ * - `latency`: Flue turns through the latency proxy (scripts/latency-proxy.mjs), `delayMs`
  *   each way (`--delay-ms`). A turn there takes hundreds of ms: a few turns, counted, not timed.
  * - `concurrency`: `conversations` concurrent loops of Flue turns on one database.
+ * - `wideConcurrency`: that many conversations at once (each count a cell) over the server
+ *   through the latency proxy, `delayMs` each way.
  */
 export const MODES = {
   full: {
@@ -14,12 +16,14 @@ export const MODES = {
     remote: { rows: 10_000, rounds: 3, burst: 100, warmupMs: 300, durationMs: 1000 },
     latency: { delayMs: 10, rounds: 2, warmupTurns: 2, turns: 10 },
     concurrency: { conversations: 50, rounds: 3, warmupMs: 300, durationMs: 2000 },
+    wideConcurrency: { delayMs: 10, conversations: [1, 20, 50], rounds: 2, warmupMs: 1000, durationMs: 3000 },
   },
   quick: {
     rows: 5_000, rounds: 1, burst: 100, warmupMs: 20, durationMs: 100,
     remote: { rows: 500, rounds: 1, burst: 20, warmupMs: 20, durationMs: 100 },
     latency: { delayMs: 10, rounds: 1, warmupTurns: 0, turns: 2 },
     concurrency: { conversations: 10, rounds: 1, warmupMs: 20, durationMs: 200 },
+    wideConcurrency: { delayMs: 10, conversations: [1, 5], rounds: 1, warmupMs: 0, durationMs: 200 },
   },
 };
 
@@ -67,6 +71,20 @@ export const REMOTE_TARGETS = {
   workloads: { ratio: 1.5, vs: [CLIENT_HTTP, CLIENT_WS] },
   turnLatency: { ratio: 0.5, vs: [OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS] },
   replicaReads: { ratio: 0.8, vs: LOCAL_FILE, workloads: ['a', 'd'] },
+};
+
+/**
+ * Many conversations over a server at a wide-area round trip (the latency proxy), for
+ * flue-libsql on each transport: at `conversations` at once, turns/s in all ≥ `turnsPerSec` and
+ * the median turn ≤ `latencyRatio` × a lone conversation's median turn. On loopback, 50
+ * conversations' turns/s ≥ `loopbackRatio` × one conversation's (the remote Flue cell).
+ */
+export const SERVER_CONCURRENCY_TARGETS = {
+  wide: [
+    { conversations: 20, turnsPerSec: 100, latencyRatio: 2 },
+    { conversations: 50, turnsPerSec: 200, latencyRatio: 3 },
+  ],
+  loopbackRatio: 3,
 };
 
 /** Many conversations at once: flue-libsql's turns/s ≥ ratio × Flue sqlite()'s at FULL, with a p99 latency no worse. */

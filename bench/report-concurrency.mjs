@@ -2,11 +2,22 @@
  * The report's concurrency section ("many conversations at once", bench/concurrency.mjs), with
  * its target (config.mjs, CONCURRENCY_TARGET). From results.json's `concurrency` only.
  */
-import { CONCURRENCY_TARGET, DURABILITIES, OURS, OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS, OURS_OVER_PEER1 } from './config.mjs';
+import {
+  CONCURRENCY_TARGET,
+  DURABILITIES,
+  OURS,
+  OURS_OVER_CLIENT_HTTP,
+  OURS_OVER_CLIENT_WS,
+  OURS_OVER_PEER1,
+  OURS_WS,
+  SERVER_CONCURRENCY_TARGETS,
+} from './config.mjs';
 import { bestOf, num, peerName, ratio, summarize, table, targetsTable } from './report-kit.mjs';
 
-const onFile = (cells) => cells.filter((cell) => cell.target !== 'sqld');
-const onServer = (cells) => cells.filter((cell) => cell.target === 'sqld');
+const onFile = (cells) => cells.filter((cell) => cell.suite === 'concurrency' && cell.target !== 'sqld');
+const onServer = (cells) => cells.filter((cell) => cell.suite === 'concurrency' && cell.target === 'sqld');
+/** Through the latency proxy, `conversations` at once. */
+const overWideLink = (cells, conversations) => cells.filter((cell) => cell.suite === 'latency-concurrency' && cell.conversations === conversations);
 
 function evaluate(cells) {
   const { vs, ratio: wanted, durability } = CONCURRENCY_TARGET;
@@ -36,6 +47,86 @@ function turnsTable(peers, reference, referenceLabel) {
       ratio(p.median / reference?.median),
     ]),
   );
+}
+
+/**
+ * The targets of many conversations over a server (SERVER_CONCURRENCY_TARGETS), for flue-libsql
+ * on each transport. `loneTurns` are the remote sections' one-conversation Flue cells on loopback.
+ */
+function evaluateServer(cells, loneTurns) {
+  const rows = [];
+  for (const peer of [OURS, OURS_WS]) {
+    const lone = summarize(overWideLink(cells, 1), 'flue', 'full').get(peer);
+    for (const target of SERVER_CONCURRENCY_TARGETS.wide) {
+      const many = summarize(overWideLink(cells, target.conversations), 'flue', 'full').get(peer);
+      const slower = many?.of('p50Ms') / lone?.of('p50Ms');
+      rows.push(
+        { what: `${peer}: ${target.conversations} conversations, turns/s`, target: `≥ ${target.turnsPerSec}`, measured: num(many?.median), met: many?.median >= target.turnsPerSec },
+        {
+          what: `${peer}: ${target.conversations} conversations, median turn`,
+          target: `≤ ${target.latencyRatio}× a lone turn's`,
+          measured: `${ratio(slower)} (${num(many?.of('p50Ms'))} vs ${num(lone?.of('p50Ms'))} ms)`,
+          met: slower <= target.latencyRatio,
+        },
+      );
+    }
+    const fifty = summarize(onServer(cells), 'flue', 'full').get(peer);
+    const one = summarize(loneTurns, 'flue', 'full').get(peer);
+    const gain = fifty?.median / one?.median;
+    rows.push({
+      what: `${peer}: loopback, many conversations vs one`,
+      target: `≥ ${SERVER_CONCURRENCY_TARGETS.loopbackRatio}× one's turns/s`,
+      measured: `${ratio(gain)} (${num(fifty?.median)} vs ${num(one?.median)})`,
+      met: gain >= SERVER_CONCURRENCY_TARGETS.loopbackRatio,
+    });
+  }
+  return rows;
+}
+
+/** Per number of conversations, one row per adapter: turns/s, latencies, and against a lone turn. */
+function wideTable(cells, counts) {
+  const rows = [];
+  for (const conversations of counts) {
+    for (const p of summarize(overWideLink(cells, conversations), 'flue', 'full').values()) {
+      const lone = summarize(overWideLink(cells, 1), 'flue', 'full').get(p.peer);
+      rows.push([
+        String(conversations),
+        peerName(p),
+        num(p.median),
+        num(p.of('p50Ms')),
+        num(p.of('p99Ms')),
+        ratio(p.of('p50Ms') / lone?.of('p50Ms')),
+        num(p.of('connections')),
+        num(p.of('openAfterClose')),
+      ]);
+    }
+  }
+  return table(['conversations', 'adapter', 'median turns/s', 'p50 turn (ms)', 'p99 turn (ms)', 'p50 × a lone turn\'s', 'connections opened', 'open after close()'], rows);
+}
+
+/** The section on many conversations over a server through the latency proxy. */
+function renderWide(cells, config, remote) {
+  const w = config.wideConcurrency;
+  const lines = [`## Many conversations over a server at ${2 * (w?.delayMs ?? 10)} ms RTT`, ''];
+  if (!w || !cells.some((cell) => cell.suite === 'latency-concurrency')) {
+    lines.push(`Not run: ${remote?.skipped ?? 'these results predate this section'}.`, '');
+    return lines;
+  }
+  lines.push(
+    `N agent conversations (N = ${w.conversations.join(', ')}), each a loop of the Flue turn, all at once on one adapter, through the`,
+    `latency proxy (each chunk held ${w.delayMs} ms each way) in front of sqld; a warm-up of ${w.warmupMs} ms, then at least ${w.durationMs} ms;`,
+    `${w.rounds} round(s), interleaved, the server reset before each cell. flue-libsql runs independent calls side by side on up to`,
+    '`concurrency` lanes (default 32; docs/performance.md, "Many conversations on one server"); "connections opened" counts the',
+    'TCP connections the adapter made through the proxy over the whole cell, "open after close()" those still open once it closed.',
+    '',
+    '### Targets (many conversations over a server)',
+    '',
+    ...targetsTable(evaluateServer(cells, (remote?.cells ?? []).filter((cell) => cell.suite === 'remote-flue'))),
+    '',
+    wideTable(cells, w.conversations),
+    '',
+  );
+  return lines;
 }
 
 /** The concurrency section's markdown lines. `remote` says whether (and why not) sqld ran. */
@@ -70,5 +161,6 @@ export function renderConcurrency(concurrency, config, remote) {
     const client = bestOf(served, [OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS], (p) => p.median);
     lines.push('The same, over the server (reset before each cell, as in the remote sections).', '', turnsTable(served, client, `${OURS_OVER_PEER1}, better transport`), '');
   }
+  lines.push(...renderWide(cells, config, remote));
   return lines;
 }

@@ -157,7 +157,7 @@ export function renderRemote(remote, config) {
     '',
     `### Flue turns at ${rtt} ms round-trip time`,
     '',
-    `Through the bench's latency proxy (bench/remote/latency-proxy.mjs), run inside each cell's process on 127.0.0.1: every`,
+    `Through the bench's latency proxy (scripts/latency-proxy.mjs), run inside each cell's process on 127.0.0.1: every`,
     `chunk is held ${latency.delayMs} ms each way, and a new connection's first bytes one round trip more (its TCP handshake).`,
     `${latency.warmupTurns} warm-up turn(s), then ${latency.turns} timed turns per cell, ${latency.rounds} round(s); medians over rounds.`,
     '**Round trips** are counted at the proxy: a client→server chunk starts one when it is the first or follows a',

@@ -57,6 +57,13 @@ export interface OpenOptions {
    * A call past it rejects with `REQUEST_TIMEOUT`; no effect on local files.
    */
   requestTimeout?: number;
+  /**
+   * Server urls: how many requests may be in flight at once, each on a connection of its own
+   * to the server (default 32, 1 to 128). Reads of independent callers run side by side; writes
+   * and transactions share one connection, and the writes called meanwhile one commit. 1: every
+   * call in the order it was made. Not for local files or embedded replicas.
+   */
+  concurrency?: number;
 }
 
 export interface ExecuteResult {

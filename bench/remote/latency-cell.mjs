@@ -1,5 +1,5 @@
 /**
- * A latency cell: Flue turns over sqld through the latency proxy (./latency-proxy.mjs), which
+ * A latency cell: Flue turns over sqld through the latency proxy (scripts/latency-proxy.mjs), which
  * this cell runs in its own process so that it can read the proxy's counters around each phase.
  * The proxy's work is a few timers per chunk on the event loop, microseconds next to the 10 ms
  * holds; flue-libsql's client runs on its own threads, @libsql/client's on this event loop too.
@@ -10,8 +10,8 @@
  */
 import { REMOTE_FLUE_ADAPTERS } from '../peers/remote-peers.mjs';
 import { percentile, rate, recordLatencies, timeSteps } from '../timing.mjs';
-import { setupConversation, turn } from '../workloads/flue.mjs';
-import { startLatencyProxy } from './latency-proxy.mjs';
+import { setupConversation, timeConversations, turn } from '../workloads/flue.mjs';
+import { startLatencyProxy } from '../../scripts/latency-proxy.mjs';
 
 /** `count` turns, one after another (exactly `count`: no time floor). */
 const runTurns = (step, count) => timeSteps(step, { isAsync: true, warmupMs: 0, durationMs: 0, minSteps: count });
@@ -50,6 +50,33 @@ export async function latencyCell(cell) {
       openMs,
       openRoundTrips: opened.roundTrips,
       openConnections: opened.connections,
+    };
+  } finally {
+    await proxy.close();
+  }
+}
+
+/**
+ * Many conversations through the latency proxy: `conversations` loops of Flue turns at once on
+ * one adapter (as the concurrency section runs them on loopback), for a warm-up period and then
+ * at least `durationMs`. Also how many connections the adapter opened to the server (at the
+ * proxy), and how many were still open when it had closed.
+ */
+export async function latencyConcurrencyCell(cell) {
+  const proxy = await startLatencyProxy(cell.url, { delayMs: cell.delayMs });
+  try {
+    const adapter = await REMOTE_FLUE_ADAPTERS[cell.peer]({ ...cell, url: proxy.url });
+    await adapter.migrate();
+    const stores = await adapter.connect();
+    const timed = await timeConversations(stores, cell);
+    const connections = proxy.stats().connections;
+    await adapter.close();
+    // A closed socket reaches the proxy a hold (delayMs) later.
+    await new Promise((resolve) => setTimeout(resolve, 4 * cell.delayMs + 20));
+    return {
+      ...timed,
+      connections,
+      openAfterClose: proxy.openConnections(),
     };
   } finally {
     await proxy.close();

@@ -8,7 +8,8 @@
  * - replica reads: a point and a 100-row SELECT on a replica against a local file;
  * - latency: Flue turns through the latency proxy, with round trips counted (own rounds: a
  *   turn there takes hundreds of ms);
- * - concurrency: many conversations at once over the server (bench/concurrency.mjs).
+ * - concurrency: many conversations at once over the server, on loopback and through the
+ *   latency proxy (bench/concurrency.mjs).
  *
  * Every cell starts from the same server state (server-data.mjs: seeded `items`, no Flue tables)
  * and a fresh local folder for the files it makes (a replica, the local file). The server lives
@@ -18,7 +19,7 @@
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLIENT_HTTP, CLIENT_WS, LOCAL_FILE, OURS, OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS, OURS_WS, REPLICA, REMOTE_TARGETS } from '../config.mjs';
-import { serverConcurrencyGroups } from '../concurrency.mjs';
+import { serverConcurrencyGroups, wideConcurrencyGroups } from '../concurrency.mjs';
 import { runCell, runRounds } from '../rounds.mjs';
 import { RUNNER_WORKLOADS } from '../workloads/runner.mjs';
 import { resetServer, seedServer } from './server-data.mjs';
@@ -41,7 +42,7 @@ export async function runRemoteSections(modeConfig, work) {
   const server = await startSqld(binary.path);
   log(`remote sections: ${server.version} on ${server.url} (pid ${server.pid})`);
   try {
-    const { remote: config, latency, concurrency } = modeConfig;
+    const { remote: config, latency, concurrency, wideConcurrency } = modeConfig;
     await seedServer(server.url, config.rows);
     // The local file the replica is compared with: the same rows, made as the local seed is.
     const localSeed = join(work, 'remote-seed.db');
@@ -96,7 +97,10 @@ export async function runRemoteSections(modeConfig, work) {
       after,
     };
     const cells = [...(await runRounds('remote', config.rounds, groups)), ...(await runRounds('latency', latency.rounds, [latencyGroup]))];
-    const concurrencyCells = await runRounds('concurrency (sqld)', concurrency.rounds, serverConcurrencyGroups(concurrency, server.url, reset, after));
+    const concurrencyCells = [
+      ...(await runRounds('concurrency (sqld)', concurrency.rounds, serverConcurrencyGroups(concurrency, server.url, reset, after))),
+      ...(await runRounds('concurrency (sqld, latency proxy)', wideConcurrency.rounds, wideConcurrencyGroups(wideConcurrency, server.url, reset, after))),
+    ];
     return { remote: { sqld: { version: server.version }, cells }, concurrencyCells };
   } finally {
     await server.stop();

@@ -9,6 +9,21 @@
  * work. Concurrent conversations (the concurrency section) each get their own instance, stream
  * and ids (`setupConversation(stores, k)`), so they contend only for the database.
  */
+import { percentile, rate, timeConcurrent } from '../timing.mjs';
+
+/**
+ * `conversations` loops of turns at once on `stores`, each on its own agent instance, for a
+ * warm-up period and then at least `durationMs` (bench/timing.mjs, `timeConcurrent`): turns,
+ * time, turns/s and the turns' latency percentiles (ms).
+ */
+export async function timeConversations(stores, { conversations, warmupMs, durationMs }) {
+  const loops = [];
+  for (let k = 1; k <= conversations; k++) loops.push(await setupConversation(stores, k));
+  const timed = await timeConcurrent((loop, n) => turn(stores, loops[loop], n), { loops: conversations, warmupMs, durationMs });
+  const { latencies } = timed;
+  return { ...rate(timed), p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: percentile(latencies, 100) };
+}
+
 export async function setupConversation(stores, k = 1) {
   const instanceId = `instance-${k}`;
   const path = `agents/bench/${instanceId}`;

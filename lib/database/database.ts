@@ -48,13 +48,19 @@ export class Database implements Runner {
   readonly #statements: StatementFunctions;
   /** Local targets return results directly; remote ones return promises. */
   readonly #inline: boolean;
+  /** A server's transactions run side by side, each on a lane of its own (src/executor/pool.rs). */
+  readonly #overlaps: boolean;
   readonly #busyTimeoutMs: number;
   /** Held by a transaction, by close, or by a call waiting for another connection's lock. */
   readonly #gate = new Gate();
   readonly #group: GroupCommit;
   /** Local files at durability 'full': results wait for the sync that makes their turn's commits durable. */
   readonly #commitSync: CommitSync | null;
-  #active: TransactionHandle | null = null;
+  /** The transactions whose callbacks may be running (one at most, but on a server). */
+  readonly #active = new Set<TransactionHandle>();
+  /** A server's transactions still running, each settled once it has ended. */
+  readonly #ending = new Set<Promise<unknown>>();
+  #nextTransactionId = 0;
   #closing: Promise<void> | null = null;
   /** A top-level statement already ran in this turn of the microtask queue (see group-commit.ts). */
   #busyTurn = false;
@@ -64,6 +70,7 @@ export class Database implements Runner {
     if (token !== openToken) throw new TypeError('use open() to create a Database');
     this.#native = nativeDatabase;
     this.#inline = nativeDatabase.runsInline;
+    this.#overlaps = nativeDatabase.overlapsTransactions;
     const statements = nativeDatabase.statementFunctions();
     this.#statements = this.#inline ? statements : sendingTogether(statements);
     this.#busyTimeoutMs = nativeDatabase.busyTimeoutMs;
@@ -101,7 +108,7 @@ export class Database implements Runner {
   /** A top-level statement. The first of a turn on a local connection, the common case, allocates nothing more than its promise. */
   #statement(what: string, run: (sql: string, params?: Params) => unknown, sql: string, params: Params | undefined): Promise<unknown> {
     if (this.#gate.held || this.#closing) return this.#queued(what, () => run(sql, params));
-    if (!this.#inline) return this.#run(() => run(sql, params));
+    if (!this.#inline) return this.#beside(what) ?? this.#run(() => run(sql, params));
     if (this.#group.open || this.#busyTurn) return this.#inTurn(sql, () => run(sql, params));
     this.#busyTurn = true;
     RESOLVED.then(this.#endTurn);
@@ -155,32 +162,55 @@ export class Database implements Runner {
     if (typeof fn !== 'function') throw new TypeError('transaction() takes a function (tx) => …');
     this.#refuseInsideOwnTransaction('transaction');
     if (this.#closing) throw closedError();
+    if (this.#overlaps) return this.#overlapping(fn);
     this.#group.commit();
     // Awaits are skipped where nothing is pending: each costs a turn of the microtask queue.
     const turn = this.#gate.acquire();
     if (turn) await turn;
     const handle = new TransactionHandle(this.#statements, this.#inline);
-    this.#active = handle;
+    this.#active.add(handle);
     try {
-      const begun = whileLocked(() => this.#statements.begin(), this.#busyTimeoutMs);
+      // Released now; the result waits for its sync without holding up the next caller.
+      return this.#durable(await this.#transact(handle, fn));
+    } finally {
+      this.#active.delete(handle);
+      this.#gate.release();
+    }
+  }
+
+  /** A server: the transaction runs on a lane of its own, beside other calls and transactions; `close()` waits for it. */
+  #overlapping<T>(fn: (tx: Transaction) => Promise<T> | T): Promise<T> {
+    const handle = new TransactionHandle(this.#statements, false, this.#nextTransactionId++);
+    this.#active.add(handle);
+    const running = this.#transact(handle, fn);
+    const ended = running.then(
+      () => this.#active.delete(handle),
+      () => this.#active.delete(handle),
+    );
+    this.#ending.add(ended);
+    void ended.then(() => this.#ending.delete(ended));
+    return running;
+  }
+
+  /** BEGIN IMMEDIATE, the callback, then COMMIT — or ROLLBACK when the callback fails. */
+  async #transact<T>(handle: TransactionHandle, fn: (tx: Transaction) => Promise<T> | T): Promise<T> {
+    try {
+      const begun = whileLocked(() => this.#statements.begin(handle.id), this.#busyTimeoutMs);
       if (begun instanceof Promise) await begun;
       let result: T;
       try {
         result = await currentTransaction.run(handle, fn, handle.tx);
       } catch (error) {
         handle.end();
-        await this.#rollbackQuietly();
+        await this.#rollbackQuietly(handle.id);
         throw error;
       }
       handle.end();
-      const committed = this.#statements.commit();
+      const committed = this.#statements.commit(handle.id);
       if (committed instanceof Promise) await committed;
-      // Released now; the result waits for its sync without holding up the next caller.
-      return this.#durable(result);
+      return result;
     } finally {
       handle.end();
-      this.#active = null;
-      this.#gate.release();
     }
   }
 
@@ -189,6 +219,8 @@ export class Database implements Runner {
     this.#group.commit();
     this.#closing ??= (async () => {
       await this.#gate.acquire();
+      // A server's transactions run beside the gate: each ends (commits or rolls back) first.
+      while (this.#ending.size > 0) await Promise.all(this.#ending);
       this.#commitSync?.flush();
       await this.#native.close();
       // The gate stays held: nothing runs after close.
@@ -243,16 +275,36 @@ export class Database implements Runner {
   #gated<T>(what: string, call: () => unknown): Promise<T> {
     this.#group.commit();
     if (this.#gate.held || this.#closing) return this.#queued(what, call);
+    const refused = this.#beside(what);
+    if (refused) return refused;
     return this.#run(call) as Promise<T>;
   }
 
   /** A result, or on a local file with unsynced commits a promise of it once they are on disk (commit-sync.ts). */
   readonly #durable = <T>(value: T): T | Promise<T> => (this.#commitSync ? this.#commitSync.after(value) : value);
 
-  /** Waiting on the outer database from inside its own transaction callback would deadlock. */
+  /**
+   * A server's call made while its transactions run beside it: refused (a rejection) when made
+   * from inside one of their callbacks, as it is where the transaction holds the gate.
+   */
+  #beside(what: string): Promise<never> | undefined {
+    if (this.#active.size === 0) return undefined;
+    try {
+      this.#refuseInsideOwnTransaction(what);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return undefined;
+  }
+
+  /**
+   * Waiting on the outer database from inside its own transaction callback would deadlock
+   * (where the transaction holds the gate, or every lane of a server); outside the
+   * transaction it would be a surprise either way.
+   */
   #refuseInsideOwnTransaction(what: string): void {
     const inside = currentTransaction.getStore();
-    if (inside !== undefined && inside === this.#active) {
+    if (inside !== undefined && this.#active.has(inside)) {
       throw new LibsqlError(
         `db.${what}() was called inside this database's transaction callback, where it would wait for the ` +
           `transaction to end; use the callback's tx.query() / tx.execute() instead`,
@@ -261,9 +313,9 @@ export class Database implements Runner {
     }
   }
 
-  async #rollbackQuietly(): Promise<void> {
+  async #rollbackQuietly(transaction: number | undefined): Promise<void> {
     try {
-      await this.#statements.rollback();
+      await this.#statements.rollback(transaction);
     } catch {
       // The callback's error is the one worth reporting; a failed rollback leaves SQLite
       // rolling back on its own (the connection stays usable, checked by the next BEGIN).

@@ -18,12 +18,12 @@ export function sendingTogether(statements: StatementFunctions): StatementFuncti
   };
   const held =
     (run: StatementFunctions['query']): StatementFunctions['query'] =>
-    (sql, params) => {
+    (sql, params, transaction) => {
       if (!scheduled) {
         scheduled = true;
         RESOLVED.then(send);
       }
-      return run(sql, params);
+      return run(sql, params, transaction);
     };
   return { ...statements, query: held(statements.query), execute: held(statements.execute) };
 }

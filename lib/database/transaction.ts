@@ -19,20 +19,24 @@ export function settle(result: unknown, inline: boolean): Promise<unknown> {
   return inline ? Promise.resolve(result) : (result as Promise<unknown>);
 }
 
-/** The `tx` a transaction callback receives; dead once the transaction ends. */
+/**
+ * The `tx` a transaction callback receives; dead once the transaction ends. `id` names the
+ * transaction to the native side, where a server runs several at once (src/executor/pool.rs);
+ * elsewhere it is undefined.
+ */
 export class TransactionHandle {
   #open = true;
   readonly tx: Transaction;
 
-  constructor(statements: StatementFunctions, inline: boolean) {
-    const run = (statement: (sql: string, params?: Params) => unknown, sql: string, params: Params | undefined): Promise<never> => {
+  constructor(statements: StatementFunctions, inline: boolean, readonly id?: number) {
+    const run = (statement: (sql: string, params?: Params, transaction?: number) => unknown, sql: string, params: Params | undefined): Promise<never> => {
       if (!this.#open) {
         return Promise.reject(
           new LibsqlError('this transaction has already committed or rolled back; its tx can no longer run statements', 'TRANSACTION_CLOSED'),
         );
       }
       try {
-        return settle(statement(sql, params), inline) as Promise<never>;
+        return settle(statement(sql, params, id), inline) as Promise<never>;
       } catch (error) {
         return Promise.reject(error);
       }

@@ -91,6 +91,13 @@ impl NativeDatabase {
         self.executor.shares_commit_syncs()
     }
 
+    /// Whether separate transactions, and top-level calls beside them, run at once (a server's
+    /// lanes, `executor/pool.rs`); elsewhere a transaction has the connection to itself.
+    #[napi(getter)]
+    pub fn overlaps_transactions(&self) -> bool {
+        self.executor.overlaps_transactions()
+    }
+
     /// True when operations return values directly instead of Promises.
     #[napi(getter)]
     pub fn runs_inline(&self) -> bool {
@@ -102,7 +109,7 @@ impl NativeDatabase {
     /// what a class method costs on each call (unwrapping `this`, checking its type tag,
     /// tracking the borrow: together about as much as a point query's row building).
     #[napi(
-        ts_return_type = "{ query(sql: string, params?: unknown): unknown; execute(sql: string, params?: unknown): unknown; begin(): unknown; commit(): unknown; rollback(): unknown; unsyncedCommits(): boolean; syncCommits(): void; sendHeld(): void }"
+        ts_return_type = "{ query(sql: string, params?: unknown, transaction?: number): unknown; execute(sql: string, params?: unknown, transaction?: number): unknown; begin(transaction?: number): unknown; commit(transaction?: number): unknown; rollback(transaction?: number): unknown; unsyncedCommits(): boolean; syncCommits(): void; sendHeld(): void }"
     )]
     pub fn statement_functions(&self, env: Env) -> Result<RawValue> {
         unsafe { super::statement_functions::create(env.raw(), &self.executor) }.map(RawValue)
@@ -112,25 +119,25 @@ impl NativeDatabase {
     #[napi(ts_args_type = "statements: Array<[string, unknown?]>", ts_return_type = "unknown")]
     pub fn batch(&self, env: Env, statements: Unknown) -> Result<RawValue> {
         let op = unsafe { read_statement_list(env.raw(), statements.raw()) }.map(Op::Batch);
-        self.executor.dispatch(&env, op)
+        self.executor.dispatch(&env, op, None)
     }
 
     #[napi(ts_args_type = "sql: string", ts_return_type = "unknown")]
     pub fn exec(&self, env: Env, sql: Unknown) -> Result<RawValue> {
         let op = sql_arg(&env, sql).map(Op::Exec);
-        self.executor.dispatch(&env, op)
+        self.executor.dispatch(&env, op, None)
     }
 
     #[napi(ts_return_type = "unknown")]
     pub fn migrate(&self, env: Env, set: String, migrations: Vec<MigrationInput>, flue_format: bool) -> Result<RawValue> {
         let migrations =
             migrations.into_iter().map(|m| Migration::new(m.version, &m.name, &m.sql)).collect();
-        self.executor.dispatch(&env, Ok(Op::Migrate { set, migrations, flue_format }))
+        self.executor.dispatch(&env, Ok(Op::Migrate { set, migrations, flue_format }), None)
     }
 
     #[napi(ts_return_type = "unknown")]
     pub fn sync(&self, env: Env) -> Result<RawValue> {
-        self.executor.dispatch(&env, Ok(Op::Sync))
+        self.executor.dispatch(&env, Ok(Op::Sync), None)
     }
 
     /// Closes the connection; idempotent. Remote: waits for the operation in flight.

@@ -42,6 +42,26 @@ impl<A: Default> Connection<A> {
         &self.target
     }
 
+    /// A server connection's next lane (`RemoteConnection::another`); `None` for the other
+    /// backends, which have one connection.
+    pub fn another_lane(&self) -> Option<Connection<A>> {
+        let Backend::Remote(conn) = &self.backend else { return None };
+        Some(Connection {
+            backend: Backend::Remote(conn.another()),
+            target: self.target.clone(),
+            busy_timeout: self.busy_timeout,
+            request_timeout: self.request_timeout,
+        })
+    }
+
+    /// A server connection lets go of its kept stream: its next request starts a new one (a
+    /// new connection on the server, which reads the schema afresh).
+    pub fn forget_stream(&mut self) {
+        if let Backend::Remote(conn) = &mut self.backend {
+            conn.forget_stream();
+        }
+    }
+
     pub fn in_transaction(&self) -> bool {
         match &self.backend {
             Backend::Local { conn, .. } => conn.in_transaction(),

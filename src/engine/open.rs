@@ -29,7 +29,7 @@ impl<A: Default> Connection<A> {
                 Backend::Local { statements: StatementCache::default(), conn }
             }
             Target::Remote { url } => {
-                Backend::Remote(RemoteConnection::new(url, options.auth_token.as_deref(), options.request_timeout)?)
+                Backend::Remote(RemoteConnection::new(url, options.auth_token.as_deref(), options.request_timeout, options.busy_timeout)?)
             }
             Target::Replica { .. } => {
                 let database = build_replica(options).await?;

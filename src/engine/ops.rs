@@ -3,11 +3,13 @@
 //! `run`'s state machine keeps the per-query future small (it is moved on every call).
 
 use crate::error::{DbError, DbResult};
+use crate::sql::text::leading_keyword_is;
 use crate::values::Params;
 
 use super::connection::refuse_transaction_control;
 use super::migrate::{self, Migration, MigrationReport};
 use super::connection::Backend;
+use super::remote::{Call, CallResult};
 use super::{Connection, Rows, StatementResult};
 
 /// What an operation asks of the connection.
@@ -74,48 +76,91 @@ impl<A: Default> Connection<A> {
 }
 
 impl Op {
-    /// A single statement outside the runner's own bookkeeping: what may travel together.
+    /// A single statement outside the runner's own bookkeeping: what the JS thread holds until
+    /// the end of its turn, to send together.
     pub fn is_statement(&self) -> bool {
         matches!(self, Op::Query { .. } | Op::Execute { .. })
+    }
+
+    /// What only reads, so a server may run it beside writes on another connection: a
+    /// statement whose first keyword is SELECT or VALUES. Anything else — a write, a pragma, a
+    /// batch (`BEGIN IMMEDIATE`) — counts as a write.
+    pub fn only_reads(&self) -> bool {
+        match self {
+            Op::Query { sql, .. } | Op::Execute { sql, .. } => leading_keyword_is(sql, "SELECT") || leading_keyword_is(sql, "VALUES"),
+            _ => false,
+        }
+    }
+
+    /// What may change the schema: scripts, migrations, and CREATE / ALTER / DROP statements.
+    /// A server's other connections may go on answering from the schema they had
+    /// (`executor/pool.rs` gives its readers new streams after one).
+    pub fn changes_schema(&self) -> bool {
+        match self {
+            Op::Exec(_) | Op::Migrate { .. } => true,
+            Op::Query { sql, .. } | Op::Execute { sql, .. } => ["CREATE", "ALTER", "DROP"].iter().any(|keyword| leading_keyword_is(sql, keyword)),
+            Op::Batch(statements) => statements.iter().any(|(sql, _)| ["CREATE", "ALTER", "DROP"].iter().any(|keyword| leading_keyword_is(sql, keyword))),
+            _ => false,
+        }
+    }
+
+    /// What may travel in one request with other calls (`Connection::run_together`).
+    pub fn travels_together(&self) -> bool {
+        matches!(self, Op::Query { .. } | Op::Execute { .. } | Op::Batch(_))
     }
 }
 
 impl<A: Default> Connection<A> {
-    /// Whether statements called together can travel to the server in one request: on a
-    /// server, in a transaction or not.
+    /// Whether calls made together can travel to the server in one request: on a server, in a
+    /// transaction or not.
     pub fn runs_together(&self) -> bool {
         matches!(&self.backend, Backend::Remote(_))
     }
 
-    /// Statements (`Op::Query`, `Op::Execute`) called together, run in order, each on its own
-    /// (see `runs_together`); each gets its own outcome.
+    /// Statements (`Op::Query`, `Op::Execute`) and batches (`Op::Batch`) called together, in one
+    /// request, run in order, each on its own (see `runs_together`); each gets its own outcome.
     pub async fn run_together(&mut self, ops: Vec<Op>) -> Vec<DbResult<Output>> {
-        let Backend::Remote(conn) = &mut self.backend else { unreachable!("only a server runs statements together") };
-        // Per op: whether it is a query (rows wanted), or why it was refused before sending.
+        let Backend::Remote(conn) = &mut self.backend else { unreachable!("only a server runs calls together") };
+        // Per op: what its result becomes, or why it was refused before sending.
         let mut kinds = Vec::with_capacity(ops.len());
-        let mut statements = Vec::with_capacity(ops.len());
+        let mut calls = Vec::with_capacity(ops.len());
         for op in ops {
-            let (sql, params, is_query) = match op {
-                Op::Query { sql, params } => (sql, params, true),
-                Op::Execute { sql, params } => (sql, params, false),
-                _ => unreachable!("only statements run together"),
+            let (call, kind) = match op {
+                Op::Query { sql, params } => (refuse_transaction_control(&sql).map(|()| Call::Statement { sql, params, want_rows: true }), Kind::Rows),
+                Op::Execute { sql, params } => (refuse_transaction_control(&sql).map(|()| Call::Statement { sql, params, want_rows: false }), Kind::Execute),
+                Op::Batch(statements) => {
+                    let refused = statements.iter().try_for_each(|(sql, _)| refuse_transaction_control(sql));
+                    (refused.map(|()| Call::Batch(statements)), Kind::Batch)
+                }
+                _ => unreachable!("only statements and batches run together"),
             };
-            match refuse_transaction_control(&sql) {
-                Ok(()) => {
-                    kinds.push(Ok(is_query));
-                    statements.push((sql, params, is_query));
+            match call {
+                Ok(call) => {
+                    kinds.push(Ok(kind));
+                    calls.push(call);
                 }
                 Err(err) => kinds.push(Err(err)),
             }
         }
-        let mut results = conn.statements(statements).await.into_iter();
+        let mut results = conn.calls(calls).await.into_iter();
         kinds
             .into_iter()
             .map(|kind| {
-                let is_query = kind?;
-                let result = results.next().expect("one result per statement sent")?;
-                Ok(if is_query { Output::Rows(result.rows) } else { Output::Execute(result) })
+                let kind = kind?;
+                Ok(match (kind, results.next().expect("one result per call sent")?) {
+                    (Kind::Rows, CallResult::Statement(result)) => Output::Rows(result.rows),
+                    (Kind::Execute, CallResult::Statement(result)) => Output::Execute(result),
+                    (Kind::Batch, CallResult::Batch(results)) => Output::Batch(results),
+                    _ => unreachable!("a call's result is of its kind"),
+                })
             })
             .collect()
     }
+}
+
+/// What a call's result becomes.
+enum Kind {
+    Rows,
+    Execute,
+    Batch,
 }

@@ -43,12 +43,21 @@ pub struct OpenOptions {
     pub durability: Durability,
     /// Remote targets and replicas: how long one request to the server may take.
     pub request_timeout: Duration,
+    /// Server urls: how many requests may be in flight at once (each on a lane of its own: a
+    /// stream, and an HTTP connection or a socket). See `executor/pool.rs`.
+    pub concurrency: usize,
 }
 
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_millis(5000);
 /// Long enough for a slow statement on a distant server, short enough that a server that
 /// stopped answering is reported while the caller still cares.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_millis(30_000);
+/// Enough lanes that 50 conversations' turns over a 20 ms round trip overlap instead of
+/// queueing (docs/performance.md, "Many conversations on one server"); few enough that one
+/// process holds a modest number of the server's connections.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+/// sqld's own default limit of concurrent requests.
+pub const MAX_CONCURRENCY: usize = 128;
 
 /// A JS option value, reduced to what option parsing needs to tell apart.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,7 +70,7 @@ pub enum OptionValue {
 }
 
 const KNOWN_OPTIONS: &[&str] =
-    &["url", "authToken", "syncUrl", "syncInterval", "readYourWrites", "encryptionKey", "busyTimeout", "durability", "requestTimeout"];
+    &["url", "authToken", "syncUrl", "syncInterval", "readYourWrites", "encryptionKey", "busyTimeout", "durability", "requestTimeout", "concurrency"];
 
 impl OpenOptions {
     /// Parses the options object's own properties (name, value).
@@ -75,6 +84,7 @@ impl OpenOptions {
         let mut busy_timeout = DEFAULT_BUSY_TIMEOUT;
         let mut durability = Durability::Full;
         let mut request_timeout = DEFAULT_REQUEST_TIMEOUT;
+        let mut concurrency = None;
 
         for (name, value) in entries {
             if value == OptionValue::Missing {
@@ -100,6 +110,15 @@ impl OpenOptions {
                 }
                 "busyTimeout" => busy_timeout = milliseconds_option(&name, value, 0)?,
                 "requestTimeout" => request_timeout = milliseconds_option(&name, value, 1)?,
+                "concurrency" => {
+                    let n = number_option(&name, value)?;
+                    if !(1.0..=MAX_CONCURRENCY as f64).contains(&n) || n.fract() != 0.0 {
+                        return Err(DbError::invalid_option(format!(
+                            "option `concurrency` must be a whole number from 1 to {MAX_CONCURRENCY}, got {n}"
+                        )));
+                    }
+                    concurrency = Some(n as usize)
+                }
                 "readYourWrites" => match value {
                     OptionValue::Bool(b) => read_your_writes = b,
                     other => return Err(wrong_type(&name, "a boolean", &other)),
@@ -136,6 +155,12 @@ impl OpenOptions {
                 "option `encryptionKey` encrypts local files and replicas; the server manages its own storage",
             ));
         }
+        if concurrency.is_some() && !matches!(target, Target::Remote { .. }) {
+            return Err(DbError::invalid_option(
+                "option `concurrency` applies to server urls (libsql://, https://, wss://, …); a local file or an embedded \
+                 replica runs its calls on one connection",
+            ));
+        }
         if encryption_key.is_some() && target == Target::Memory {
             return Err(DbError::invalid_option("option `encryptionKey` needs a file: url, not :memory:"));
         }
@@ -149,6 +174,7 @@ impl OpenOptions {
             busy_timeout,
             durability,
             request_timeout,
+            concurrency: concurrency.unwrap_or(DEFAULT_CONCURRENCY),
         })
     }
 }
@@ -215,6 +241,21 @@ mod tests {
         assert!(o.read_your_writes);
         assert_eq!(o.auth_token, None);
         assert_eq!(o.request_timeout, DEFAULT_REQUEST_TIMEOUT);
+        assert_eq!(o.concurrency, DEFAULT_CONCURRENCY);
+    }
+
+    #[test]
+    fn concurrency_is_a_bounded_whole_number_for_servers() {
+        let o = opts(&[("url", s("ws://h")), ("concurrency", OptionValue::Num(1.0))]).unwrap();
+        assert_eq!(o.concurrency, 1);
+        for bad in [0.0, 2.5, 129.0, -1.0] {
+            let err = opts(&[("url", s("http://h")), ("concurrency", OptionValue::Num(bad))]).unwrap_err();
+            assert!(err.message.contains("whole number from 1 to 128"), "{}", err.message);
+        }
+        let err = opts(&[("url", s("file:x.db")), ("concurrency", OptionValue::Num(4.0))]).unwrap_err();
+        assert!(err.message.contains("applies to server urls"), "{}", err.message);
+        let err = opts(&[("url", s("file:x.db")), ("syncUrl", s("libsql://h")), ("concurrency", OptionValue::Num(4.0))]).unwrap_err();
+        assert!(err.message.contains("applies to server urls"), "{}", err.message);
     }
 
     #[test]

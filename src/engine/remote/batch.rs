@@ -14,24 +14,20 @@ use super::{RemoteConnection, StatementResult};
 impl RemoteConnection {
     /// All statements in one transaction, in one request.
     pub async fn batch(&mut self, statements: Vec<(String, Params)>) -> DbResult<Vec<StatementResult>> {
-        if self.in_transaction() {
-            return Err(DbError::libsql("TRANSACTION_STATE", "batch() cannot run inside an open transaction"));
-        }
-        let count = statements.len();
-        let mut steps = vec![BatchStep { condition: None, stmt: Stmt::new("BEGIN IMMEDIATE", false) }];
-        for (index, (sql, params)) in statements.into_iter().enumerate() {
-            ensure_single_statement(&sql).map_err(|err| err.context(&format!("batch statement {}", index + 1)))?;
-            steps.push(BatchStep { condition: Some(BatchCond::Ok { step: index as u32 }), stmt: statement_of(&sql, params, true) });
-        }
-        let commit = count as u32 + 1;
-        steps.push(BatchStep { condition: Some(BatchCond::Ok { step: count as u32 }), stmt: Stmt::new("COMMIT", false) });
-        steps.push(BatchStep {
-            condition: Some(BatchCond::Not { cond: Box::new(BatchCond::Ok { step: commit }) }),
-            stmt: Stmt::new("ROLLBACK", false),
-        });
-        let request = StreamRequest::Batch(BatchStreamReq { batch: Batch { steps, replication_index: None } });
-        let mut results = self.outside_transaction(&[&request]).await?.into_iter();
-        let outcome = match response(results.next())? {
+        let request = batch_request(statements)?;
+        let answer = match self.in_transaction() {
+            true => Err(batch_in_transaction()),
+            false => response(self.outside_transaction(&[&request]).await?.into_iter().next()),
+        };
+        self.batch_answer(answer, &request).await
+    }
+
+    /// The outcome of a batch request: every statement's result, or why nothing was applied.
+    pub(super) async fn batch_answer(&mut self, answer: DbResult<StreamResponse>, request: &StreamRequest) -> DbResult<Vec<StatementResult>> {
+        let StreamRequest::Batch(batch) = request else { unreachable!("a batch request") };
+        // BEGIN, the statements, COMMIT, ROLLBACK.
+        let count = batch.batch.steps.len() - 3;
+        let outcome = match answer? {
             StreamResponse::Batch(batch) => batch.result,
             _ => return Err(unexpected("batch")),
         };
@@ -44,7 +40,6 @@ impl RemoteConnection {
         let mut results = Vec::with_capacity(count);
         for index in 0..count {
             if let Some(Some(error)) = step_errors.next() {
-                let StreamRequest::Batch(batch) = &request else { unreachable!("built above") };
                 let err = self.explain_refusal(statement_error(error), &batch.batch.steps[index + 1].stmt).await;
                 return Err(err.context(&format!("batch statement {} of {count} failed, nothing was applied", index + 1)));
             }
@@ -58,4 +53,26 @@ impl RemoteConnection {
         }
         Ok(results.into_iter().map(|result| self.statement_result(result)).collect())
     }
+}
+
+/// `statements` as one Hrana batch: BEGIN IMMEDIATE, each statement while the previous step
+/// succeeded, COMMIT, and ROLLBACK unless the COMMIT succeeded.
+pub(super) fn batch_request(statements: Vec<(String, Params)>) -> DbResult<StreamRequest> {
+    let count = statements.len();
+    let mut steps = vec![BatchStep { condition: None, stmt: Stmt::new("BEGIN IMMEDIATE", false) }];
+    for (index, (sql, params)) in statements.into_iter().enumerate() {
+        ensure_single_statement(&sql).map_err(|err| err.context(&format!("batch statement {}", index + 1)))?;
+        steps.push(BatchStep { condition: Some(BatchCond::Ok { step: index as u32 }), stmt: statement_of(&sql, params, true) });
+    }
+    let commit = count as u32 + 1;
+    steps.push(BatchStep { condition: Some(BatchCond::Ok { step: count as u32 }), stmt: Stmt::new("COMMIT", false) });
+    steps.push(BatchStep {
+        condition: Some(BatchCond::Not { cond: Box::new(BatchCond::Ok { step: commit }) }),
+        stmt: Stmt::new("ROLLBACK", false),
+    });
+    Ok(StreamRequest::Batch(BatchStreamReq { batch: Batch { steps, replication_index: None } }))
+}
+
+pub(super) fn batch_in_transaction() -> DbError {
+    DbError::libsql("TRANSACTION_STATE", "batch() cannot run inside an open transaction")
 }

@@ -26,6 +26,8 @@ struct PipelineRequest<'a> {
     requests: &'a [&'a StreamRequest],
 }
 
+/// Cloned for each lane of a connection: the clones share one pool of HTTP connections.
+#[derive(Clone)]
 pub struct HranaHttp {
     client: Client<HttpsConnector<HttpConnector>>,
     /// The server's url (`http(s)://host[:port][/path]`), without a trailing slash.

@@ -15,6 +15,7 @@
 
 mod batch;
 mod errors;
+mod group;
 mod hrana;
 mod http;
 mod refusal;
@@ -34,8 +35,21 @@ use super::{Rows, StatementResult};
 use hrana::{execute_plain, response, statement_of, stmt_of, unexpected, value_from_server};
 use transport::Transport;
 
+/// A call that may travel in one request with others (`RemoteConnection::calls`).
+pub enum Call {
+    Statement { sql: String, params: Params, want_rows: bool },
+    Batch(Vec<(String, Params)>),
+}
+
+pub enum CallResult {
+    Statement(StatementResult),
+    Batch(Vec<StatementResult>),
+}
+
 pub struct RemoteConnection {
     transport: Transport,
+    /// How long a group commit waits for the server's write lock (`busyTimeout`, `group.rs`).
+    busy_timeout: Duration,
     stream: Option<Stream>,
     transaction: Transaction,
     /// SQLite reports the last insert of the connection, also after statements that insert
@@ -62,9 +76,30 @@ enum Transaction {
 
 impl RemoteConnection {
     /// Opening sends nothing: the first call finds out whether the server is there.
-    pub fn new(url: &str, token: Option<&str>, request_timeout: Duration) -> DbResult<RemoteConnection> {
+    pub fn new(url: &str, token: Option<&str>, request_timeout: Duration, busy_timeout: Duration) -> DbResult<RemoteConnection> {
         let transport = Transport::new(url, token, request_timeout)?;
-        Ok(RemoteConnection { transport, stream: None, transaction: Transaction::None, last_insert_rowid: 0 })
+        Ok(RemoteConnection { transport, busy_timeout, stream: None, transaction: Transaction::None, last_insert_rowid: 0 })
+    }
+
+    /// Another lane to the same server: its own stream and transaction, the same credentials
+    /// and deadline (`executor/pool.rs` runs independent calls on lanes side by side).
+    pub fn another(&self) -> RemoteConnection {
+        RemoteConnection {
+            transport: self.transport.another(),
+            busy_timeout: self.busy_timeout,
+            stream: None,
+            transaction: Transaction::None,
+            last_insert_rowid: 0,
+        }
+    }
+
+    /// Outside a transaction: the next request starts a new stream (`Connection::forget_stream`).
+    /// The server forgets the old one after its idle timeout, or, over WebSocket, when the new
+    /// one replaces it.
+    pub fn forget_stream(&mut self) {
+        if !self.in_transaction() {
+            self.stream = None;
+        }
     }
 
     pub fn in_transaction(&self) -> bool {
@@ -86,12 +121,31 @@ impl RemoteConnection {
         self.executed(answer, &request).await
     }
 
-    /// Statements called together, in one request, in order, as if called one after another:
-    /// outside a transaction each runs (and commits) on its own; inside one they run in it.
-    pub async fn statements(&mut self, statements: Vec<(String, Params, bool)>) -> Vec<DbResult<StatementResult>> {
-        let prepared: Vec<DbResult<StreamRequest>> =
-            statements.into_iter().map(|(sql, params, want_rows)| execute_request(&sql, params, want_rows)).collect();
+    /// Calls made together — statements and batches — in one request, in order, as if made one
+    /// after another: outside a transaction each statement runs (and commits) on its own and
+    /// each batch is all-or-nothing; inside one, statements run in it (and a batch is refused).
+    pub async fn calls(&mut self, calls: Vec<Call>) -> Vec<DbResult<CallResult>> {
+        let in_transaction = self.in_transaction();
+        let prepared: Vec<DbResult<StreamRequest>> = calls
+            .into_iter()
+            .map(|call| match call {
+                Call::Statement { sql, params, want_rows } => execute_request(&sql, params, want_rows),
+                Call::Batch(_) if in_transaction => Err(batch::batch_in_transaction()),
+                Call::Batch(statements) => batch::batch_request(statements),
+            })
+            .collect();
         let requests: Vec<&StreamRequest> = prepared.iter().filter_map(|request| request.as_ref().ok()).collect();
+        if !in_transaction && group::may_group(&requests) {
+            match self.grouped(&requests).await {
+                Ok(Some(mut grouped)) => {
+                    grouped.reverse();
+                    return prepared.into_iter().map(|request| request.and_then(|_| grouped.pop().unwrap_or_else(|| Err(unexpected("call"))))).collect();
+                }
+                // Lost before anything was committed: each call again, on its own.
+                Ok(None) => {}
+                Err(err) => return prepared.into_iter().map(|request| request.and(Err(err.clone()))).collect(),
+            }
+        }
         let mut answers: Vec<DbResult<StreamResponse>> = match self.together_on_stream(&requests).await {
             Ok(answers) => answers,
             Err(err) => requests.iter().map(|_| Err(err.clone())).collect(),
@@ -102,8 +156,11 @@ impl RemoteConnection {
             let outcome = match request {
                 Err(err) => Err(err),
                 Ok(request) => {
-                    let answer = answers.pop().unwrap_or_else(|| Err(unexpected("statement")));
-                    self.executed(answer, &request).await
+                    let answer = answers.pop().unwrap_or_else(|| Err(unexpected("call")));
+                    match &request {
+                        StreamRequest::Batch(_) => self.batch_answer(answer, &request).await.map(CallResult::Batch),
+                        _ => self.executed(answer, &request).await.map(CallResult::Statement),
+                    }
                 }
             };
             outcomes.push(outcome);

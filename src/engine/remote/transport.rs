@@ -32,6 +32,15 @@ impl Transport {
         Ok(Transport::Http(HranaHttp::new(url, token, timeout)?))
     }
 
+    /// A transport for another lane of the same connection: over HTTP it shares this one's
+    /// pool of connections (one per request in flight), over WebSocket it has a socket of its own.
+    pub fn another(&self) -> Transport {
+        match self {
+            Transport::Http(http) => Transport::Http(http.clone()),
+            Transport::WebSocket(ws) => Transport::WebSocket(ws.another()),
+        }
+    }
+
     /// Sends `requests` on the stream named by `baton` (a new stream when `None`); a baton the
     /// server (or the socket) no longer has is refused with `STREAM_EXPIRED` before anything ran.
     pub async fn pipeline(&mut self, stream_url: Option<&str>, baton: Option<&str>, requests: &[&StreamRequest]) -> DbResult<PipelineRespBody> {

@@ -118,6 +118,11 @@ impl HranaWs {
         HranaWs { url: url.trim_end_matches('/').to_owned(), token: token.map(str::to_owned), timeout, socket: None, generation: 0 }
     }
 
+    /// Another socket to the same server, connected at its first request (a lane of its own).
+    pub fn another(&self) -> HranaWs {
+        HranaWs { url: self.url.clone(), token: self.token.clone(), timeout: self.timeout, socket: None, generation: 0 }
+    }
+
     /// Sends `requests` on the stream named by `baton` (a new stream when `None`).
     pub async fn pipeline(&mut self, baton: Option<&str>, requests: &[&StreamRequest]) -> DbResult<PipelineRespBody> {
         self.drop_if_stale();

@@ -54,7 +54,7 @@ function delayedPipe(from, to, delayMs, { extraMs = 0, onChunk }) {
 }
 
 /**
- * Starts the proxy to `target` (`http://host:port`). Resolves to `{ url, stats(), close() }`:
+ * Starts the proxy to `target` (`http://host:port`). Resolves to `{ url, stats(), openConnections(), close() }`:
  * `url` is the proxy's `http://127.0.0.1:PORT`; `stats()` the counters above, since the start.
  */
 export async function startLatencyProxy(target, { delayMs = 10 } = {}) {
@@ -94,6 +94,8 @@ export async function startLatencyProxy(target, { delayMs = 10 } = {}) {
   return {
     url: `http://127.0.0.1:${server.address().port}`,
     stats: () => ({ ...totals }),
+    /** Client connections still open (each is two sockets here: the client's and the server's). */
+    openConnections: () => sockets.size / 2,
     close: () =>
       new Promise((done) => {
         for (const socket of sockets) socket.destroy();

@@ -1,0 +1,362 @@
+//! A server connection's task: reads overlap on lanes; writes travel together on one.
+//!
+//! A lane is a connection of its own to the server (`RemoteConnection::another`): a Hrana
+//! stream, and the HTTP connection or WebSocket that carries its requests. Each lane runs one
+//! job at a time; different lanes' jobs are in flight together.
+//!
+//! * **Reads** (statements that only read, `Op::only_reads`) run on reader lanes, opened as
+//!   calls need them up to `concurrency - 1`, so one conversation's read no longer waits for
+//!   another's round trip. A free lane is reused most-recently-freed first (its stream is the
+//!   warmest). On a quick link, where the server's time per request is what costs, a reader
+//!   lane more starts only when the last one has been busy for `QUICK` (reads waiting meanwhile
+//!   share one request); on a slow link at once.
+//! * **Writes** — top-level statements, batches, scripts, migrations, and transactions — run
+//!   on the one writer lane, in call order. While its request is in flight, the writes called
+//!   meanwhile wait; then all of them (statements and batches, up to `MAX_TOGETHER` statements)
+//!   go in its next request, as one group commit (`remote/group.rs`). A transaction holds the
+//!   writer lane from `begin` to COMMIT or ROLLBACK. One writer, because the server has one
+//!   write lock anyway, and sqld 0.24 handles writers that wait for it on other connections
+//!   badly: measured here, writes spread over lanes ran slower than writes on one, and with
+//!   eight writer lanes about one run in four saw a request left unanswered for 30 s
+//!   (docs/performance.md, "Many conversations on one server").
+//!
+//! With `concurrency: 1` there are no reader lanes: every call runs on the writer lane in the
+//! order it was made, as before lanes existed.
+//!
+//! `close` lets the jobs handed on before it finish, then closes every lane's stream.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::engine::Op;
+use crate::error::DbError;
+
+use super::{guarded, run_statements, Job, JsConnection, MAX_TOGETHER};
+
+/// A request quicker than this is a quick link's (on loopback well under a millisecond; across
+/// a 20 ms round trip, 21 ms and more).
+const QUICK: Duration = Duration::from_millis(10);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Duty {
+    Writer,
+    Reader,
+}
+
+/// A job that finished, and the lane it ran on.
+struct Finished {
+    lane: JsConnection,
+    duty: Duty,
+    transaction: Option<u64>,
+    /// The job ended its transaction (COMMIT, ROLLBACK, or a `begin` that failed): the lane is free.
+    ended: bool,
+    /// How long it took, its request(s) included.
+    took: Duration,
+    /// The schema generation when it started.
+    schema: u64,
+    /// It may have changed the schema (`Op::changes_schema`).
+    changed_schema: bool,
+}
+
+struct Pool {
+    /// Makes new lanes; never runs a request itself.
+    template: JsConnection,
+    writer: Lanes,
+    readers: Lanes,
+    /// When the last reader lane started a job.
+    reader_started: Instant,
+    /// Counts the writer's jobs that may have changed the schema. sqld's other connections
+    /// may go on answering from the schema they had (measured: `SELECT *` without a column an
+    /// ALTER TABLE added), so a reader lane that last ran before the latest such job starts a
+    /// new stream.
+    schema: u64,
+    /// The link's round trip, as the quickest recent top-level request took: each request
+    /// lowers it to its own time when quicker and raises it by a sixteenth when slower, so a
+    /// server busy with queued work does not read as a distant one, while a link that became
+    /// slower shows after a few dozen requests.
+    round_trip: Option<Duration>,
+    /// Open transactions: the writer lane while it runs none of their jobs, and their jobs
+    /// waiting for it.
+    transactions: HashMap<u64, Transaction>,
+    running: usize,
+    done: mpsc::UnboundedSender<Finished>,
+}
+
+/// Lanes of one duty: the idle ones (the most recently freed last), how many are open, how
+/// many may be, and the jobs waiting for one, in call order.
+struct Lanes {
+    idle: Vec<JsConnection>,
+    opened: usize,
+    limit: usize,
+    waiting: VecDeque<Job>,
+}
+
+struct Transaction {
+    lane: Option<JsConnection>,
+    waiting: VecDeque<Job>,
+}
+
+pub(super) async fn work(first: JsConnection, concurrency: usize, mut jobs: mpsc::UnboundedReceiver<Job>) {
+    let (done, mut finished) = mpsc::unbounded_channel();
+    let template = first.another_lane().expect("a server connection has lanes");
+    let mut pool = Pool {
+        template,
+        writer: Lanes { idle: vec![first], opened: 1, limit: 1, waiting: VecDeque::new() },
+        readers: Lanes { idle: Vec::new(), opened: 0, limit: concurrency - 1, waiting: VecDeque::new() },
+        reader_started: Instant::now(),
+        schema: 0,
+        round_trip: None,
+        transactions: HashMap::new(),
+        running: 0,
+        done,
+    };
+    let mut closing: Option<oneshot::Sender<()>> = None;
+    let mut open = true;
+    while open || pool.running > 0 {
+        let wake = pool.pump();
+        tokio::select! {
+            job = jobs.recv(), if open => match job {
+                Some(Job::Close(reply)) => {
+                    closing = Some(reply);
+                    open = false;
+                }
+                Some(job) => pool.accept(job),
+                None => open = false,
+            },
+            Some(job) = finished.recv() => pool.finished(job),
+            () = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now).into()), if wake.is_some() => {}
+        }
+    }
+    pool.close().await;
+    if let Some(reply) = closing {
+        let _ = reply.send(());
+    }
+}
+
+impl Pool {
+    fn accept(&mut self, job: Job) {
+        match (job.transaction(), &job) {
+            (Some(id), Job::Run(Op::Begin, ..)) => {
+                self.transactions.insert(id, Transaction { lane: None, waiting: VecDeque::new() });
+                self.writer.waiting.push_back(job);
+            }
+            (Some(id), _) => match self.transactions.get_mut(&id) {
+                Some(transaction) => match transaction.lane.take() {
+                    Some(lane) => self.start(lane, Duty::Writer, job),
+                    None => transaction.waiting.push_back(job),
+                },
+                None => refuse(job, DbError::libsql("TRANSACTION_CLOSED", "this transaction has already ended")),
+            },
+            (None, Job::Run(Op::Begin | Op::Commit | Op::Rollback, ..)) => {
+                refuse(job, DbError::libsql("INTERNAL", "a transaction on a server connection is named by the number given at begin"))
+            }
+            (None, _) if self.readers.limit > 0 && only_reads(&job) => self.readers.waiting.push_back(job),
+            (None, _) => self.writer.waiting.push_back(job),
+        }
+    }
+
+    /// Starts what waits, on the lanes that are free or may be opened; returns when to look
+    /// again if reads wait for a quick link's reader.
+    fn pump(&mut self) -> Option<Instant> {
+        if let Some((lane, job)) = self.writer.next(&self.template) {
+            self.start(lane, Duty::Writer, job);
+        }
+        let slow = self.round_trip.is_some_and(|round_trip| round_trip >= QUICK);
+        while !self.readers.waiting.is_empty() {
+            if !slow && self.readers.busy() > 0 {
+                let next_start = self.reader_started + QUICK;
+                if next_start > Instant::now() {
+                    return Some(next_start);
+                }
+            }
+            let Some((lane, job)) = self.readers.next(&self.template) else { break };
+            self.reader_started = Instant::now();
+            self.start(lane, Duty::Reader, job);
+        }
+        None
+    }
+
+    fn finished(&mut self, Finished { mut lane, duty, transaction, ended, took, schema, changed_schema }: Finished) {
+        self.running -= 1;
+        if changed_schema {
+            self.schema += 1;
+            for reader in &mut self.readers.idle {
+                reader.forget_stream();
+            }
+        }
+        if duty == Duty::Reader && schema < self.schema {
+            lane.forget_stream();
+        }
+        let Some(id) = transaction else {
+            self.round_trip = Some(match self.round_trip {
+                Some(floor) if took > floor => (floor + floor / 16).min(took),
+                _ => took,
+            });
+            return self.lanes(duty).idle.push(lane);
+        };
+        if !ended {
+            if let Some(transaction) = self.transactions.get_mut(&id) {
+                match transaction.waiting.pop_front() {
+                    Some(job) => self.start(lane, duty, job),
+                    None => transaction.lane = Some(lane),
+                }
+                return;
+            }
+        }
+        if let Some(transaction) = self.transactions.remove(&id) {
+            for job in transaction.waiting {
+                refuse(job, DbError::libsql("TRANSACTION_CLOSED", "this transaction has already ended"));
+            }
+        }
+        self.lanes(duty).idle.push(lane);
+    }
+
+    fn lanes(&mut self, duty: Duty) -> &mut Lanes {
+        match duty {
+            Duty::Writer => &mut self.writer,
+            Duty::Reader => &mut self.readers,
+        }
+    }
+
+    fn start(&mut self, mut lane: JsConnection, duty: Duty, job: Job) {
+        self.running += 1;
+        let done = self.done.clone();
+        let schema = self.schema;
+        let changed_schema = duty == Duty::Writer && self.readers.opened > 0 && changes_schema(&job);
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let transaction = job.transaction();
+            let ended = match job {
+                Job::Run(op, reply, _) => {
+                    let ends = matches!(op, Op::Commit | Op::Rollback);
+                    let begins = matches!(op, Op::Begin);
+                    let outcome = guarded(lane.run(op)).await;
+                    let failed_to_begin = begins && outcome.is_err();
+                    let _ = reply.send(outcome);
+                    ends || failed_to_begin
+                }
+                Job::Together(calls, _) => {
+                    run_statements(&mut lane, calls).await;
+                    false
+                }
+                Job::Close(_) => unreachable!("close is the pool's own"),
+            };
+            let _ = done.send(Finished { lane, duty, transaction, ended, took: started.elapsed(), schema, changed_schema });
+        });
+    }
+
+    /// Ends what every lane holds on the server: a transaction left open (its caller is gone) is
+    /// rolled back, each kept stream closed.
+    async fn close(mut self) {
+        let mut lanes: Vec<JsConnection> = std::mem::take(&mut self.readers.idle);
+        lanes.append(&mut self.writer.idle);
+        lanes.extend(self.transactions.drain().filter_map(|(_, transaction)| transaction.lane));
+        join_all(lanes.iter_mut().map(|lane| async move {
+            lane.rollback_if_open().await;
+            lane.close().await;
+        }))
+        .await;
+    }
+}
+
+impl Lanes {
+    /// Lanes running a job (or holding a transaction).
+    fn busy(&self) -> usize {
+        self.opened - self.idle.len()
+    }
+
+    /// The next waiting job and a lane to run it on (an idle one, or a new one while the limit
+    /// allows), if both can be had.
+    fn next(&mut self, template: &JsConnection) -> Option<(JsConnection, Job)> {
+        if self.waiting.is_empty() {
+            return None;
+        }
+        let lane = match self.idle.pop() {
+            Some(lane) => lane,
+            None if self.opened < self.limit => {
+                let lane = template.another_lane()?;
+                self.opened += 1;
+                lane
+            }
+            None => return None,
+        };
+        Some((lane, next_job(&mut self.waiting)))
+    }
+}
+
+/// Whether every statement of a top-level job only reads.
+fn only_reads(job: &Job) -> bool {
+    match job {
+        Job::Together(statements, None) => statements.iter().all(|(op, _)| op.only_reads()),
+        _ => false,
+    }
+}
+
+fn changes_schema(job: &Job) -> bool {
+    match job {
+        Job::Run(op, ..) => op.changes_schema(),
+        Job::Together(calls, _) => calls.iter().any(|(op, _)| op.changes_schema()),
+        Job::Close(_) => false,
+    }
+}
+
+/// Whether a top-level job can travel in one request with others: statements and batches.
+fn travels_together(job: &Job) -> bool {
+    match job {
+        Job::Together(_, None) => true,
+        Job::Run(op, _, None) => op.travels_together(),
+        _ => false,
+    }
+}
+
+/// The first job of `queue`; top-level statements and batches waiting right behind it join it
+/// (one request), up to `MAX_TOGETHER` statements.
+fn next_job(queue: &mut VecDeque<Job>) -> Job {
+    let first = queue.pop_front().expect("a waiting job");
+    if !travels_together(&first) || !queue.front().is_some_and(travels_together) {
+        return first;
+    }
+    let mut calls = Vec::new();
+    let mut statements = 0;
+    let mut job = Some(first);
+    while let Some(next) = job.take() {
+        let size = match &next {
+            Job::Together(together, _) => together.len(),
+            Job::Run(Op::Batch(batch), ..) => batch.len(),
+            _ => 1,
+        };
+        if !calls.is_empty() && statements + size > MAX_TOGETHER {
+            queue.push_front(next);
+            break;
+        }
+        statements += size;
+        match next {
+            Job::Together(together, _) => calls.extend(together),
+            Job::Run(op, reply, _) => calls.push((op, reply)),
+            Job::Close(_) => unreachable!("close never waits"),
+        }
+        if queue.front().is_some_and(travels_together) {
+            job = queue.pop_front();
+        }
+    }
+    Job::Together(calls, None)
+}
+
+fn refuse(job: Job, err: DbError) {
+    match job {
+        Job::Run(_, reply, _) => {
+            let _ = reply.send(Err(err));
+        }
+        Job::Together(statements, _) => {
+            for (_, reply) in statements {
+                let _ = reply.send(Err(err.clone()));
+            }
+        }
+        Job::Close(reply) => {
+            let _ = reply.send(());
+        }
+    }
+}
