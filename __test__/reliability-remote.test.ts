@@ -5,7 +5,7 @@
  * - An unreachable server at boot needs no server at all (a closed loopback port), and the
  *   documented limits are read from the shipped files: these tests ALWAYS run.
  * - Everything else runs on sqld servers the tests start, stop, kill, pause and restart
- *   themselves (support/sqld-server.ts): set FLUE_LIBSQL_SQLD to the sqld binary. Without it
+ *   themselves (support/sqld-server.ts): the sqld of scripts/sqld-binary.mjs. Without one
  *   those suites are skipped, with the reason in their names. Every server runs with JWT auth,
  *   so every error met on the way is also checked for the token (and the child processes'
  *   whole output, with RUST_LOG=trace, for any log line carrying it).

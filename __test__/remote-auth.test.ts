@@ -10,7 +10,7 @@
  * - The read-write token works through every url form.
  * - No token ever appears in an error's message, String(), stack or inspect().
  *
- * Needs FLUE_LIBSQL_SQLD (the path of a sqld binary); skipped without it, with the reason in
+ * Needs a sqld (scripts/sqld-binary.mjs); skipped without one, with the reason in
  * the suite's name.
  */
 import { inspect } from 'node:util';

@@ -3,7 +3,7 @@
  * writes go, background sync, a server that pauses, dies and comes back, encryption at rest,
  * migrations, and a clean shutdown.
  *
- * Most suites start their own sqld (FLUE_LIBSQL_SQLD names the binary) because they pause,
+ * Most suites start their own sqld (scripts/sqld-binary.mjs finds the binary) because they pause,
  * stop or restart it; without one they are skipped with the reason in their name. The first
  * suite (moved from runner-remote.test.ts) also runs on an external server (FLUE_LIBSQL_TEST_URL).
  */

@@ -1,7 +1,7 @@
 /**
  * The sqld test harness (support/sqld-server.ts) proven against a real server with plain Hrana
  * HTTP requests, so later remote tests can trust what it says about starts, auth, restarts,
- * kills and pauses. Needs FLUE_LIBSQL_SQLD (the path of a sqld binary); skipped without it.
+ * kills and pauses. Needs a sqld (scripts/sqld-binary.mjs); skipped without one.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { sqldBinary, startSqld, stopAllSqld, TEST_TRANSPORT, type SqldServer } from './support/sqld-server.js';

