@@ -73,3 +73,9 @@ export declare function registerErrorClass(errorClass: new (message: string, cod
 
 /** Registers the JS functions results are built with (lib/results.ts; see `js/row_builder.rs`). */
 export declare function registerResultBuilders(compileRowBuilder: (columns: string[]) => (...args: never[]) => unknown, executeResult: (rowsAffected: number, lastInsertRowid: number | bigint) => unknown): void
+
+/**
+ * The runner's own error codes (src/error.rs, `ErrorCode::RUNNER`): __test__/error-codes.test.ts
+ * checks them against lib/errors.ts and docs/api.md.
+ */
+export declare function runnerErrorCodes(): Array<string>

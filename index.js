@@ -81,4 +81,5 @@ export const {
   redact,
   registerErrorClass,
   registerResultBuilders,
+  runnerErrorCodes,
 } = binding;

@@ -41,6 +41,7 @@ export const CLIENT_WS = '@libsql/client runner (ws)';
 export const OURS_OVER_CLIENT_HTTP = 'flue-libsql stores over @libsql/client runner (http)';
 export const OURS_OVER_CLIENT_WS = 'flue-libsql stores over @libsql/client runner (ws)';
 export const REPLICA = 'flue-libsql replica';
+export const REPLICA_WS = 'flue-libsql replica (ws)';
 export const LOCAL_FILE = 'flue-libsql local file';
 
 /**
@@ -72,6 +73,17 @@ export const REMOTE_TARGETS = {
   turnLatency: { ratio: 0.5, vs: [OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS] },
   replicaReads: { ratio: 0.8, vs: LOCAL_FILE, workloads: ['a', 'd'] },
 };
+
+/**
+ * An embedded replica's Flue turn against the server it copies (the better of each side's two
+ * transports): at the latency proxy, round trips per turn ≤ `turnRoundTrips`, the median turn ≤
+ * `latencyRatio` × the server's, open + migrate ≤ `openRoundTrips`, kB per turn ≤ `bytesRatio` ×
+ * the server's; on loopback, turns/s ≥ `loopbackRatio` × the server's over ws.
+ */
+/** How long a latency cell watches the link after its last turn, before it closes. */
+export const AFTER_TURNS_MS = 500;
+
+export const REPLICA_TARGETS = { turnRoundTrips: 8, latencyRatio: 1.2, openRoundTrips: 15, bytesRatio: 2, loopbackRatio: 0.9 };
 
 /**
  * Many conversations over a server at a wide-area round trip (the latency proxy), for

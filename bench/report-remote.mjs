@@ -3,7 +3,7 @@
  * over sqld on loopback, Flue turns through the latency proxy, and embedded-replica reads,
  * with the remote targets (config.mjs, REMOTE_TARGETS). From results.json's `remote` only.
  */
-import { CLIENT_HTTP, CLIENT_WS, LOCAL_FILE, OURS, OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS, OURS_WS, REMOTE_TARGETS, REPLICA } from './config.mjs';
+import { AFTER_TURNS_MS, CLIENT_HTTP, CLIENT_WS, LOCAL_FILE, OURS, OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS, OURS_WS, REMOTE_TARGETS, REPLICA, REPLICA_TARGETS, REPLICA_WS } from './config.mjs';
 import { bestOf, groupCommas, num, peerName, ratio, summarize, table, targetsTable } from './report-kit.mjs';
 import { RUNNER_WORKLOADS } from './workloads/runner.mjs';
 
@@ -11,6 +11,7 @@ const CLIENTS = [CLIENT_HTTP, CLIENT_WS];
 /** flue-libsql over its two transports: `http://` urls (the bare name) and `ws://`. */
 const OURS_TRANSPORTS = [OURS, OURS_WS];
 const OURS_OVER_CLIENTS = [OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS];
+const REPLICAS = [REPLICA, REPLICA_WS];
 const bySuite = (cells, suite) => cells.filter((cell) => cell.suite === suite);
 const range = (p) => `${num(p.min)} – ${num(p.max)}`;
 /** "1.23× (ours vs theirs)" */
@@ -48,6 +49,7 @@ function evaluate(cells, rtt) {
     measured: `${versus(value, ours?.of('p50Ms'), client?.of('p50Ms'), ' ms')}, ${transport(ours)} vs ${transport(client)}`,
     met: value <= turnLatency.ratio,
   });
+  rows.push(...replicaTurnTargets(cells, turns, ours));
   for (const workload of replicaReads.workloads) {
     const peers = summarize(bySuite(cells, 'replica'), workload, 'full');
     const replica = peers.get(REPLICA);
@@ -61,6 +63,45 @@ function evaluate(cells, rtt) {
     });
   }
   return rows;
+}
+
+/** The replica's Flue turn against the server's (`REPLICA_TARGETS`). */
+function replicaTurnTargets(cells, turns, server) {
+  const t = REPLICA_TARGETS;
+  const fewest = (key) => bestOf(turns, REPLICAS, (p) => p.of(key), { lowest: true });
+  const trips = fewest('roundTripsPerTurn');
+  const latency = fewest('p50Ms');
+  const opening = fewest('openRoundTrips');
+  const bytes = fewest('bytesPerTurn');
+  const serverBytes = bestOf(turns, OURS_TRANSPORTS, (p) => p.of('bytesPerTurn'), { lowest: true });
+  const loopback = summarize(bySuite(cells, 'remote-flue'), 'flue', 'full');
+  const replicaTurns = bestOf(loopback, REPLICAS, (p) => p.median);
+  const serverWs = loopback.get(OURS_WS);
+  const latencyRatio = latency && server ? latency.of('p50Ms') / server.of('p50Ms') : NaN;
+  const bytesRatio = bytes && serverBytes ? bytes.of('bytesPerTurn') / serverBytes.of('bytesPerTurn') : NaN;
+  const loopbackRatio = replicaTurns && serverWs ? replicaTurns.median / serverWs.median : NaN;
+  return [
+    { what: 'replica: round trips per Flue turn', target: `≤ ${t.turnRoundTrips}`, measured: `${num(trips?.of('roundTripsPerTurn'))} (${transport(trips)})`, met: trips?.of('roundTripsPerTurn') <= t.turnRoundTrips },
+    {
+      what: 'replica: median Flue turn',
+      target: `≤ ${t.latencyRatio}× the server's, better transports`,
+      measured: `${versus(latencyRatio, latency?.of('p50Ms'), server?.of('p50Ms'), ' ms')}, ${transport(latency)} vs ${transport(server)}`,
+      met: latencyRatio <= t.latencyRatio,
+    },
+    { what: 'replica: open + migrate round trips', target: `≤ ${t.openRoundTrips}`, measured: `${num(opening?.of('openRoundTrips'))} (${transport(opening)})`, met: opening?.of('openRoundTrips') <= t.openRoundTrips },
+    {
+      what: 'replica: kB per Flue turn',
+      target: `≤ ${t.bytesRatio}× the server's`,
+      measured: `${versus(bytesRatio, bytes && bytes.of('bytesPerTurn') / 1000, serverBytes && serverBytes.of('bytesPerTurn') / 1000, ' kB')}, ${transport(bytes)} vs ${transport(serverBytes)}`,
+      met: bytesRatio <= t.bytesRatio,
+    },
+    {
+      what: 'replica: Flue turns/s on loopback',
+      target: `≥ ${t.loopbackRatio}× the server's over ws`,
+      measured: `${versus(loopbackRatio, replicaTurns?.median, serverWs?.median, '/s')} (${transport(replicaTurns)})`,
+      met: loopbackRatio >= t.loopbackRatio,
+    },
+  ];
 }
 
 function workloadsTable(cells) {
@@ -91,7 +132,7 @@ function flueTable(cells) {
 function latencyTable(cells, rtt) {
   const peers = summarize(bySuite(cells, 'latency'), 'flue', 'full');
   return table(
-    ['adapter', 'median turn (ms)', 'p90 turn (ms)', 'round trips per turn', `round trips × ${rtt} ms`, 'requests per turn', 'new connections per turn', 'kB per turn', 'open + migrate (ms)', 'open + migrate round trips'],
+    ['adapter', 'median turn (ms)', 'p90 turn (ms)', 'round trips per turn', `round trips × ${rtt} ms`, 'requests per turn', 'new connections per turn', 'kB per turn', 'open + migrate (ms)', 'open + migrate round trips', `round trips in the ${AFTER_TURNS_MS} ms after the turns`],
     [...peers.values()].map((p) => [
       peerName(p),
       num(p.of('p50Ms')),
@@ -103,6 +144,7 @@ function latencyTable(cells, rtt) {
       num(p.of('bytesPerTurn') / 1000),
       num(p.of('openMs')),
       num(p.of('openRoundTrips')),
+      num(p.of('pauseRoundTrips')),
     ]),
   );
 }

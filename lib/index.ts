@@ -24,5 +24,5 @@ export type {
   SyncResult,
   Transaction,
 } from './types.js';
-export { LibsqlError } from './errors.js';
+export { LibsqlError, RUNNER_ERROR_CODES, type LibsqlErrorCode, type RunnerErrorCode } from './errors.js';
 export { loadMigrations } from './migrations.js';

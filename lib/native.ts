@@ -7,7 +7,9 @@ import * as binding from '../index.js';
 import { LibsqlError } from './errors.js';
 import { compileRowBuilder, executeResult } from './results.js';
 
-binding.registerErrorClass(LibsqlError);
+// The native side names its codes as strings; each is a LibsqlErrorCode (src/error.rs's
+// ErrorCode, checked against the TypeScript union by __test__/error-codes.test.ts).
+binding.registerErrorClass(LibsqlError as new (message: string, code: string, rawCode?: number) => LibsqlError);
 binding.registerResultBuilders(compileRowBuilder, executeResult);
 
 export const native = binding;

@@ -47,6 +47,7 @@ const WEBSOCKET_FILES = [
   '__test__/stores-contract.test.ts',
   '__test__/stores-one-request.test.ts',
   '__test__/remote-lanes.test.ts',
+  '__test__/replica-writes.test.ts',
   '__test__/flue-agent.test.ts',
 ];
 /** What runs on the oldest @flue/runtime the peer range admits. */

@@ -18,12 +18,106 @@ pub enum ErrorClass {
     Range,
 }
 
+/// A `DbError`'s code, what a JS error's `code` says: SQLite's name of the result code it came
+/// with (`SQLITE_CONSTRAINT_UNIQUE`, `SQLITE_BUSY`, …), or one of the runner's own. The runner's
+/// list (`ErrorCode::RUNNER`) is checked against lib/errors.ts's `LibsqlErrorCode` and
+/// docs/api.md's table of codes by __test__/error-codes.test.ts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// SQLite's name of a (primary or extended) result code (`SQLITE_CODE_NAMES`).
+    Sqlite(&'static str),
+    ClientClosed,
+    TransactionState,
+    TransactionClosed,
+    TransactionExpired,
+    MigrationChanged,
+    MigrationUnknown,
+    MigrationState,
+    FlueFormatVersion,
+    ServerUnreachable,
+    RequestTimeout,
+    AuthFailed,
+    ServerError,
+    /// The server no longer has a stream. Mostly handled before it reaches JS (a call outside a
+    /// transaction runs on a new stream; inside one it becomes `TransactionExpired`).
+    StreamExpired,
+    SyncFailed,
+    SyncNotSupported,
+    ConnectionFailed,
+    /// An error of the `libsql` crate's that none of the above describes.
+    LibsqlError,
+    Internal,
+    /// `TypeError`s: a bad `open()` option, a value of the wrong type.
+    InvalidOption,
+    InvalidArgType,
+    /// `RangeError`s: a value SQLite cannot hold, parameters that do not match the placeholders.
+    OutOfRange,
+}
+
+impl ErrorCode {
+    /// Every code of the runner's own, in the order docs/api.md lists them.
+    pub const RUNNER: [ErrorCode; 21] = [
+        ErrorCode::ClientClosed,
+        ErrorCode::TransactionState,
+        ErrorCode::TransactionClosed,
+        ErrorCode::TransactionExpired,
+        ErrorCode::MigrationChanged,
+        ErrorCode::MigrationUnknown,
+        ErrorCode::MigrationState,
+        ErrorCode::FlueFormatVersion,
+        ErrorCode::ServerUnreachable,
+        ErrorCode::RequestTimeout,
+        ErrorCode::AuthFailed,
+        ErrorCode::ServerError,
+        ErrorCode::StreamExpired,
+        ErrorCode::SyncFailed,
+        ErrorCode::SyncNotSupported,
+        ErrorCode::ConnectionFailed,
+        ErrorCode::LibsqlError,
+        ErrorCode::Internal,
+        ErrorCode::InvalidOption,
+        ErrorCode::InvalidArgType,
+        ErrorCode::OutOfRange,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Sqlite(name) => name,
+            ErrorCode::ClientClosed => "CLIENT_CLOSED",
+            ErrorCode::TransactionState => "TRANSACTION_STATE",
+            ErrorCode::TransactionClosed => "TRANSACTION_CLOSED",
+            ErrorCode::TransactionExpired => "TRANSACTION_EXPIRED",
+            ErrorCode::MigrationChanged => "MIGRATION_CHANGED",
+            ErrorCode::MigrationUnknown => "MIGRATION_UNKNOWN",
+            ErrorCode::MigrationState => "MIGRATION_STATE",
+            ErrorCode::FlueFormatVersion => "FLUE_FORMAT_VERSION",
+            ErrorCode::ServerUnreachable => "SERVER_UNREACHABLE",
+            ErrorCode::RequestTimeout => "REQUEST_TIMEOUT",
+            ErrorCode::AuthFailed => "AUTH_FAILED",
+            ErrorCode::ServerError => "SERVER_ERROR",
+            ErrorCode::StreamExpired => "STREAM_EXPIRED",
+            ErrorCode::SyncFailed => "SYNC_FAILED",
+            ErrorCode::SyncNotSupported => "SYNC_NOT_SUPPORTED",
+            ErrorCode::ConnectionFailed => "CONNECTION_FAILED",
+            ErrorCode::LibsqlError => "LIBSQL_ERROR",
+            ErrorCode::Internal => "INTERNAL",
+            ErrorCode::InvalidOption => "INVALID_OPTION",
+            ErrorCode::InvalidArgType => "ERR_INVALID_ARG_TYPE",
+            ErrorCode::OutOfRange => "ERR_OUT_OF_RANGE",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DbError {
     pub class: ErrorClass,
-    /// `SQLITE_*` name for database errors, or one of this crate's own codes
-    /// (`CLIENT_CLOSED`, `INVALID_ARGUMENT`, `INVALID_OPTION`, `TRANSACTION_STATE`, ...).
-    pub code: String,
+    pub code: ErrorCode,
     /// The SQLite extended result code, when SQLite produced one.
     pub raw_code: Option<i32>,
     pub message: String,
@@ -34,31 +128,37 @@ pub struct DbError {
 pub type DbResult<T> = std::result::Result<T, DbError>;
 
 impl DbError {
-    pub fn libsql(code: &str, message: impl Into<String>) -> Self {
-        DbError { class: ErrorClass::Libsql, code: code.to_owned(), raw_code: None, message: message.into(), detail: None }
+    pub fn libsql(code: ErrorCode, message: impl Into<String>) -> Self {
+        DbError { class: ErrorClass::Libsql, code, raw_code: None, message: message.into(), detail: None }
+    }
+
+    /// An error of the runner's own named as SQLite names that kind of failure (no result code:
+    /// SQLite did not produce it).
+    pub fn sqlite_named(name: &'static str, message: impl Into<String>) -> Self {
+        DbError::libsql(ErrorCode::Sqlite(name), message)
     }
 
     pub fn type_error(message: impl Into<String>) -> Self {
-        DbError { class: ErrorClass::Type, code: "ERR_INVALID_ARG_TYPE".into(), raw_code: None, message: message.into(), detail: None }
+        DbError { class: ErrorClass::Type, code: ErrorCode::InvalidArgType, raw_code: None, message: message.into(), detail: None }
     }
 
     pub fn range_error(message: impl Into<String>) -> Self {
-        DbError { class: ErrorClass::Range, code: "ERR_OUT_OF_RANGE".into(), raw_code: None, message: message.into(), detail: None }
+        DbError { class: ErrorClass::Range, code: ErrorCode::OutOfRange, raw_code: None, message: message.into(), detail: None }
     }
 
     pub fn invalid_option(message: impl Into<String>) -> Self {
-        DbError { class: ErrorClass::Type, code: "INVALID_OPTION".into(), raw_code: None, message: message.into(), detail: None }
+        DbError { class: ErrorClass::Type, code: ErrorCode::InvalidOption, raw_code: None, message: message.into(), detail: None }
     }
 
     pub fn closed() -> Self {
-        DbError::libsql("CLIENT_CLOSED", "the database is closed")
+        DbError::libsql(ErrorCode::ClientClosed, "the database is closed")
     }
 
     /// A failure reported by SQLite with its extended result code.
     pub fn sqlite(extended_code: i32, message: impl Into<String>) -> Self {
         DbError {
             class: ErrorClass::Libsql,
-            code: sqlite_code_name(extended_code).to_owned(),
+            code: ErrorCode::Sqlite(sqlite_code_name(extended_code)),
             raw_code: Some(extended_code),
             message: message.into(),
             detail: None,
@@ -85,13 +185,13 @@ impl From<libsql::Error> for DbError {
             libsql::Error::RemoteSqliteFailure(_, extended, message) => DbError::sqlite(extended, message),
             libsql::Error::Hrana(inner) => remote_error(&inner.to_string()),
             libsql::Error::WriteDelegation(inner) => remote_error(&inner.to_string()),
-            libsql::Error::Replication(inner) => DbError::libsql("SYNC_FAILED", redact(&inner.to_string())),
-            libsql::Error::Sync(inner) => DbError::libsql("SYNC_FAILED", redact(&inner.to_string())),
-            libsql::Error::ConnectionFailed(message) => DbError::libsql("CONNECTION_FAILED", redact(&message)),
+            libsql::Error::Replication(inner) => DbError::libsql(ErrorCode::SyncFailed, redact(&inner.to_string())),
+            libsql::Error::Sync(inner) => DbError::libsql(ErrorCode::SyncFailed, redact(&inner.to_string())),
+            libsql::Error::ConnectionFailed(message) => DbError::libsql(ErrorCode::ConnectionFailed, redact(&message)),
             libsql::Error::SyncNotSupported(mode) => {
-                DbError::libsql("SYNC_NOT_SUPPORTED", format!("sync() needs an embedded replica; this database is {mode}"))
+                DbError::libsql(ErrorCode::SyncNotSupported, format!("sync() needs an embedded replica; this database is {mode}"))
             }
-            other => DbError::libsql("LIBSQL_ERROR", redact(&other.to_string())),
+            other => DbError::libsql(ErrorCode::LibsqlError, redact(&other.to_string())),
         }
     }
 }
@@ -102,12 +202,12 @@ fn remote_error(text: &str) -> DbError {
     let text = redact(text);
     let lower = text.to_ascii_lowercase();
     if lower.contains("401") || lower.contains("403") || lower.contains("unauthorized") || lower.contains("forbidden") {
-        return DbError::libsql("AUTH_FAILED", format!("the server refused the credentials: {text}"));
+        return DbError::libsql(ErrorCode::AuthFailed, format!("the server refused the credentials: {text}"));
     }
     if let Some(code) = SQLITE_CODE_NAMES.iter().find(|(_, name)| text.contains(name)).map(|(code, _)| *code) {
         return DbError::sqlite(code, text);
     }
-    DbError::libsql("SERVER_UNREACHABLE", text)
+    DbError::libsql(ErrorCode::ServerUnreachable, text)
 }
 
 /// Hides anything that looks like a credential: bearer tokens, `authToken=` query values
@@ -247,8 +347,8 @@ mod tests {
     #[test]
     fn remote_errors_keep_sqlite_codes_and_spot_auth_failures() {
         let err = remote_error("SQLITE_CONSTRAINT_UNIQUE: UNIQUE constraint failed: t.id");
-        assert_eq!(err.code, "SQLITE_CONSTRAINT_UNIQUE");
-        assert_eq!(remote_error("http error 401 Unauthorized").code, "AUTH_FAILED");
-        assert_eq!(remote_error("error trying to connect: Connection refused").code, "SERVER_UNREACHABLE");
+        assert_eq!(err.code.as_str(), "SQLITE_CONSTRAINT_UNIQUE");
+        assert_eq!(remote_error("http error 401 Unauthorized").code, ErrorCode::AuthFailed);
+        assert_eq!(remote_error("error trying to connect: Connection refused").code, ErrorCode::ServerUnreachable);
     }
 }

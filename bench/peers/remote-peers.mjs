@@ -5,7 +5,7 @@
  * `@libsql/client` runner, runs over both of its transports: Hrana over HTTP for `http://`
  * urls and over WebSocket for `ws://` (the client's default for `libsql://`).
  */
-import { CLIENT_HTTP, CLIENT_WS, LOCAL_FILE, OURS, OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS, OURS_WS, REPLICA } from '../config.mjs';
+import { CLIENT_HTTP, CLIENT_WS, LOCAL_FILE, OURS, OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS, OURS_WS, REPLICA, REPLICA_WS } from '../config.mjs';
 import { runnerPeer } from './runner-peers.mjs';
 
 const ours = () => import('../../dist/index.js');
@@ -44,4 +44,5 @@ export const REMOTE_FLUE_ADAPTERS = {
   [OURS_OVER_CLIENT_HTTP]: async ({ url }) => (await ours()).libsql((await client())(url)),
   [OURS_OVER_CLIENT_WS]: async ({ url }) => (await ours()).libsql((await client())(overWs(url))),
   [REPLICA]: async (cell) => (await ours()).libsql({ url: `file:${cell.path}`, syncUrl: cell.url }),
+  [REPLICA_WS]: async (cell) => (await ours()).libsql({ url: `file:${cell.path}`, syncUrl: overWs(cell.url) }),
 };

@@ -8,6 +8,7 @@
  * turns (not a duration): `warmupTurns` unrecorded, then `turns` whose latencies give the median
  * and p90 and whose round trips, counted at the proxy, give round trips per turn.
  */
+import { AFTER_TURNS_MS } from '../config.mjs';
 import { REMOTE_FLUE_ADAPTERS } from '../peers/remote-peers.mjs';
 import { percentile, rate, recordLatencies, timeSteps } from '../timing.mjs';
 import { setupConversation, timeConversations, turn } from '../workloads/flue.mjs';
@@ -35,6 +36,9 @@ export async function latencyCell(cell) {
     on.recording = true;
     const timed = await runTurns(step, cell.turns);
     const after = proxy.stats();
+    // What the client sends once the turns pause (an embedded replica syncs its file then).
+    await new Promise((resolve) => setTimeout(resolve, AFTER_TURNS_MS));
+    const afterPause = proxy.stats();
     await adapter.close();
 
     const perTurn = (key) => (after[key] - before[key]) / timed.steps;
@@ -49,6 +53,7 @@ export async function latencyCell(cell) {
       // import + open + migrate + connect + the conversation's stream, through the proxy
       openMs,
       openRoundTrips: opened.roundTrips,
+      pauseRoundTrips: afterPause.roundTrips - after.roundTrips,
       openConnections: opened.connections,
     };
   } finally {

@@ -19,7 +19,7 @@
  */
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLIENT_HTTP, CLIENT_WS, LOCAL_FILE, OURS, OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS, OURS_WS, REPLICA, REMOTE_TARGETS } from '../config.mjs';
+import { CLIENT_HTTP, CLIENT_WS, LOCAL_FILE, OURS, OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS, OURS_WS, REPLICA, REPLICA_WS, REMOTE_TARGETS } from '../config.mjs';
 import { serverConcurrencyGroups, wideConcurrencyGroups } from '../concurrency.mjs';
 import { runCell, runRounds } from '../rounds.mjs';
 import { RUNNER_WORKLOADS } from '../workloads/runner.mjs';
@@ -27,7 +27,7 @@ import { resetServer, seedServer } from './server-data.mjs';
 import { sqldBinary, startSqld } from './sqld.mjs';
 
 const log = (message) => process.stderr.write(`bench: ${message}\n`);
-const FLUE_PEERS = [OURS, OURS_WS, OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS, REPLICA];
+const FLUE_PEERS = [OURS, OURS_WS, OURS_OVER_CLIENT_HTTP, OURS_OVER_CLIENT_WS, REPLICA, REPLICA_WS];
 
 /**
  * Runs the remote sections. Resolves to `{ remote, concurrencyCells }`: `remote` is
@@ -58,7 +58,7 @@ export async function runRemoteSections(modeConfig, work) {
     // same in every round.
     let primary = null;
     const reset = async (cell) => {
-      if (cell.peer === REPLICA) {
+      if (cell.peer === REPLICA || cell.peer === REPLICA_WS) {
         primary = await startSqld(binary.path);
         await seedServer(primary.url, config.rows);
         cell.url = primary.url;

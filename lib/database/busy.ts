@@ -5,10 +5,10 @@
  * running while this one waits with timers. Retrying is safe: a statement refused with
  * `SQLITE_BUSY`, or a refused `BEGIN`, changed nothing.
  */
-import { LibsqlError } from '../errors.js';
+import { LibsqlError, SQLITE_BUSY } from '../errors.js';
 
 export function isBusy(error: unknown): boolean {
-  return error instanceof LibsqlError && error.rawCode !== undefined && (error.rawCode & 0xff) === 5;
+  return error instanceof LibsqlError && error.rawCode !== undefined && (error.rawCode & 0xff) === SQLITE_BUSY;
 }
 
 /** Runs `call`, retrying while the database is locked, for up to `busyTimeoutMs`. */

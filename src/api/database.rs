@@ -147,3 +147,10 @@ impl NativeDatabase {
     }
 }
 
+
+/// The runner's own error codes (src/error.rs, `ErrorCode::RUNNER`): __test__/error-codes.test.ts
+/// checks them against lib/errors.ts and docs/api.md.
+#[napi]
+pub fn runner_error_codes() -> Vec<String> {
+    crate::error::ErrorCode::RUNNER.iter().map(|code| code.as_str().to_owned()).collect()
+}

@@ -1,8 +1,8 @@
 //! One open database and its one connection, and every operation the runner performs on it.
 //!
 //! Three backends: local targets go through the libSQL engine's C API (`local/`); libSQL
-//! servers through our Hrana client (`remote/`); embedded replicas through the `libsql`
-//! crate, which owns their replication (`replica.rs`). Operations are `async` because the
+//! servers through our Hrana client (`remote/`); embedded replicas write through that client
+//! to their primary and read their file, which the `libsql` crate replicates (`replica/`). Operations are `async` because the
 //! remote ones need the network; local ones never wait, and the executor runs them to
 //! completion on the JS thread. Either way an operation has the connection to itself
 //! (`&mut self`): that is the serialization that keeps one process from ever racing itself
@@ -13,15 +13,15 @@
 
 use std::time::Duration;
 
-use crate::error::{DbError, DbResult};
+use crate::error::{DbError, DbResult, ErrorCode};
 use crate::options::Target;
 use crate::sql::text::{has_sql_tokens, is_transaction_control, nul_in_sql};
 use crate::values::Params;
 
 use super::local::{local_statement, run_local, LocalConnection, RowSink, StatementCache};
 use super::remote::RemoteConnection;
-use super::replica::{self, replica_statement, within};
-use super::{Rows, StatementResult};
+use super::replica::{CatchUp, CatchUpState, ReplicaConnection};
+use super::StatementResult;
 
 pub struct Connection<A> {
     pub(super) backend: Backend<A>,
@@ -34,7 +34,7 @@ pub struct Connection<A> {
 pub(super) enum Backend<A> {
     Local { statements: StatementCache<A>, conn: LocalConnection },
     Remote(RemoteConnection),
-    Replica { conn: libsql::Connection, database: libsql::Database },
+    Replica(ReplicaConnection),
 }
 
 impl<A: Default> Connection<A> {
@@ -66,7 +66,7 @@ impl<A: Default> Connection<A> {
         match &self.backend {
             Backend::Local { conn, .. } => conn.in_transaction(),
             Backend::Remote(conn) => conn.in_transaction(),
-            Backend::Replica { conn, .. } => !conn.is_autocommit(),
+            Backend::Replica(conn) => conn.in_transaction(),
         }
     }
 
@@ -92,10 +92,11 @@ impl<A: Default> Connection<A> {
     /// Opens a write transaction (`BEGIN IMMEDIATE`).
     pub async fn begin(&mut self) -> DbResult<()> {
         if self.in_transaction() {
-            return Err(DbError::libsql("TRANSACTION_STATE", "a transaction is already open on this connection"));
+            return Err(DbError::libsql(ErrorCode::TransactionState, "a transaction is already open on this connection"));
         }
         match &mut self.backend {
             Backend::Remote(conn) => conn.begin(),
+            Backend::Replica(conn) => conn.begin(),
             _ => self.plain("BEGIN IMMEDIATE").await,
         }
     }
@@ -103,6 +104,7 @@ impl<A: Default> Connection<A> {
     pub async fn commit(&mut self) -> DbResult<()> {
         let committed = match &mut self.backend {
             Backend::Remote(conn) => return conn.commit().await,
+            Backend::Replica(conn) => return conn.commit().await,
             _ => self.plain("COMMIT").await,
         };
         if committed.is_err() {
@@ -133,7 +135,7 @@ impl<A: Default> Connection<A> {
         match &mut self.backend {
             Backend::Local { statements, conn } => local_statement(statements, conn, sql, params, true),
             Backend::Remote(conn) => conn.statement(sql, params, true).await,
-            Backend::Replica { conn, .. } => within(self.request_timeout, replica_statement(conn, sql, params)).await,
+            Backend::Replica(conn) => conn.statement(sql, params, true).await,
         }
     }
 
@@ -143,11 +145,7 @@ impl<A: Default> Connection<A> {
         match &mut self.backend {
             Backend::Local { statements, conn } => local_statement(statements, conn, sql, params, false),
             Backend::Remote(conn) => conn.statement(sql, params, false).await,
-            Backend::Replica { conn, .. } => {
-                let mut result = within(self.request_timeout, replica_statement(conn, sql, params)).await?;
-                result.rows = Rows::default();
-                Ok(result)
-            }
+            Backend::Replica(conn) => conn.statement(sql, params, false).await,
         }
     }
 
@@ -158,13 +156,15 @@ impl<A: Default> Connection<A> {
 
     pub async fn batch(&mut self, statements: Vec<(String, Params)>) -> DbResult<Vec<StatementResult>> {
         if self.in_transaction() {
-            return Err(DbError::libsql("TRANSACTION_STATE", "batch() cannot run inside an open transaction"));
+            return Err(DbError::libsql(ErrorCode::TransactionState, "batch() cannot run inside an open transaction"));
         }
         for (sql, _) in &statements {
             refuse_transaction_control(sql)?;
         }
-        if let Backend::Remote(conn) = &mut self.backend {
-            return conn.batch(statements).await;
+        match &mut self.backend {
+            Backend::Remote(conn) => return conn.batch(statements).await,
+            Backend::Replica(conn) => return conn.batch(statements).await,
+            Backend::Local { .. } => {}
         }
         self.begin().await?;
         let outcome = self.statements_in_order(statements).await;
@@ -214,18 +214,17 @@ impl<A: Default> Connection<A> {
                 result.and_then(|()| conn.recheck_commit_syncs())
             }
             Backend::Remote(conn) => conn.exec(script).await,
-            Backend::Replica { conn, .. } => {
-                within(self.request_timeout, async { conn.execute_batch(script).await.map(|_| ()).map_err(DbError::from) }).await
-            }
+            Backend::Replica(conn) => conn.exec(script).await,
         }
     }
 
     /// Ends the open transaction, if any, without committing.
     pub async fn rollback(&mut self) -> DbResult<()> {
-        if let Backend::Remote(conn) = &mut self.backend {
-            conn.rollback().await;
-        } else if self.in_transaction() {
-            self.plain("ROLLBACK").await?;
+        match &mut self.backend {
+            Backend::Remote(conn) => conn.rollback().await,
+            Backend::Replica(conn) => conn.rollback().await,
+            Backend::Local { conn, .. } if conn.in_transaction() => self.plain("ROLLBACK").await?,
+            Backend::Local { .. } => {}
         }
         Ok(())
     }
@@ -233,29 +232,52 @@ impl<A: Default> Connection<A> {
     /// Embedded replicas: pulls the server's new frames now; `(frame_no, frames_synced)`.
     /// Other targets have nothing to sync.
     pub async fn sync(&mut self) -> DbResult<(Option<u64>, u64)> {
-        match &self.backend {
-            Backend::Replica { database, .. } => {
-                let Target::Replica { path, .. } = &self.target else { unreachable!("a replica's target") };
-                replica::sync(database, path, self.request_timeout).await
-            }
+        match &mut self.backend {
+            Backend::Replica(conn) => conn.sync().await,
             _ => Ok((None, 0)),
+        }
+    }
+
+    /// An embedded replica's file lacks writes made here, and no transaction is open
+    /// (`executor/serial.rs` then syncs it once the calls pause).
+    pub fn file_lags(&self) -> bool {
+        matches!(&self.backend, Backend::Replica(conn) if conn.file_lags())
+    }
+
+    /// An embedded replica whose file lags starts a sync in the background (`replica/`).
+    pub fn catch_up_in_background(&mut self) -> CatchUpState {
+        match &mut self.backend {
+            Backend::Replica(conn) => conn.catch_up_in_background(),
+            _ => CatchUpState::Going,
+        }
+    }
+
+    /// An embedded replica's account of its file's lag, for the JS thread's reader.
+    pub fn catch_up(&self) -> Option<std::sync::Arc<CatchUp>> {
+        match &self.backend {
+            Backend::Replica(conn) => Some(conn.catch_up()),
+            _ => None,
         }
     }
 
     /// Lets the server go of what this connection holds (a server connection's kept stream).
     pub async fn close(&mut self) {
-        if let Backend::Remote(conn) = &mut self.backend {
-            conn.close().await;
+        match &mut self.backend {
+            Backend::Remote(conn) => conn.close().await,
+            Backend::Replica(conn) => conn.close().await,
+            Backend::Local { .. } => {}
         }
     }
 
     /// Best effort: used on paths that are already failing with a more useful error.
     pub async fn rollback_if_open(&mut self) {
-        if let Backend::Remote(conn) = &mut self.backend {
-            return conn.rollback().await;
-        }
-        if self.in_transaction() {
-            let _ = self.plain("ROLLBACK").await;
+        match &mut self.backend {
+            Backend::Remote(conn) => conn.rollback().await,
+            Backend::Replica(conn) => conn.rollback().await,
+            Backend::Local { conn, .. } if conn.in_transaction() => {
+                let _ = self.plain("ROLLBACK").await;
+            }
+            Backend::Local { .. } => {}
         }
     }
 }
@@ -263,7 +285,7 @@ impl<A: Default> Connection<A> {
 pub(super) fn refuse_transaction_control(sql: &str) -> DbResult<()> {
     if is_transaction_control(sql) {
         return Err(DbError::libsql(
-            "TRANSACTION_STATE",
+            ErrorCode::TransactionState,
             "BEGIN, COMMIT and ROLLBACK cannot run through query()/execute()/batch(): use db.transaction(fn), \
              which begins, commits and rolls back for you",
         ));

@@ -1,10 +1,9 @@
-//! Opening a connection: the local file's settings, the replica's builder, the remote
+//! Opening a connection: the local file's settings, the replica (`replica/`), the remote
 //! client (which sends nothing until the first call).
 
-use std::path::Path;
 use std::time::Duration;
 
-use libsql::Builder;
+use libsql::ffi;
 
 use crate::error::{DbError, DbResult};
 use crate::options::{Durability, OpenOptions, Target};
@@ -12,7 +11,7 @@ use crate::options::{Durability, OpenOptions, Target};
 use super::connection::Backend;
 use super::local::{LocalConnection, StatementCache};
 use super::remote::RemoteConnection;
-use super::replica::{sibling_files, while_progressing};
+use super::replica::ReplicaConnection;
 use super::Connection;
 
 impl<A: Default> Connection<A> {
@@ -31,12 +30,10 @@ impl<A: Default> Connection<A> {
             Target::Remote { url } => {
                 Backend::Remote(RemoteConnection::new(url, options.auth_token.as_deref(), options.request_timeout, options.busy_timeout)?)
             }
-            Target::Replica { .. } => {
-                let database = build_replica(options).await?;
-                let conn = database.connect()?;
-                // The replica's file is written by replication; only local settings apply.
-                conn.busy_timeout(options.busy_timeout)?;
-                Backend::Replica { conn, database }
+            Target::Replica { path, sync_url, primary_url } => {
+                ensure_parent_dir(path)?;
+                let replica = ReplicaConnection::open(options, path, sync_url, primary_url).await;
+                Backend::Replica(replica.map_err(|err| err.context(&format!("could not open {}", describe(&options.target))))?)
             }
         };
         Ok(Connection {
@@ -80,11 +77,11 @@ fn open_local(path: &str, options: &OpenOptions) -> DbResult<LocalConnection> {
     conn.set_busy_timeout(options.busy_timeout);
     if path != ":memory:" {
         // The first read of the file: a garbage file or a wrong key fails here, at open.
-        retry_while_busy(options.busy_timeout, || conn.exec("PRAGMA journal_mode = WAL")).map_err(|err| match err.code.as_str() {
-            "SQLITE_NOTADB" if options.encryption_key.is_some() => {
+        retry_while_busy(options.busy_timeout, || conn.exec("PRAGMA journal_mode = WAL")).map_err(|err| match err.raw_code {
+            Some(ffi::SQLITE_NOTADB) if options.encryption_key.is_some() => {
                 err.context("the encryptionKey is wrong, or the file is not a database")
             }
-            "SQLITE_NOTADB" => err.context("the file is not a database (or it is encrypted: pass encryptionKey)"),
+            Some(ffi::SQLITE_NOTADB) => err.context("the file is not a database (or it is encrypted: pass encryptionKey)"),
             _ => err,
         })?;
         conn.exec(&format!("PRAGMA synchronous = {}", options.durability.pragma_value()))?;
@@ -104,7 +101,7 @@ fn retry_while_busy<T>(timeout: Duration, mut attempt: impl FnMut() -> DbResult<
     let mut pause = Duration::from_millis(1);
     loop {
         match attempt() {
-            Err(err) if err.raw_code.is_some_and(|code| code & 0xff == 5) && std::time::Instant::now() < deadline => {
+            Err(err) if err.raw_code.is_some_and(|code| code & 0xff == ffi::SQLITE_BUSY) && std::time::Instant::now() < deadline => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(50));
             }
@@ -113,76 +110,19 @@ fn retry_while_busy<T>(timeout: Duration, mut attempt: impl FnMut() -> DbResult<
     }
 }
 
-/// Opens an embedded replica. A replica whose file exists opens without the server (it serves
-/// reads at once); a new one makes its first sync before it is handed out, so it never answers
-/// from an empty copy as if the database were empty — and if that sync fails, the files it
-/// created are removed again, so the next open tries afresh.
-async fn build_replica(options: &OpenOptions) -> DbResult<libsql::Database> {
-    let Target::Replica { path, sync_url } = &options.target else {
-        unreachable!("only replicas are built by the libsql crate")
-    };
-    ensure_parent_dir(path)?;
-    let is_new = !path.exists();
-    let before = if is_new { sibling_files(path) } else { Vec::new() };
-    let built = async {
-        let database = build_with_crate(options, path, sync_url).await.map_err(DbError::from)?;
-        if is_new {
-            database.sync().await.map_err(|err| DbError { code: "SYNC_FAILED".into(), ..DbError::from(err) }.context("the first sync failed"))?;
-        }
-        Ok(database)
-    };
-    let built = while_progressing(options.request_timeout, path, built).await;
-    if built.is_err() && is_new {
-        for created in sibling_files(path).into_iter().filter(|file| !before.contains(file)) {
-            let _ = std::fs::remove_file(created);
-        }
-    }
-    built.map_err(|err| {
-        // The crate reports a wrong or missing key as a replication failure.
-        let err = match err.message.contains("file is not a database") {
-            true if options.encryption_key.is_some() => {
-                DbError::sqlite(26, "the encryptionKey is wrong, or the file is not a database")
-            }
-            true => DbError::sqlite(26, "the file is not a database (or it is encrypted: pass encryptionKey)"),
-            false => err,
-        };
-        err.context(&format!("could not open {}", describe(&options.target)))
-    })
-}
-
-async fn build_with_crate(options: &OpenOptions, path: &Path, sync_url: &str) -> libsql::Result<libsql::Database> {
-    // Frame replication (sync protocol v1), which sqld and Turso both serve: what is tested
-    // here is what runs. It also opens without asking the server anything (the automatic
-    // choice probes the server first), so a replica whose file exists serves reads while the
-    // server is down.
-    let token = options.auth_token.clone().unwrap_or_default();
-    let mut builder = Builder::new_remote_replica(path, sync_url.to_owned(), token)
-        .sync_protocol(libsql::SyncProtocol::V1)
-        .read_your_writes(options.read_your_writes);
-    if let Some(interval) = options.sync_interval {
-        builder = builder.sync_interval(interval.max(Duration::from_millis(100)));
-    }
-    if let Some(key) = &options.encryption_key {
-        let config = libsql::EncryptionConfig::new(libsql::Cipher::Aes256Cbc, bytes::Bytes::copy_from_slice(key.as_bytes()));
-        builder = builder.encryption_config(config);
-    }
-    builder.build().await
-}
-
-
 fn describe(target: &Target) -> String {
     match target {
         Target::Memory => "the in-memory database".into(),
         Target::File(path) => format!("'{}'", path.display()),
         Target::Remote { url } => format!("the libSQL server at {url}"),
-        Target::Replica { path, sync_url } => format!("the replica '{}' of {sync_url}", path.display()),
+        Target::Replica { path, primary_url, .. } => format!("the replica '{}' of {primary_url}", path.display()),
     }
 }
 
 fn ensure_parent_dir(path: &std::path::Path) -> DbResult<()> {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() && !parent.exists() => std::fs::create_dir_all(parent)
-            .map_err(|err| DbError::libsql("SQLITE_CANTOPEN", format!("could not create folder '{}': {err}", parent.display()))),
+            .map_err(|err| DbError::sqlite_named("SQLITE_CANTOPEN", format!("could not create folder '{}': {err}", parent.display()))),
         _ => Ok(()),
     }
 }

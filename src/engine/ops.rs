@@ -2,8 +2,8 @@
 //! produced. Rarely-used operations are boxed: their futures are large, and keeping them out of
 //! `run`'s state machine keeps the per-query future small (it is moved on every call).
 
-use crate::error::{DbError, DbResult};
-use crate::sql::text::leading_keyword_is;
+use crate::error::{DbError, DbResult, ErrorCode};
+use crate::sql::text::{leading_keyword_is, reads_only};
 use crate::values::Params;
 
 use super::connection::refuse_transaction_control;
@@ -55,7 +55,7 @@ impl<A: Default> Connection<A> {
                     // Nobody would ever end it, and every later transaction() would fail.
                     self.rollback_if_open().await;
                     return Err(DbError::libsql(
-                        "TRANSACTION_STATE",
+                        ErrorCode::TransactionState,
                         "the script left a transaction open; it was rolled back (end it in the script, or use transaction())",
                     ));
                 }
@@ -87,7 +87,7 @@ impl Op {
     /// batch (`BEGIN IMMEDIATE`) — counts as a write.
     pub fn only_reads(&self) -> bool {
         match self {
-            Op::Query { sql, .. } | Op::Execute { sql, .. } => leading_keyword_is(sql, "SELECT") || leading_keyword_is(sql, "VALUES"),
+            Op::Query { sql, .. } | Op::Execute { sql, .. } => reads_only(sql),
             _ => false,
         }
     }
@@ -111,16 +111,15 @@ impl Op {
 }
 
 impl<A: Default> Connection<A> {
-    /// Whether calls made together can travel to the server in one request: on a server, in a
-    /// transaction or not.
+    /// Whether calls made together can travel to the server in one request: on a server or an
+    /// embedded replica (whose writes go to its primary), in a transaction or not.
     pub fn runs_together(&self) -> bool {
-        matches!(&self.backend, Backend::Remote(_))
+        matches!(&self.backend, Backend::Remote(_) | Backend::Replica(_))
     }
 
     /// Statements (`Op::Query`, `Op::Execute`) and batches (`Op::Batch`) called together, in one
     /// request, run in order, each on its own (see `runs_together`); each gets its own outcome.
     pub async fn run_together(&mut self, ops: Vec<Op>) -> Vec<DbResult<Output>> {
-        let Backend::Remote(conn) = &mut self.backend else { unreachable!("only a server runs calls together") };
         // Per op: what its result becomes, or why it was refused before sending.
         let mut kinds = Vec::with_capacity(ops.len());
         let mut calls = Vec::with_capacity(ops.len());
@@ -142,7 +141,12 @@ impl<A: Default> Connection<A> {
                 Err(err) => kinds.push(Err(err)),
             }
         }
-        let mut results = conn.calls(calls).await.into_iter();
+        let mut results = match &mut self.backend {
+            Backend::Remote(conn) => conn.calls(calls).await,
+            Backend::Replica(conn) => conn.calls(calls).await,
+            Backend::Local { .. } => unreachable!("only a server or a replica runs calls together"),
+        }
+        .into_iter();
         kinds
             .into_iter()
             .map(|kind| {

@@ -6,7 +6,7 @@ use std::panic::AssertUnwindSafe;
 use napi::bindgen_prelude::*;
 
 use crate::engine::{Op, Output};
-use crate::error::{DbError, DbResult};
+use crate::error::{DbError, DbResult, ErrorCode};
 use crate::js::error::ToJsError;
 use crate::js::primitives::RawValue;
 use crate::js::row_builder::JsRows;
@@ -25,7 +25,7 @@ pub(super) fn dispatch(slot: &RefCell<Option<JsConnection>>, env: &Env, op: Op) 
 
 /// The JS thread's connection, for one operation (`None` inside once closed).
 pub(super) fn borrow(slot: &RefCell<Option<JsConnection>>) -> DbResult<RefMut<'_, Option<JsConnection>>> {
-    slot.try_borrow_mut().map_err(|_| DbError::libsql("INTERNAL", "the connection is busy with another operation"))
+    slot.try_borrow_mut().map_err(|_| DbError::libsql(ErrorCode::Internal, "the connection is busy with another operation"))
 }
 
 /// The hot path: a local `query()` writes rows straight from SQLite's buffers into JS objects.
@@ -33,15 +33,15 @@ pub(super) fn borrow(slot: &RefCell<Option<JsConnection>>) -> DbResult<RefMut<'_
 pub(super) fn query(slot: &RefCell<Option<JsConnection>>, env: &Env, sql: &str, params: Params) -> DbResult<RawValue> {
     let mut slot = borrow(slot)?;
     let connection = slot.as_mut().ok_or_else(DbError::closed)?;
-    let mut rows = unsafe { JsRows::new(env.raw()) }.map_err(|e| DbError::libsql("INTERNAL", e.to_string()))?;
+    let mut rows = unsafe { JsRows::new(env.raw()) }.map_err(|e| DbError::libsql(ErrorCode::Internal, e.to_string()))?;
     let ran = std::panic::catch_unwind(AssertUnwindSafe(|| connection.query_local(sql, params, &mut rows)))
         .unwrap_or_else(|panic| Some(Err(panic_error(panic))));
     match ran {
         Some(result) => {
             result?;
-            unsafe { rows.into_value() }.map(RawValue).map_err(|e| DbError::libsql("INTERNAL", e.to_string()))
+            unsafe { rows.into_value() }.map(RawValue).map_err(|e| DbError::libsql(ErrorCode::Internal, e.to_string()))
         }
-        None => Err(DbError::libsql("INTERNAL", "an inline query was called for a remote target")),
+        None => Err(DbError::libsql(ErrorCode::Internal, "an inline query was called for a remote target")),
     }
 }
 
@@ -53,6 +53,6 @@ fn run(slot: &RefCell<Option<JsConnection>>, op: Op) -> DbResult<Output> {
     let operation = std::pin::pin!(guarded(connection.run(op)));
     match std::future::Future::poll(operation, &mut std::task::Context::from_waker(std::task::Waker::noop())) {
         std::task::Poll::Ready(result) => result,
-        std::task::Poll::Pending => Err(DbError::libsql("INTERNAL", "a local operation did not complete at once")),
+        std::task::Poll::Pending => Err(DbError::libsql(ErrorCode::Internal, "a local operation did not complete at once")),
     }
 }

@@ -28,13 +28,13 @@ use napi::bindgen_prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::{Connection, Op, Output};
-use crate::error::{DbError, DbResult};
+use crate::error::{DbError, DbResult, ErrorCode};
 use crate::js::error::ToJsError;
 use crate::js::primitives::{undefined, RawValue};
 use crate::js::row_builder::RowBuilderSlot;
 use crate::options::{OpenOptions, Target};
 
-pub use worker::Worker;
+pub use worker::{ReplicaReader, Worker};
 
 /// A connection whose local statements keep their row builders.
 pub type JsConnection = Connection<RowBuilderSlot>;
@@ -77,7 +77,7 @@ const MAX_TOGETHER: usize = 256;
 /// A connection opened off the JS thread, before it has an executor.
 pub enum Opened {
     Inline(JsConnection),
-    Worker { queue: mpsc::UnboundedSender<Job>, reader: Option<JsConnection>, overlaps: bool },
+    Worker { queue: mpsc::UnboundedSender<Job>, reader: Option<ReplicaReader>, overlaps: bool },
 }
 
 /// Opens the connection: a local one comes back to run on the JS thread; a server's goes to a
@@ -91,7 +91,8 @@ pub async fn open(options: OpenOptions) -> DbResult<Opened> {
         let (queue, jobs) = mpsc::unbounded_channel();
         Ok(match connection.target() {
             Target::Replica { .. } => {
-                let reader = Some(JsConnection::open_replica_reader(&options)?);
+                let catch_up = connection.catch_up().expect("a replica counts its file's lag");
+                let reader = Some(ReplicaReader { connection: JsConnection::open_replica_reader(&options)?, catch_up });
                 tokio::spawn(serial::work(connection, jobs));
                 Opened::Worker { queue, reader, overlaps: false }
             }
@@ -217,5 +218,5 @@ pub fn panic_error(panic: Box<dyn std::any::Any + Send>) -> DbError {
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into());
-    DbError::libsql("INTERNAL", format!("internal error in flue-libsql (please report): {what}"))
+    DbError::libsql(ErrorCode::Internal, format!("internal error in flue-libsql (please report): {what}"))
 }

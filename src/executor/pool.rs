@@ -32,7 +32,7 @@ use futures::future::join_all;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::Op;
-use crate::error::DbError;
+use crate::error::{DbError, ErrorCode};
 
 use super::{guarded, run_statements, Job, JsConnection, MAX_TOGETHER};
 
@@ -97,6 +97,8 @@ struct Lanes {
 struct Transaction {
     lane: Option<JsConnection>,
     waiting: VecDeque<Job>,
+    /// One of its statements may have changed the schema: readers see it once it commits.
+    changed_schema: bool,
 }
 
 pub(super) async fn work(first: JsConnection, concurrency: usize, mut jobs: mpsc::UnboundedReceiver<Job>) {
@@ -144,7 +146,7 @@ impl Pool {
     fn accept(&mut self, job: Job) {
         match (job.transaction(), &job) {
             (Some(id), Job::Run(Op::Begin, ..)) => {
-                self.transactions.insert(id, Transaction { lane: None, waiting: VecDeque::new() });
+                self.transactions.insert(id, Transaction { lane: None, waiting: VecDeque::new(), changed_schema: false });
                 self.writer.waiting.push_back(job);
             }
             (Some(id), _) => match self.transactions.get_mut(&id) {
@@ -152,10 +154,10 @@ impl Pool {
                     Some(lane) => self.start(lane, Duty::Writer, job),
                     None => transaction.waiting.push_back(job),
                 },
-                None => refuse(job, DbError::libsql("TRANSACTION_CLOSED", "this transaction has already ended")),
+                None => refuse(job, DbError::libsql(ErrorCode::TransactionClosed, "this transaction has already ended")),
             },
             (None, Job::Run(Op::Begin | Op::Commit | Op::Rollback, ..)) => {
-                refuse(job, DbError::libsql("INTERNAL", "a transaction on a server connection is named by the number given at begin"))
+                refuse(job, DbError::libsql(ErrorCode::Internal, "a transaction on a server connection is named by the number given at begin"))
             }
             (None, _) if self.readers.limit > 0 && only_reads(&job) => self.readers.waiting.push_back(job),
             (None, _) => self.writer.waiting.push_back(job),
@@ -185,16 +187,13 @@ impl Pool {
 
     fn finished(&mut self, Finished { mut lane, duty, transaction, ended, took, schema, changed_schema }: Finished) {
         self.running -= 1;
-        if changed_schema {
-            self.schema += 1;
-            for reader in &mut self.readers.idle {
-                reader.forget_stream();
-            }
-        }
         if duty == Duty::Reader && schema < self.schema {
             lane.forget_stream();
         }
         let Some(id) = transaction else {
+            if changed_schema {
+                self.schema_changed();
+            }
             self.round_trip = Some(match self.round_trip {
                 Some(floor) if took > floor => (floor + floor / 16).min(took),
                 _ => took,
@@ -203,6 +202,7 @@ impl Pool {
         };
         if !ended {
             if let Some(transaction) = self.transactions.get_mut(&id) {
+                transaction.changed_schema |= changed_schema;
                 match transaction.waiting.pop_front() {
                     Some(job) => self.start(lane, duty, job),
                     None => transaction.lane = Some(lane),
@@ -211,11 +211,24 @@ impl Pool {
             }
         }
         if let Some(transaction) = self.transactions.remove(&id) {
+            // Committed or rolled back: either way readers may now read from new streams.
+            if transaction.changed_schema {
+                self.schema_changed();
+            }
             for job in transaction.waiting {
-                refuse(job, DbError::libsql("TRANSACTION_CLOSED", "this transaction has already ended"));
+                refuse(job, DbError::libsql(ErrorCode::TransactionClosed, "this transaction has already ended"));
             }
         }
         self.lanes(duty).idle.push(lane);
+    }
+
+    /// A write that may have changed the schema ended: readers start new streams, idle ones at
+    /// once, busy ones when their job is done (`schema`).
+    fn schema_changed(&mut self) {
+        self.schema += 1;
+        for reader in &mut self.readers.idle {
+            reader.forget_stream();
+        }
     }
 
     fn lanes(&mut self, duty: Duty) -> &mut Lanes {

@@ -1,15 +1,17 @@
 //! The JS thread's side of a server's or a replica's task: it holds the statements called in
 //! one turn and hands them on together (one request to a server), hands everything else on at
 //! once, and answers each call with a Promise. An embedded replica's reads run here, on a
-//! read-only connection to its file, when nothing sent on is still pending.
+//! read-only connection to its file, when nothing sent on is still pending and the file has
+//! every write made before (`engine/replica`).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::engine::Op;
+use crate::engine::{CatchUp, Op};
 use crate::error::DbError;
 use crate::js::error::ToJsError;
 use crate::js::primitives::{settled_promise, RawValue};
@@ -25,6 +27,8 @@ pub struct Worker {
     /// Embedded replicas: a read-only connection to the replica's file, whose reads run on the
     /// JS thread at a local file's speed (`Connection::open_replica_reader`).
     reader: RefCell<Option<JsConnection>>,
+    /// Whether the replica's file has the writes made here (`engine/replica/catch_up.rs`).
+    catch_up: Option<Arc<CatchUp>>,
     /// Operations sent to the worker whose results have not come back: a read never overtakes
     /// them (it must see the writes called before it).
     in_flight: Rc<Cell<usize>>,
@@ -34,12 +38,20 @@ pub struct Worker {
     overlaps: bool,
 }
 
+/// An embedded replica's reader: a read-only connection to its file, and how far the file lags.
+pub struct ReplicaReader {
+    pub connection: JsConnection,
+    pub catch_up: Arc<CatchUp>,
+}
+
 impl Worker {
-    pub(super) fn new(queue: mpsc::UnboundedSender<Job>, reader: Option<JsConnection>, overlaps: bool) -> Worker {
+    pub(super) fn new(queue: mpsc::UnboundedSender<Job>, reader: Option<ReplicaReader>, overlaps: bool) -> Worker {
+        let (reader, catch_up) = reader.map(|reader| (reader.connection, reader.catch_up)).unzip();
         Worker {
             queue: RefCell::new(Some(queue)),
             held: RefCell::new(Vec::new()),
             reader: RefCell::new(reader),
+            catch_up,
             in_flight: Rc::new(Cell::new(0)),
             in_transaction: Cell::new(false),
             overlaps,
@@ -50,11 +62,12 @@ impl Worker {
         self.overlaps
     }
 
-    /// A replica's read runs on its reader when nothing sent to the worker is still pending and
-    /// no transaction is open; everything else is handed on, in call order.
+    /// A replica's read runs on its reader when nothing sent to the worker is still pending, no
+    /// transaction is open and the file has the writes made before; everything else is handed
+    /// on, in call order.
     pub(super) fn dispatch(&self, env: &Env, op: Op, transaction: TransactionId) -> Result<RawValue> {
         match &op {
-            Op::Query { sql, .. } if self.reader.borrow().is_some() && self.in_flight.get() == 0 && !self.in_transaction.get() => {
+            Op::Query { sql, .. } if self.reads_file() => {
                 // A statement the reader cannot prepare (a table the replica has not synced yet,
                 // named by a write the server will take) is the worker's to answer.
                 let only_reads = self.reader.borrow_mut().as_mut().is_some_and(|reader| reader.only_reads(sql).unwrap_or(false));
@@ -73,6 +86,13 @@ impl Worker {
             _ => {}
         }
         self.queue(env, op, transaction)
+    }
+
+    fn reads_file(&self) -> bool {
+        self.in_flight.get() == 0
+            && !self.in_transaction.get()
+            && self.reader.borrow().is_some()
+            && self.catch_up.as_ref().is_some_and(|catch_up| catch_up.file_serves_reads())
     }
 
     /// Sends the statements held in this turn to the worker: together, one group per

@@ -37,7 +37,7 @@ impl ToJsError for DbError {
     /// Builds the JS error object for this error (on the JS thread).
     fn to_js(&self, env: sys::napi_env) -> Result<sys::napi_value> {
         let message = unsafe { string(env, &self.message) }?;
-        let code = unsafe { string(env, &self.code) }?;
+        let code = unsafe { string(env, self.code.as_str()) }?;
         let mut error = std::ptr::null_mut();
         match self.class {
             ErrorClass::Type => check_status!(unsafe { sys::napi_create_type_error(env, code, message, &mut error) })?,

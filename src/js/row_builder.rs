@@ -8,7 +8,7 @@ use std::ptr;
 use napi::{check_status, sys};
 
 use crate::engine::{CachedStatement, RowSink, Rows, Running};
-use crate::error::{DbError, DbResult};
+use crate::error::{DbError, DbResult, ErrorCode};
 use crate::values::ColumnRef;
 
 use super::primitives::{call, empty_array, new_reference, reference_value, undefined, JsResult};
@@ -221,5 +221,5 @@ unsafe fn build_rows(
 }
 
 fn internal(err: napi::Error) -> DbError {
-    DbError::libsql("INTERNAL", format!("could not build the result rows: {}", err.reason))
+    DbError::libsql(ErrorCode::Internal, format!("could not build the result rows: {}", err.reason))
 }

@@ -264,7 +264,7 @@ mod tests {
         assert_eq!(o.auth_token, None);
         let err = opts(&[("url", s("x.db")), ("authtoken", s("t"))]).unwrap_err();
         assert!(err.message.contains("unknown option `authtoken`"), "{}", err.message);
-        assert_eq!(err.code, "INVALID_OPTION");
+        assert_eq!(err.code, crate::error::ErrorCode::InvalidOption);
     }
 
     #[test]

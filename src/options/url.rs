@@ -16,7 +16,9 @@ pub enum Target {
     /// WebSocket for `ws(s)://`.
     Remote { url: String },
     /// A local file kept in sync with a remote primary; writes go to the primary.
-    Replica { path: PathBuf, sync_url: String },
+    /// `sync_url`: where the `libsql` crate replicates from (over HTTP); `primary_url`: the
+    /// `syncUrl` as given, where writes go (over WebSocket for `ws://` and `wss://`).
+    Replica { path: PathBuf, sync_url: String, primary_url: String },
 }
 
 impl Target {
@@ -48,9 +50,9 @@ pub fn parse_target(url: &str, sync_url: Option<&str>) -> DbResult<(Target, Opti
             let sync_url = match remote.split_once("://") {
                 Some(("wss", rest)) => format!("https://{rest}"),
                 Some(("ws", rest)) => format!("http://{rest}"),
-                _ => remote,
+                _ => remote.clone(),
             };
-            Ok((Target::Replica { path, sync_url }, token))
+            Ok((Target::Replica { path, sync_url, primary_url: remote }, token))
         }
         (Some(_), Some(_)) => Err(DbError::invalid_option(
             "an embedded replica needs a file: url for its local copy, not :memory:",
@@ -215,9 +217,12 @@ mod tests {
     #[test]
     fn replica_needs_a_file_and_a_remote_sync_url() {
         let (t, _) = parse_target("file:replica.db", Some("libsql://db.turso.io")).unwrap();
-        assert_eq!(t, Target::Replica { path: "replica.db".into(), sync_url: "libsql://db.turso.io".into() });
+        let turso = "libsql://db.turso.io".to_owned();
+        assert_eq!(t, Target::Replica { path: "replica.db".into(), sync_url: turso.clone(), primary_url: turso });
+        // Replication speaks HTTP; writes go over the WebSocket the url names.
         let (t, _) = parse_target("file:replica.db", Some("ws://127.0.0.1:8080")).unwrap();
-        assert_eq!(t, Target::Replica { path: "replica.db".into(), sync_url: "http://127.0.0.1:8080".into() });
+        let (sync_url, primary_url) = ("http://127.0.0.1:8080".into(), "ws://127.0.0.1:8080".into());
+        assert_eq!(t, Target::Replica { path: "replica.db".into(), sync_url, primary_url });
         assert!(parse_target(":memory:", Some("libsql://x")).unwrap_err().message.contains(":memory:"));
         assert!(parse_target("libsql://a", Some("libsql://b")).unwrap_err().message.contains("syncUrl"));
         assert!(parse_target("file:r.db", Some("ftp://b")).unwrap_err().message.contains("ftp"));

@@ -29,11 +29,11 @@ pub fn nul_in_sql() -> DbError {
 }
 
 pub fn empty_sql() -> DbError {
-    DbError::libsql("SQLITE_MISUSE", "the SQL text is empty (only whitespace or comments)")
+    DbError::sqlite_named("SQLITE_MISUSE", "the SQL text is empty (only whitespace or comments)")
 }
 
 pub fn several_statements() -> DbError {
-    DbError::libsql(
+    DbError::sqlite_named(
         "SQLITE_MISUSE",
         "the SQL text holds more than one statement; query()/execute() run one statement, \
          use exec() for a script or batch() for several statements in one transaction",
@@ -89,6 +89,13 @@ pub fn is_transaction_control(sql: &str) -> bool {
 }
 
 /// Whether the first keyword of `sql` is `keyword` (any case).
+/// Whether `sql` only reads, by its first keyword (SELECT or VALUES): what a server may run on
+/// another connection and an embedded replica may answer from its file. Anything else counts
+/// as a write (a CTE may write, a pragma may change the connection).
+pub fn reads_only(sql: &str) -> bool {
+    leading_keyword_is(sql, "SELECT") || leading_keyword_is(sql, "VALUES")
+}
+
 pub fn leading_keyword_is(sql: &str, keyword: &str) -> bool {
     leading_words(sql).next().is_some_and(|word| word.eq_ignore_ascii_case(keyword))
 }

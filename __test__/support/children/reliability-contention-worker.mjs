@@ -7,17 +7,19 @@
 //     write back + 1), which loses updates unless transactions really are serialized across
 //     processes. Prints one JSON report: { writer, committed, transactions, errors, maxWaitMs }.
 //
-//   node reliability-contention-worker.mjs claim <url> <who> <rounds> [<token>]
+//   node reliability-contention-worker.mjs claim <url> <who> <rounds> [<token>] [<replica file>]
 //     For each round i: prints `ready <i>`, waits for `go <i> <wall-clock ms>`, spins until
 //     that moment (so both racers call at the same instant), then claims submission `race-<i>`
-//     through the adapter on <url> (a `file:` url, or a server's with its token) and prints
+//     through the adapter on <url> (a `file:` url, or a server's with its token; with a replica
+//     file, an embedded replica of that server kept in the file) and prints
 //     { i, won, attemptId, start, end } (or { error } with its code, message, String(), stack
-//     and inspect()). Ends with { done: true }. Also used by reliability-remote.test.ts.
+//     and inspect()). Ends with { done: true }. Also used by reliability-remote.test.ts and
+//     replica-writes.test.ts.
 import { createInterface } from 'node:readline';
 import { inspect } from 'node:util';
 import { libsql, open } from '../../../dist/index.js';
 
-const [mode, path, who, countText, token] = process.argv.slice(2);
+const [mode, path, who, countText, token, replicaFile] = process.argv.slice(2);
 const count = Number(countText);
 const say = (line) => process.stdout.write(`${typeof line === 'string' ? line : JSON.stringify(line)}\n`);
 const lines = createInterface({ input: process.stdin });
@@ -62,7 +64,7 @@ if (mode === 'rows') {
 }
 
 if (mode === 'claim') {
-  const adapter = libsql({ url: path, authToken: token });
+  const adapter = libsql(replicaFile ? { url: `file:${replicaFile}`, syncUrl: path, authToken: token } : { url: path, authToken: token });
   const { submissionStore } = await adapter.connect();
   for (let i = 0; i < count; i++) {
     say(`ready ${i}`);

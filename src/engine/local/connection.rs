@@ -80,7 +80,7 @@ impl LocalConnection {
             if unsafe { libsql_sys::connection::set_encryption_cipher(handle, cipher) } == -1
                 || unsafe { libsql_sys::connection::set_encryption_key(handle, key.as_bytes()) } != ffi::SQLITE_OK
             {
-                return Err(DbError::libsql("SQLITE_MISUSE", "could not set the encryption key"));
+                return Err(DbError::sqlite_named("SQLITE_MISUSE", "could not set the encryption key"));
             }
         }
         Ok(conn)

@@ -2,7 +2,7 @@
 
 use libsql::Value;
 
-use crate::error::{DbError, DbResult};
+use crate::error::{DbError, DbResult, ErrorCode};
 use crate::values::Params;
 
 use super::super::Connection;
@@ -10,7 +10,7 @@ use super::{apply, Migration, MigrationReport, MigrationTarget};
 
 pub async fn run<A: Default>(conn: &mut Connection<A>, set: &str, migrations: &[Migration], flue_format: bool) -> DbResult<MigrationReport> {
     if conn.in_transaction() {
-        return Err(DbError::libsql("TRANSACTION_STATE", "migrate() cannot run inside an open transaction"));
+        return Err(DbError::libsql(ErrorCode::TransactionState, "migrate() cannot run inside an open transaction"));
     }
     conn.begin().await?;
     let outcome = apply(conn, set, migrations, flue_format).await;

@@ -6,7 +6,7 @@
 
 use libsql::Value;
 
-use crate::error::{DbError, DbResult};
+use crate::error::{DbError, DbResult, ErrorCode};
 
 use super::MigrationTarget;
 
@@ -70,7 +70,7 @@ pub async fn write(target: &mut impl MigrationTarget, stamp: FlueStamp) -> DbRes
 
 fn refused(stored: &str) -> DbError {
     let mut err = DbError::libsql(
-        "FLUE_FORMAT_VERSION",
+        ErrorCode::FlueFormatVersion,
         format!(
             "this store is stamped with Flue format '{stored}', and this adapter reads format {FLUE_FORMAT_VERSION} only; \
              nothing was read or written"

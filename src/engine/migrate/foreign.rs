@@ -13,7 +13,7 @@ use std::task::{Context, Poll, Waker};
 
 use libsql::Value;
 
-use crate::error::{DbError, DbResult};
+use crate::error::{DbError, DbResult, ErrorCode};
 use crate::sql::text::split_statements;
 
 use super::{apply, Migration, MigrationReport, MigrationTarget};
@@ -52,7 +52,7 @@ impl ForeignMigration {
             Poll::Ready(outcome) => outcome.map(|_| Step::Done),
             Poll::Pending => match self.exchange.borrow_mut().request.take() {
                 Some((sql, params)) => Ok(Step::Statement { sql, params }),
-                None => Err(DbError::libsql("TRANSACTION_STATE", "the migration is waiting for the rows of its last statement")),
+                None => Err(DbError::libsql(ErrorCode::TransactionState, "the migration is waiting for the rows of its last statement")),
             },
         }
     }
@@ -129,6 +129,6 @@ mod tests {
         assert!(matches!(migration.next(None).unwrap(), Step::Statement { .. }));
         assert!(matches!(migration.next(Some(vec![vec![Value::Integer(1)]])).unwrap(), Step::Statement { .. }));
         let err = migration.next(Some(vec![vec![Value::Text("2".into())]])).err().unwrap();
-        assert_eq!(err.code, "FLUE_FORMAT_VERSION");
+        assert_eq!(err.code, ErrorCode::FlueFormatVersion);
     }
 }

@@ -19,7 +19,7 @@ use std::future::Future;
 use libsql::Value;
 use sha2::{Digest, Sha256};
 
-use crate::error::{DbError, DbResult};
+use crate::error::{DbError, DbResult, ErrorCode};
 
 pub use engine::run;
 pub use flue_stamp::FLUE_FORMAT_VERSION;
@@ -152,7 +152,7 @@ async fn recorded(target: &mut impl MigrationTarget, set: &str) -> DbResult<Vec<
     rows.into_iter()
         .map(|row| match row.as_slice() {
             [Value::Integer(v), Value::Text(n), Value::Text(c)] => Ok((*v, n.clone(), c.clone())),
-            _ => Err(DbError::libsql("MIGRATION_STATE", format!("{MIGRATIONS_TABLE} holds a malformed row"))),
+            _ => Err(DbError::libsql(ErrorCode::MigrationState, format!("{MIGRATIONS_TABLE} holds a malformed row"))),
         })
         .collect()
 }
@@ -163,7 +163,7 @@ fn check_recorded(set: &str, migrations: &[Migration], recorded: &[(i64, String,
         match migrations.iter().find(|m| m.version == *version) {
             None => {
                 return Err(DbError::libsql(
-                    "MIGRATION_UNKNOWN",
+                    ErrorCode::MigrationUnknown,
                     format!(
                         "the database has migration {version} ('{name}') of set '{set}', which this code does not know: \
                          it was migrated by newer code; nothing was changed"
@@ -172,7 +172,7 @@ fn check_recorded(set: &str, migrations: &[Migration], recorded: &[(i64, String,
             }
             Some(known) if known.checksum != *checksum => {
                 return Err(DbError::libsql(
-                    "MIGRATION_CHANGED",
+                    ErrorCode::MigrationChanged,
                     format!(
                         "migration {version} ('{}') of set '{set}' changed after it was applied (checksum differs); \
                          add a new migration instead of editing an applied one; nothing was changed",

@@ -3,7 +3,7 @@
 
 use libsql_hrana::proto::{Batch, BatchCond, BatchStep, BatchStreamReq, Stmt, StreamRequest, StreamResponse};
 
-use crate::error::{DbError, DbResult};
+use crate::error::{DbError, DbResult, ErrorCode};
 use crate::sql::text::ensure_single_statement;
 use crate::values::Params;
 
@@ -74,5 +74,5 @@ pub(super) fn batch_request(statements: Vec<(String, Params)>) -> DbResult<Strea
 }
 
 pub(super) fn batch_in_transaction() -> DbError {
-    DbError::libsql("TRANSACTION_STATE", "batch() cannot run inside an open transaction")
+    DbError::libsql(ErrorCode::TransactionState, "batch() cannot run inside an open transaction")
 }

@@ -5,32 +5,33 @@
 //! before SQLite sees them). The extended code a local connection reports is recovered from
 //! SQLite's message, which names the kind of constraint.
 
+use libsql::ffi;
 use libsql_hrana::proto;
 
-use crate::error::{redact, sqlite_code_of, DbError};
+use crate::error::{redact, sqlite_code_of, DbError, ErrorCode};
 
 pub fn statement_error(error: proto::Error) -> DbError {
     let message = error.message.strip_prefix("SQLite error: ").unwrap_or(&error.message);
     let message = redact(message);
     let code = error.code.as_str();
     if is_auth_refusal(code, &message) {
-        return DbError::libsql("AUTH_FAILED", format!("the server refused the credentials: {message}"));
+        return DbError::libsql(ErrorCode::AuthFailed, format!("the server refused the credentials: {message}"));
     }
     match code {
         "SQLITE_CONSTRAINT" => DbError::sqlite(constraint_code(&message), message),
         // The server's own parser refused the text: SQLite calls that SQLITE_ERROR.
-        "SQL_PARSE_ERROR" | "SQL_INPUT_ERROR" => DbError::sqlite(1, message),
-        "SQL_NO_STATEMENT" | "SQL_MANY_STATEMENTS" => DbError::sqlite(21, message),
-        // The server names SQLite's generic error (1) as its Rust binding does.
-        "SQLITE_UNKNOWN" => DbError::sqlite(1, message),
+        "SQL_PARSE_ERROR" | "SQL_INPUT_ERROR" => DbError::sqlite(ffi::SQLITE_ERROR, message),
+        "SQL_NO_STATEMENT" | "SQL_MANY_STATEMENTS" => DbError::sqlite(ffi::SQLITE_MISUSE, message),
+        // The server names SQLite's generic error as its Rust binding does.
+        "SQLITE_UNKNOWN" => DbError::sqlite(ffi::SQLITE_ERROR, message),
         "ARGS_INVALID" | "ARGS_NOT_FOUND" => DbError::range_error(message),
         code if code.starts_with("SQLITE_") => match sqlite_code_of(code) {
             Some(raw) => DbError::sqlite(raw, message),
-            None => DbError::libsql(code, message),
+            None => DbError::libsql(ErrorCode::ServerError, format!("{message} ({code})")),
         },
-        code if code.starts_with("STREAM_") => DbError::libsql("STREAM_EXPIRED", format!("{message} ({code})")),
-        "" => DbError::libsql("SERVER_ERROR", message),
-        code => DbError::libsql(code, message),
+        code if code.starts_with("STREAM_") => DbError::libsql(ErrorCode::StreamExpired, format!("{message} ({code})")),
+        "" => DbError::libsql(ErrorCode::ServerError, message),
+        code => DbError::libsql(ErrorCode::ServerError, format!("{message} ({code})")),
     }
 }
 
@@ -46,13 +47,13 @@ fn is_auth_refusal(code: &str, message: &str) -> bool {
 /// SQLite's extended constraint code from its message (`UNIQUE constraint failed: t.v`).
 fn constraint_code(message: &str) -> i32 {
     const BY_MESSAGE: &[(&str, i32)] = &[
-        ("UNIQUE constraint failed", 2067),
-        ("NOT NULL constraint failed", 1299),
-        ("CHECK constraint failed", 275),
-        ("FOREIGN KEY constraint failed", 787),
-        ("cannot store", 3091),
+        ("UNIQUE constraint failed", ffi::SQLITE_CONSTRAINT_UNIQUE),
+        ("NOT NULL constraint failed", ffi::SQLITE_CONSTRAINT_NOTNULL),
+        ("CHECK constraint failed", ffi::SQLITE_CONSTRAINT_CHECK),
+        ("FOREIGN KEY constraint failed", ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+        ("cannot store", ffi::SQLITE_CONSTRAINT_DATATYPE),
     ];
-    BY_MESSAGE.iter().find(|(prefix, _)| message.starts_with(prefix)).map_or(19, |(_, code)| *code)
+    BY_MESSAGE.iter().find(|(prefix, _)| message.starts_with(prefix)).map_or(ffi::SQLITE_CONSTRAINT, |(_, code)| *code)
 }
 
 #[cfg(test)]
@@ -69,9 +70,9 @@ mod tests {
         assert_eq!((err.code.as_str(), err.raw_code), ("SQLITE_CONSTRAINT_UNIQUE", Some(2067)));
         assert_eq!(err.message, "UNIQUE constraint failed: t.v");
         let err = statement_error(error("SQLITE_CONSTRAINT", "NOT NULL constraint failed: t.v"));
-        assert_eq!(err.code, "SQLITE_CONSTRAINT_NOTNULL");
+        assert_eq!(err.code.as_str(), "SQLITE_CONSTRAINT_NOTNULL");
         let err = statement_error(error("SQLITE_CONSTRAINT", "something else"));
-        assert_eq!(err.code, "SQLITE_CONSTRAINT");
+        assert_eq!(err.code.as_str(), "SQLITE_CONSTRAINT");
     }
 
     #[test]
@@ -82,7 +83,7 @@ mod tests {
             "",
             "Authorization forbidden: Current session doesn't not have Write permission to namespace default",
         ));
-        assert_eq!(err.code, "AUTH_FAILED");
+        assert_eq!(err.code, ErrorCode::AuthFailed);
         let err = statement_error(error("SQLITE_BUSY", "database is locked"));
         assert_eq!((err.code.as_str(), err.raw_code), ("SQLITE_BUSY", Some(5)));
     }

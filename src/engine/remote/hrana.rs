@@ -3,7 +3,7 @@
 use libsql::Value;
 use libsql_hrana::proto::{self, ExecuteStreamReq, Stmt, StreamRequest, StreamResponse, StreamResult};
 
-use crate::error::{DbError, DbResult};
+use crate::error::{DbError, DbResult, ErrorCode};
 use crate::values::Params;
 
 use super::errors::statement_error;
@@ -17,7 +17,7 @@ pub fn response(result: Option<StreamResult>) -> DbResult<StreamResponse> {
 }
 
 pub fn unexpected(what: &str) -> DbError {
-    DbError::libsql("SERVER_ERROR", format!("the server's answer to a {what} is missing or of the wrong kind"))
+    DbError::libsql(ErrorCode::ServerError, format!("the server's answer to a {what} is missing or of the wrong kind"))
 }
 
 pub fn stmt_of(request: &StreamRequest) -> &Stmt {

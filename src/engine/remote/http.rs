@@ -14,7 +14,7 @@ use hyper_rustls::HttpsConnector;
 use libsql_hrana::proto::{PipelineRespBody, StreamRequest};
 use serde::Serialize;
 
-use crate::error::{redact, DbError, DbResult};
+use crate::error::{redact, DbError, DbResult, ErrorCode};
 
 use super::transport_errors::{answer_not_hrana, auth_failed, not_a_server, server_error, timed_out, unreachable};
 
@@ -73,7 +73,7 @@ impl HranaHttp {
         requests: &[&StreamRequest],
     ) -> DbResult<PipelineRespBody> {
         let body = serde_json::to_vec(&PipelineRequest { baton, requests })
-            .map_err(|err| DbError::libsql("INTERNAL", format!("could not encode a request: {err}")))?;
+            .map_err(|err| DbError::libsql(ErrorCode::Internal, format!("could not encode a request: {err}")))?;
         let base = stream_url.map(|url| url.trim_end_matches('/')).unwrap_or(&self.base_url);
         let mut request = Request::builder()
             .method(Method::POST)
@@ -125,7 +125,7 @@ impl HranaHttp {
         let stream_gone = code.as_deref().is_some_and(|code| code.starts_with("STREAM_")) || message.contains("baton");
         match (status, code.as_deref()) {
             (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _) => auth_failed(&self.base_url, &status.to_string(), &message),
-            _ if stream_gone => DbError::libsql("STREAM_EXPIRED", format!("the server no longer has this stream ({status}): {}", redact(&message))),
+            _ if stream_gone => DbError::libsql(ErrorCode::StreamExpired, format!("the server no longer has this stream ({status}): {}", redact(&message))),
             (StatusCode::NOT_FOUND, _) => not_a_server(&self.base_url),
             _ => server_error(&self.base_url, &format!("answered {status}: {}", redact(&message))),
         }

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use libsql_hrana::proto::{CloseStreamReq, ExecuteStreamReq, GetAutocommitStreamReq, SequenceStreamReq, StmtResult, StreamRequest, StreamResponse, StreamResult};
 
-use crate::error::{DbError, DbResult};
+use crate::error::{DbError, DbResult, ErrorCode};
 use crate::sql::text::ensure_single_statement;
 use crate::values::Params;
 
@@ -36,6 +36,7 @@ use hrana::{execute_plain, response, statement_of, stmt_of, unexpected, value_fr
 use transport::Transport;
 
 /// A call that may travel in one request with others (`RemoteConnection::calls`).
+#[derive(Clone)]
 pub enum Call {
     Statement { sql: String, params: Params, want_rows: bool },
     Batch(Vec<(String, Params)>),
@@ -102,13 +103,18 @@ impl RemoteConnection {
         }
     }
 
+    /// The rowid of the last insert this connection made, as SQLite's `last_insert_rowid()`.
+    pub fn last_insert_rowid(&self) -> i64 {
+        self.last_insert_rowid
+    }
+
     pub fn in_transaction(&self) -> bool {
         !matches!(self.transaction, Transaction::None)
     }
 
     pub fn begin(&mut self) -> DbResult<()> {
         if self.in_transaction() {
-            return Err(DbError::libsql("TRANSACTION_STATE", "a transaction is already open on this connection"));
+            return Err(DbError::libsql(ErrorCode::TransactionState, "a transaction is already open on this connection"));
         }
         self.transaction = Transaction::Pending;
         Ok(())
@@ -192,7 +198,7 @@ impl RemoteConnection {
                 // Every later transaction would fail on a stream left inside one.
                 self.end_on_stream(&execute_plain("ROLLBACK")).await;
                 Err(DbError::libsql(
-                    "TRANSACTION_STATE",
+                    ErrorCode::TransactionState,
                     "the script left a transaction open; it was rolled back (end it in the script, or use transaction())",
                 ))
             }
@@ -202,12 +208,12 @@ impl RemoteConnection {
 
     pub async fn commit(&mut self) -> DbResult<()> {
         match std::mem::replace(&mut self.transaction, Transaction::None) {
-            Transaction::None => Err(DbError::libsql("TRANSACTION_STATE", "no transaction is open to commit")),
+            Transaction::None => Err(DbError::libsql(ErrorCode::TransactionState, "no transaction is open to commit")),
             Transaction::Pending => Ok(()),
             Transaction::Lost(err) => Err(err),
             Transaction::Open => {
-                let answer = self.on_kept_stream(&[&execute_plain("COMMIT")]).await.map_err(|err| match err.code.as_str() {
-                    "SERVER_UNREACHABLE" | "REQUEST_TIMEOUT" => {
+                let answer = self.on_kept_stream(&[&execute_plain("COMMIT")]).await.map_err(|err| match err.code {
+                    ErrorCode::ServerUnreachable | ErrorCode::RequestTimeout => {
                         err.context("the COMMIT was sent but its outcome is unknown (check before retrying)")
                     }
                     _ => lost_stream(err),
@@ -298,7 +304,7 @@ impl RemoteConnection {
         if let Some(stream) = self.stream.take().filter(|stream| idle_limit.is_none_or(|limit| stream.last_used.elapsed() < limit)) {
             match self.transport.pipeline(stream.url.as_deref(), Some(&stream.baton), requests).await {
                 Ok(answer) => return Ok(self.keep_stream(answer)),
-                Err(err) if err.code == "STREAM_EXPIRED" => {}
+                Err(err) if err.code == ErrorCode::StreamExpired => {}
                 Err(err) => return Err(err),
             }
         }
@@ -309,12 +315,12 @@ impl RemoteConnection {
     /// `requests` on the kept stream, which must be the one the caller's transaction is on.
     async fn on_kept_stream(&mut self, requests: &[&StreamRequest]) -> DbResult<Vec<StreamResult>> {
         let Some(stream) = self.stream.take() else {
-            return Err(DbError::libsql("STREAM_EXPIRED", "the server closed the transaction's stream"));
+            return Err(DbError::libsql(ErrorCode::StreamExpired, "the server closed the transaction's stream"));
         };
         let answer = self.transport.pipeline(stream.url.as_deref(), Some(&stream.baton), requests).await?;
         let results = self.keep_stream(answer);
         if self.stream.is_none() {
-            return Err(DbError::libsql("STREAM_EXPIRED", "the server closed the transaction's stream"));
+            return Err(DbError::libsql(ErrorCode::StreamExpired, "the server closed the transaction's stream"));
         }
         Ok(results)
     }
@@ -358,10 +364,10 @@ fn execute_request(sql: &str, params: Params, want_rows: bool) -> DbResult<Strea
 /// the request on it failed. A stream the server lost becomes `TRANSACTION_EXPIRED`; any other
 /// failure keeps its own code and words.
 fn lost_stream(err: DbError) -> DbError {
-    if err.code != "STREAM_EXPIRED" {
+    if err.code != ErrorCode::StreamExpired {
         return err.context("the transaction cannot go on and was not committed");
     }
-    DbError { code: "TRANSACTION_EXPIRED".to_owned(), ..err }.context(
+    DbError { code: ErrorCode::TransactionExpired, ..err }.context(
         "the transaction was lost and rolled back by the server (its stream expired after idling past the server's \
          stream timeout, or the server restarted); nothing of it was committed",
     )

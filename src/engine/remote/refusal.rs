@@ -2,7 +2,7 @@
 //! statement, and a unique constraint that is the primary key. Costs nothing unless a statement
 //! failed.
 
-use libsql::Value;
+use libsql::{ffi, Value};
 use libsql_hrana::proto::{self, ExecuteStreamReq, Stmt, StreamRequest, StreamResponse};
 
 use crate::error::{DbError, ErrorClass};
@@ -26,7 +26,7 @@ impl RemoteConnection {
             let sql = stmt.sql.as_deref().unwrap_or_default();
             return match_parameters(&SqlPlaceholders::scan(sql), shape).err().unwrap_or(err);
         }
-        if err.code == "SQLITE_CONSTRAINT_UNIQUE" {
+        if err.raw_code == Some(ffi::SQLITE_CONSTRAINT_UNIQUE) {
             if let Some(refined) = self.primary_key_violation(&err).await {
                 return refined;
             }
@@ -50,6 +50,6 @@ impl RemoteConnection {
             _ => None,
         }).collect();
         let violated: Vec<&str> = columns.iter().map(|(_, column)| *column).collect();
-        (!key.is_empty() && key == violated).then(|| DbError::sqlite(1555, err.message.clone()))
+        (!key.is_empty() && key == violated).then(|| DbError::sqlite(ffi::SQLITE_CONSTRAINT_PRIMARYKEY, err.message.clone()))
     }
 }

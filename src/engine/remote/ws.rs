@@ -28,7 +28,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
-use crate::error::{redact, DbError, DbResult};
+use crate::error::{redact, DbError, DbResult, ErrorCode};
 
 use super::transport_errors::{answer_not_hrana, auth_failed, not_a_server, server_error, timed_out, unreachable};
 
@@ -148,7 +148,7 @@ impl HranaWs {
         let named = baton.split_once('.').and_then(|(generation, stream)| Some((generation.parse::<u64>().ok()?, stream.parse::<i32>().ok()?)));
         match (named, &self.socket) {
             (Some((generation, stream)), Some(live)) if generation == live.generation && live.stream == Some(stream) => Ok(stream),
-            _ => Err(DbError::libsql("STREAM_EXPIRED", format!("the connection to {} that held this stream is gone", self.url))),
+            _ => Err(DbError::libsql(ErrorCode::StreamExpired, format!("the connection to {} that held this stream is gone", self.url))),
         }
     }
 
@@ -294,7 +294,7 @@ impl Live {
         let request_id = self.next_request_id;
         self.next_request_id = self.next_request_id.wrapping_add(1);
         let message = serde_json::to_string(&RequestMsg { request_id, request })
-            .map_err(|err| DbError::libsql("INTERNAL", format!("could not encode a request: {err}")))?;
+            .map_err(|err| DbError::libsql(ErrorCode::Internal, format!("could not encode a request: {err}")))?;
         messages.push(message);
         Ok(())
     }
@@ -311,7 +311,7 @@ impl Response {
             Response::StoreSql(store) => StreamResponse::StoreSql(store),
             Response::CloseSql(close) => StreamResponse::CloseSql(close),
             Response::GetAutocommit(state) => StreamResponse::GetAutocommit(state),
-            Response::OpenStream {} => return Err(DbError::libsql("SERVER_ERROR", "the server answered a request with open_stream")),
+            Response::OpenStream {} => return Err(DbError::libsql(ErrorCode::ServerError, "the server answered a request with open_stream")),
         })
     }
 }
@@ -320,7 +320,7 @@ impl Response {
 /// answers some requests it refuses outright by dropping the socket, without a word.
 fn connection_lost(url: &str, cause: &str) -> DbError {
     DbError::libsql(
-        "SERVER_UNREACHABLE",
+        ErrorCode::ServerUnreachable,
         redact(&format!(
             "lost the connection to the libSQL server at {url} during a request ({cause}): the server went away, or refused the \
              request by closing the socket, as sqld does over WebSocket for a write with a read-only token or for text that is \

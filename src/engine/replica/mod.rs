@@ -1,0 +1,210 @@
+//! Embedded replicas: a file kept in step with a primary server, read locally, written on the
+//! primary.
+//!
+//! Writes travel exactly as a server connection's do: through our Hrana client
+//! (`remote/`), on a kept stream, calls made together in one request, a transaction's BEGIN
+//! with its first statement — over HTTP or WebSocket as `syncUrl` says. The file is brought up
+//! to date by the `libsql` crate's frame replication (`copy.rs`).
+//!
+//! Read-your-writes: a read that could miss a write this connection made goes to the primary
+//! instead of the file, until a sync has brought the write in (`catch_up.rs` counts both). The
+//! replica's task starts that sync, in the background, once its calls pause
+//! (`executor/serial.rs`), so a burst of writes and the reads among them cost the primary's
+//! round trips only, and once the burst is over reads are local again; close() syncs what is
+//! left, so the file keeps the writes made through it. A read the primary cannot be reached
+//! for is answered from the file: the replica keeps serving what it has while the server is
+//! away, and syncs only once the primary answers again (a sync of an unreachable server
+//! retries its handshake for seconds).
+
+mod catch_up;
+mod copy;
+
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+
+use crate::error::{DbResult, ErrorCode};
+use crate::options::OpenOptions;
+use crate::sql::text::reads_only;
+use crate::values::Params;
+
+use super::remote::{Call, CallResult, RemoteConnection};
+use super::StatementResult;
+pub use catch_up::CatchUp;
+use copy::ReplicaCopy;
+
+pub struct ReplicaConnection {
+    primary: RemoteConnection,
+    copy: ReplicaCopy,
+    catch_up: Arc<CatchUp>,
+    /// The sync started when the calls paused: whether it brought the file up to date.
+    background_sync: Option<JoinHandle<bool>>,
+    /// The primary's last answer was that it could not be reached.
+    primary_unreachable: bool,
+}
+
+/// Where a catch-up stands after `ReplicaConnection::catch_up_in_background`.
+pub enum CatchUpState {
+    /// A sync is running (or was just started), or there is nothing to do.
+    Going,
+    /// The last sync failed, or the primary is unreachable: try again later.
+    Failing,
+}
+
+impl ReplicaConnection {
+    pub async fn open(options: &OpenOptions, path: &std::path::Path, sync_url: &str, primary_url: &str) -> DbResult<ReplicaConnection> {
+        let primary = RemoteConnection::new(primary_url, options.auth_token.as_deref(), options.request_timeout, options.busy_timeout)?;
+        let copy = ReplicaCopy::open(options, path, sync_url).await?;
+        Ok(ReplicaConnection {
+            primary,
+            copy,
+            catch_up: Arc::new(CatchUp::new(options.read_your_writes)),
+            background_sync: None,
+            primary_unreachable: false,
+        })
+    }
+
+    /// What the JS thread's reader asks before answering a read from the file.
+    pub fn catch_up(&self) -> Arc<CatchUp> {
+        Arc::clone(&self.catch_up)
+    }
+
+    pub fn in_transaction(&self) -> bool {
+        self.primary.in_transaction()
+    }
+
+    /// Whether the file lacks writes made here, with no transaction in the way of a sync.
+    pub fn file_lags(&self) -> bool {
+        !self.catch_up.file_is_current() && !self.in_transaction()
+    }
+
+    pub fn begin(&mut self) -> DbResult<()> {
+        self.catch_up.write_sent();
+        self.primary.begin()
+    }
+
+    pub async fn statement(&mut self, sql: &str, params: Params, want_rows: bool) -> DbResult<StatementResult> {
+        let results = self.calls(vec![Call::Statement { sql: sql.to_owned(), params, want_rows }]).await;
+        match results.into_iter().next().expect("one result per call") {
+            Ok(CallResult::Statement(result)) => Ok(result),
+            Ok(CallResult::Batch(_)) => unreachable!("a statement's result is a statement's"),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Calls made together: reads the file may answer are answered there; otherwise all go to
+    /// the primary in one request, as on a server.
+    pub async fn calls(&mut self, calls: Vec<Call>) -> Vec<DbResult<CallResult>> {
+        let outside_transaction = !self.in_transaction();
+        let all_read = outside_transaction && calls.iter().all(|call| matches!(call, Call::Statement { sql, .. } if reads_only(sql)));
+        if all_read && self.catch_up.file_serves_reads() {
+            return self.read_file(calls).await;
+        }
+        if !all_read {
+            self.catch_up.write_sent();
+        }
+        let copies = all_read.then(|| calls.clone());
+        let results = self.primary.calls(calls).await;
+        self.primary_unreachable = results.iter().any(|result| matches!(result, Err(err) if err.code == ErrorCode::ServerUnreachable));
+        match copies {
+            // Reads the primary cannot be reached for: the file has the best answer left.
+            Some(calls) if self.primary_unreachable => {
+                self.read_file(calls).await
+            }
+            _ => results,
+        }
+    }
+
+    async fn read_file(&mut self, calls: Vec<Call>) -> Vec<DbResult<CallResult>> {
+        let mut results = Vec::with_capacity(calls.len());
+        for call in calls {
+            let Call::Statement { sql, params, want_rows } = call else { unreachable!("only statements are read from the file") };
+            results.push(self.copy.read(&sql, params).await.map(|mut result| {
+                if !want_rows {
+                    result.rows = Default::default();
+                }
+                result.last_insert_rowid = self.primary.last_insert_rowid();
+                CallResult::Statement(result)
+            }));
+        }
+        results
+    }
+
+    pub async fn batch(&mut self, statements: Vec<(String, Params)>) -> DbResult<Vec<StatementResult>> {
+        self.catch_up.write_sent();
+        let outcome = self.primary.batch(statements).await;
+        self.observe(outcome)
+    }
+
+    pub async fn exec(&mut self, script: &str) -> DbResult<()> {
+        self.catch_up.write_sent();
+        let outcome = self.primary.exec(script).await;
+        self.observe(outcome)
+    }
+
+    pub async fn commit(&mut self) -> DbResult<()> {
+        let outcome = self.primary.commit().await;
+        self.observe(outcome)
+    }
+
+    fn observe<T>(&mut self, outcome: DbResult<T>) -> DbResult<T> {
+        self.primary_unreachable = matches!(&outcome, Err(err) if err.code == ErrorCode::ServerUnreachable);
+        outcome
+    }
+
+    pub async fn rollback(&mut self) {
+        self.primary.rollback().await
+    }
+
+    /// Pulls the primary's new frames into the file now: `(frame_no, frames_synced)`.
+    pub async fn sync(&mut self) -> DbResult<(Option<u64>, u64)> {
+        let mark = self.catch_up.sync_starts();
+        let synced = self.copy.sync().await?;
+        self.catch_up.synced(mark);
+        self.primary_unreachable = false;
+        Ok(synced)
+    }
+
+    /// Starts a sync in the background when the file lags (and none is running), so the calls
+    /// made meanwhile do not wait for it. Called between calls: no write is in flight, so the
+    /// sync covers every write sent so far.
+    pub fn catch_up_in_background(&mut self) -> CatchUpState {
+        let mut state = CatchUpState::Going;
+        if let Some(running) = &self.background_sync {
+            if !running.is_finished() {
+                return CatchUpState::Going;
+            }
+            let finished = self.background_sync.take().expect("a finished sync");
+            // Finished: its result is there at once.
+            if !futures::FutureExt::now_or_never(finished).is_some_and(|synced| synced.unwrap_or(false)) {
+                state = CatchUpState::Failing;
+            }
+        }
+        if self.primary_unreachable {
+            return CatchUpState::Failing;
+        }
+        if self.file_lags() {
+            let (mark, catch_up, sync) = (self.catch_up.sync_starts(), Arc::clone(&self.catch_up), self.copy.sync());
+            self.background_sync = Some(tokio::spawn(async move {
+                let synced = sync.await.is_ok();
+                if synced {
+                    catch_up.synced(mark);
+                }
+                synced
+            }));
+        }
+        state
+    }
+
+    /// Syncs what the file still lacks (unless the primary is known to be away), so the file
+    /// keeps the writes made through it, and lets the server go of the kept stream.
+    pub async fn close(&mut self) {
+        if let Some(running) = self.background_sync.take() {
+            running.abort();
+        }
+        if self.file_lags() && !self.primary_unreachable {
+            let _ = self.sync().await;
+        }
+        self.primary.close().await
+    }
+}
