@@ -34,6 +34,8 @@ interface Cell {
   p90Ms?: number;
   p99Ms?: number;
   roundTripsPerTurn?: number;
+  /** Round trips in the pause after a latency cell's turns (an embedded replica syncs then). */
+  pauseRoundTrips?: number;
   /** Connections still open at the latency proxy after the adapter closed (latency-concurrency). */
   openAfterClose?: number;
 }
@@ -124,9 +126,10 @@ test(withSqld ? 'the remote sections measure over sqld' : 'without a sqld the ov
   expect(remote.sqld.version).toMatch(/^sqld \d+\.\d+/);
   expect(report).toContain(`- sqld: ${remote.sqld.version}`);
   const count = (suite: Cell['suite']) => remote.cells.filter((c) => c.suite === suite).length;
-  // Workloads a–e × 4 peers (ours and the client, each over http and ws); 5 Flue adapters over the
-  // server; a and d on a replica and a file; 5 through the proxy.
-  expect([count('remote'), count('remote-flue'), count('replica'), count('latency')]).toEqual([20, 5, 4, 5]);
+  // Workloads a–e × 4 peers (ours and the client, each over http and ws); 6 Flue adapters over the
+  // server (4, and a replica with an http and a ws syncUrl); a and d on a replica and a file; 6
+  // through the proxy.
+  expect([count('remote'), count('remote-flue'), count('replica'), count('latency')]).toEqual([20, 6, 4, 6]);
   // Loopback: flue-libsql over http and ws, our stores over the client's http and ws.
   expect(served).toHaveLength(4);
   // Through the proxy: the same four adapters at each number of conversations.
@@ -149,4 +152,10 @@ test(withSqld ? 'the remote sections measure over sqld' : 'without a sqld the ov
     expect(report).toContain(heading);
   }
   expect(report).toContain(`### Flue turns at ${rtt} ms round-trip time`);
+  // The replica's writes sync its file once the turns pause, and only then.
+  for (const cell of remote.cells.filter((c) => c.suite === 'latency')) {
+    if (cell.peer.includes('replica')) expect(cell.pauseRoundTrips, cell.peer).toBeGreaterThan(0);
+    else expect(cell.pauseRoundTrips, cell.peer).toBe(0);
+  }
+  expect(report).toContain('| replica: round trips per Flue turn |');
 });
