@@ -5,6 +5,7 @@
 //
 // 1. every suite under the repo's Node 22 (`node_modules/node`) and @flue/runtime 2.1.0;
 // 2. with a libSQL server, the remote suites again over Hrana on WebSocket (`WEBSOCKET_FILES`);
+//    and the server suites over TLS, behind a terminator whose CA is in NODE_EXTRA_CA_CERTS (`TLS_FILES`);
 // 3. the Flue-facing suites (Flue's three contract suites, the Flue agent restart test and the
 //    runtime-identity check) on @flue/runtime 2.0.3, the oldest the peer range admits
 //    (scripts/vitest.flue-2.0.config.ts);
@@ -20,6 +21,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sqldBinary } from './sqld-binary.mjs';
+import { issueCertificate, makeCertificateAuthority } from './test-certificates.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CACHE = join(ROOT, 'node_modules', '.cache', 'flue-libsql-tests');
@@ -49,6 +51,19 @@ const WEBSOCKET_FILES = [
   '__test__/remote-lanes.test.ts',
   '__test__/replica-writes.test.ts',
   '__test__/flue-agent.test.ts',
+];
+/**
+ * The TLS pass: the servers sit behind a TLS terminator with a certificate from a CA made for
+ * the run (scripts/test-certificates.mjs), trusted the way a Node user trusts one:
+ * NODE_EXTRA_CA_CERTS. The runner's server kinds (`https://` and `wss://`), Flue's contract
+ * suites, the agent restart and a replica syncing over `https://`. Trust and TLS failures have
+ * a suite of their own in the first run (__test__/remote-tls.test.ts).
+ */
+const TLS_FILES = [
+  '__test__/runner-',
+  '__test__/stores-contract.test.ts',
+  '__test__/flue-agent.test.ts',
+  '__test__/replica-writes.test.ts',
 ];
 /** What runs on the oldest @flue/runtime the peer range admits. */
 const FLUE_2_0_FILES = ['__test__/flue-runtime-version.test.ts', '__test__/stores-contract.test.ts', '__test__/stores-one-request.test.ts', '__test__/flue-agent.test.ts'];
@@ -137,6 +152,14 @@ if (userArgs.length > 0) {
 } else {
   if (process.env.FLUE_LIBSQL_SQLD || process.env.FLUE_LIBSQL_TEST_URL) {
     runs.push(vitestRun('node 22 ws', `Node ${node22Version}, remote suites over WebSocket`, NODE22, WEBSOCKET_FILES, { FLUE_LIBSQL_TEST_TRANSPORT: 'ws' }));
+    const tlsDir = join(CACHE, 'tls');
+    rmSync(tlsDir, { recursive: true, force: true });
+    const ca = makeCertificateAuthority(tlsDir, 'test-ca');
+    issueCertificate(ca, tlsDir, 'server', ['127.0.0.1', 'localhost']);
+    runs.push(vitestRun('node 22 tls', `Node ${node22Version}, server suites over TLS (https://, wss://; the CA in NODE_EXTRA_CA_CERTS)`, NODE22, TLS_FILES, {
+      FLUE_LIBSQL_TEST_TLS_DIR: tlsDir,
+      NODE_EXTRA_CA_CERTS: ca.certPath,
+    }));
   } else {
     skippedRuns.push('the remote suites over WebSocket: no libSQL server (FLUE_LIBSQL_SQLD and FLUE_LIBSQL_TEST_URL are not set)');
   }

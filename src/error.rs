@@ -35,6 +35,8 @@ pub enum ErrorCode {
     MigrationState,
     FlueFormatVersion,
     ServerUnreachable,
+    /// A TLS handshake failed (untrusted or mismatched certificate, a port without TLS).
+    TlsFailed,
     RequestTimeout,
     AuthFailed,
     ServerError,
@@ -56,7 +58,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code of the runner's own, in the order docs/api.md lists them.
-    pub const RUNNER: [ErrorCode; 21] = [
+    pub const RUNNER: [ErrorCode; 22] = [
         ErrorCode::ClientClosed,
         ErrorCode::TransactionState,
         ErrorCode::TransactionClosed,
@@ -66,6 +68,7 @@ impl ErrorCode {
         ErrorCode::MigrationState,
         ErrorCode::FlueFormatVersion,
         ErrorCode::ServerUnreachable,
+        ErrorCode::TlsFailed,
         ErrorCode::RequestTimeout,
         ErrorCode::AuthFailed,
         ErrorCode::ServerError,
@@ -92,6 +95,7 @@ impl ErrorCode {
             ErrorCode::MigrationState => "MIGRATION_STATE",
             ErrorCode::FlueFormatVersion => "FLUE_FORMAT_VERSION",
             ErrorCode::ServerUnreachable => "SERVER_UNREACHABLE",
+            ErrorCode::TlsFailed => "TLS_FAILED",
             ErrorCode::RequestTimeout => "REQUEST_TIMEOUT",
             ErrorCode::AuthFailed => "AUTH_FAILED",
             ErrorCode::ServerError => "SERVER_ERROR",

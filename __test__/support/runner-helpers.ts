@@ -203,10 +203,11 @@ export interface ChildResult {
 export function runNodeChild(
   scriptPath: string,
   args: string[] = [],
-  options: { nodeFlags?: string[]; onStdoutLine?: (line: string, child: ReturnType<typeof spawn>) => void } = {},
+  options: { nodeFlags?: string[]; env?: NodeJS.ProcessEnv; onStdoutLine?: (line: string, child: ReturnType<typeof spawn>) => void } = {},
 ): { child: ReturnType<typeof spawn>; done: Promise<ChildResult> } {
   const child = spawn(process.execPath, [...(options.nodeFlags ?? []), scriptPath, ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
+    env: options.env ?? process.env,
   });
   let stdout = '';
   let stderr = '';

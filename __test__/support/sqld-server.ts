@@ -12,6 +12,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { startTlsTerminator } from './tls-terminator.js';
 
 const HEALTH_TIMEOUT_MS = 20_000;
 const RESTART_RETRY_MS = 5_000; // the old listener's port may take a moment to come free
@@ -26,12 +27,21 @@ export { sqldBinary };
  */
 export const TEST_TRANSPORT: 'http' | 'ws' = process.env.FLUE_LIBSQL_TEST_TRANSPORT === 'ws' ? 'ws' : 'http';
 
+/**
+ * With `FLUE_LIBSQL_TEST_TLS_DIR` (the test command's TLS pass), every server started here sits
+ * behind a TLS terminator (support/tls-terminator.ts) serving that folder's `server.pem`, and
+ * hands out `https://` / `wss://` urls; the pass's processes trust its CA through
+ * NODE_EXTRA_CA_CERTS, as a Node user trusts a private CA.
+ */
+export const TEST_TLS_DIR: string | undefined = process.env.FLUE_LIBSQL_TEST_TLS_DIR || undefined;
+
 export interface SqldTokens { readWrite: string; readOnly: string; expired: string; /** signed by a different key */ foreign: string }
 
 export interface SqldServer {
   /**
    * The url clients are given: `http://127.0.0.1:PORT`, or `ws://…` when the tests run over
-   * WebSocket (FLUE_LIBSQL_TEST_TRANSPORT=ws, see `TEST_TRANSPORT`).
+   * WebSocket (FLUE_LIBSQL_TEST_TRANSPORT=ws, see `TEST_TRANSPORT`); `https://` / `wss://` on
+   * the TLS terminator's port in the TLS pass (`TEST_TLS_DIR`).
    */
   url: string;
   /** `http://127.0.0.1:PORT` whatever the transport (health checks, proxies of plain HTTP). */
@@ -205,8 +215,12 @@ export async function startSqld(options: { auth?: boolean; binary?: string } = {
   }
 
   const httpUrl = `http://127.0.0.1:${port}`;
+  const terminator = TEST_TLS_DIR
+    ? await startTlsTerminator(port, { certPath: join(TEST_TLS_DIR, 'server.pem'), keyPath: join(TEST_TLS_DIR, 'server-key.pem') })
+    : undefined;
+  const [scheme, clientPort] = terminator ? [TEST_TRANSPORT === 'ws' ? 'wss' : 'https', terminator.port] : [TEST_TRANSPORT, port];
   const server: SqldServer = {
-    url: TEST_TRANSPORT === 'ws' ? `ws://127.0.0.1:${port}` : httpUrl,
+    url: `${scheme}://127.0.0.1:${clientPort}`,
     httpUrl,
     port,
     dbPath: join(dir, 'data.sqld'),
@@ -232,7 +246,7 @@ export async function startSqld(options: { auth?: boolean; binary?: string } = {
       await allThreadsStopped(pid);
     },
     resume() { if (running(entry.launch)) process.kill(entry.launch.child.pid!, 'SIGCONT'); },
-    async dispose() { await stop(); await cleanup(); },
+    async dispose() { await terminator?.close(); await stop(); await cleanup(); },
   };
   entry.server = server;
   return server;

@@ -32,7 +32,10 @@ impl<A: Default> Connection<A> {
             }
             Target::Replica { path, sync_url, primary_url } => {
                 ensure_parent_dir(path)?;
-                let replica = ReplicaConnection::open(options, path, sync_url, primary_url).await;
+                // Boxed: the replica's opening (the `libsql` crate's builder and first sync, raced
+                // with a request of ours) is a large future, and every caller's future would
+                // carry its size — on the JS thread's stack, where `open()` creates it.
+                let replica = Box::pin(ReplicaConnection::open(options, path, sync_url, primary_url)).await;
                 Backend::Replica(replica.map_err(|err| err.context(&format!("could not open {}", describe(&options.target))))?)
             }
         };

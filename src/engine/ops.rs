@@ -168,3 +168,34 @@ enum Kind {
     Execute,
     Batch,
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::options::{OpenOptions, OptionValue};
+
+    use super::{Connection, Op};
+
+    /// Futures the JS thread creates on its own stack — `open()`'s (`api/database.rs`), and an
+    /// inline operation's (`executor/inline.rs` polls it where it is) — stay small: V8 checks the
+    /// native stack against its limit, so a future of hundreds of kB there made the next call
+    /// into JS after an AsyncLocalStorage hook fail with "Maximum call stack size exceeded", or
+    /// crash the process.
+    #[test]
+    fn the_js_threads_futures_are_small() {
+        const LIMIT: usize = 16 * 1024;
+        let options = |url: &str| OpenOptions::parse(vec![("url".into(), OptionValue::Str(url.into()))]).unwrap();
+        let replica = OpenOptions::parse(vec![
+            ("url".into(), OptionValue::Str("file:/nonexistent/replica.db".into())),
+            ("syncUrl".into(), OptionValue::Str("https://example.invalid".into())),
+        ])
+        .unwrap();
+        for opening in [options(":memory:"), options("https://example.invalid"), replica] {
+            let future = Connection::<()>::open(&opening);
+            assert!(std::mem::size_of_val(&future) < LIMIT, "open(): {} bytes", std::mem::size_of_val(&future));
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let mut connection = runtime.block_on(Connection::<()>::open(&options(":memory:"))).unwrap();
+        let running = connection.run(Op::Query { sql: "SELECT 1".into(), params: crate::values::Params::None });
+        assert!(std::mem::size_of_val(&running) < LIMIT, "run(): {} bytes", std::mem::size_of_val(&running));
+    }
+}

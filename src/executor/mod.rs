@@ -220,3 +220,4 @@ pub fn panic_error(panic: Box<dyn std::any::Any + Send>) -> DbError {
         .unwrap_or_else(|| "unknown panic".into());
     DbError::libsql(ErrorCode::Internal, format!("internal error in flue-libsql (please report): {what}"))
 }
+

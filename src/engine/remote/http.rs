@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::error::{redact, DbError, DbResult, ErrorCode};
 
+use super::tls::{client_config, tls_failure};
 use super::transport_errors::{answer_not_hrana, auth_failed, not_a_server, server_error, timed_out, unreachable};
 
 /// Hrana's pipeline request, borrowing what it sends: the caller keeps its requests to explain
@@ -53,12 +54,8 @@ impl HranaHttp {
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(timeout));
-        let tls = hyper_rustls::HttpsConnectorBuilder::new();
-        // The system's certificates where there are any (a corporate CA), else Mozilla's.
-        let tls = match tls.with_native_roots() {
-            Ok(with_roots) => with_roots,
-            Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots(),
-        };
+        // Trust as Node users set it up (tls.rs).
+        let tls = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config((*client_config()).clone());
         let connector = tls.https_or_http().enable_http1().wrap_connector(http);
         let client = Client::builder().pool_idle_timeout(Duration::from_secs(30)).build(connector);
         Ok(HranaHttp { client, base_url: base_url.trim_end_matches('/').to_owned(), authorization, timeout })
@@ -99,6 +96,9 @@ impl HranaHttp {
     }
 
     fn transport_error(&self, err: &hyper::Error) -> DbError {
+        if let Some(failed) = tls_failure(&self.base_url, err) {
+            return failed;
+        }
         // The chain of causes, each said once (hyper's messages often repeat their source's).
         let mut cause = err.to_string();
         let mut source = std::error::Error::source(err);
@@ -108,6 +108,10 @@ impl HranaHttp {
                 cause = format!("{cause}: {text}");
             }
             source = inner.source();
+        }
+        if err.is_incomplete_message() && self.base_url.starts_with("http://") {
+            // What a TLS port does with plain HTTP it cannot read.
+            cause.push_str(" (if the server's port speaks TLS, use https:// or libsql://)");
         }
         unreachable(&self.base_url, &cause)
     }

@@ -19,6 +19,7 @@ mod group;
 mod hrana;
 mod http;
 mod refusal;
+pub mod tls;
 mod transport;
 mod transport_errors;
 mod ws;
@@ -185,6 +186,12 @@ impl RemoteConnection {
     }
 
     /// Runs a script of statements without parameters.
+    /// One request that only asks the stream's state: proves the server can be reached (and
+    /// its TLS trusted), and opens the stream later calls keep.
+    pub async fn reach(&mut self) -> DbResult<()> {
+        self.outside_transaction(&[&StreamRequest::GetAutocommit(GetAutocommitStreamReq {})]).await.map(|_| ())
+    }
+
     pub async fn exec(&mut self, script: &str) -> DbResult<()> {
         let sequence = StreamRequest::Sequence(SequenceStreamReq { sql: Some(script.to_owned()), sql_id: None, replication_index: None });
         if self.in_transaction() {

@@ -11,7 +11,6 @@
 //! answer; a socket whose exchange failed is dropped, so a late answer never meets a new
 //! request. The token travels in the hello message only and never reaches a message of ours.
 
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures::{FutureExt, SinkExt, StreamExt};
@@ -30,6 +29,7 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::error::{redact, DbError, DbResult, ErrorCode};
 
+use super::tls::{client_config, tls_failed, tls_failure};
 use super::transport_errors::{answer_not_hrana, auth_failed, not_a_server, server_error, timed_out, unreachable};
 
 const SUBPROTOCOL: &str = "hrana3";
@@ -278,7 +278,8 @@ impl HranaWs {
                     StatusCode::NOT_FOUND => not_a_server(&self.url),
                     status => server_error(&self.url, &format!("answered {status} to a WebSocket upgrade")),
                 },
-                err => unreachable(&self.url, &err.to_string()),
+                WsError::Tls(tokio_tungstenite::tungstenite::error::TlsError::Rustls(err)) => tls_failed(&self.url, &err),
+                err => tls_failure(&self.url, &err).unwrap_or_else(|| unreachable(&self.url, &err.to_string())),
             })?;
         let chosen = response.headers().get("Sec-WebSocket-Protocol").and_then(|value| value.to_str().ok());
         if chosen != Some(SUBPROTOCOL) {
@@ -329,19 +330,7 @@ fn connection_lost(url: &str, cause: &str) -> DbError {
     )
 }
 
-/// TLS for `wss://`, as for `https://`: the system's certificates where there are any (a
-/// corporate CA), else Mozilla's. Read once per process.
+/// TLS for `wss://`, as for `https://` (tls.rs).
 fn tls_connector() -> Connector {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        let mut roots = rustls::RootCertStore::empty();
-        if let Ok(certificates) = rustls_native_certs::load_native_certs() {
-            roots.add_parsable_certificates(certificates);
-        }
-        if roots.is_empty() {
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        }
-        Arc::new(rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth())
-    });
-    Connector::Rustls(config.clone())
+    Connector::Rustls(client_config())
 }

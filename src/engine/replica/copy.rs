@@ -16,6 +16,7 @@ use crate::sql::params::{match_parameters, Placeholders, SqlPlaceholders};
 use crate::sql::text::ensure_single_statement;
 use crate::values::Params;
 
+use super::super::remote::tls::https_connector;
 use super::super::{Rows, StatementResult};
 
 pub(super) struct ReplicaCopy {
@@ -110,7 +111,11 @@ async fn build(options: &OpenOptions, path: &Path, sync_url: &str) -> libsql::Re
     // server is down. The crate's own read-your-writes belongs to writes it delegates; ours go
     // to the primary through our client (`mod.rs`).
     let token = options.auth_token.clone().unwrap_or_default();
-    let mut builder = Builder::new_remote_replica(path, sync_url.to_owned(), token).sync_protocol(libsql::SyncProtocol::V1).read_your_writes(false);
+    let mut builder = Builder::new_remote_replica(path, sync_url.to_owned(), token)
+        .sync_protocol(libsql::SyncProtocol::V1)
+        .read_your_writes(false)
+        // Trusting what the primary's writes trust (remote/tls.rs).
+        .connector(https_connector());
     if let Some(interval) = options.sync_interval {
         builder = builder.sync_interval(interval.max(Duration::from_millis(100)));
     }

@@ -19,6 +19,8 @@
 mod catch_up;
 mod copy;
 
+use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
 
 use tokio::task::JoinHandle;
@@ -41,6 +43,8 @@ pub struct ReplicaConnection {
     background_sync: Option<JoinHandle<bool>>,
     /// The primary's last answer was that it could not be reached.
     primary_unreachable: bool,
+    /// The primary's url is `https://`, `wss://` or `libsql://` (`naming_tls_failures`).
+    speaks_tls: bool,
 }
 
 /// Where a catch-up stands after `ReplicaConnection::catch_up_in_background`.
@@ -53,10 +57,12 @@ pub enum CatchUpState {
 
 impl ReplicaConnection {
     pub async fn open(options: &OpenOptions, path: &std::path::Path, sync_url: &str, primary_url: &str) -> DbResult<ReplicaConnection> {
-        let primary = RemoteConnection::new(primary_url, options.auth_token.as_deref(), options.request_timeout, options.busy_timeout)?;
-        let copy = ReplicaCopy::open(options, path, sync_url).await?;
+        let mut primary = RemoteConnection::new(primary_url, options.auth_token.as_deref(), options.request_timeout, options.busy_timeout)?;
+        let speaks_tls = !(primary_url.starts_with("http://") || primary_url.starts_with("ws://"));
+        let copy = naming_tls_failures(&mut primary, speaks_tls, ReplicaCopy::open(options, path, sync_url)).await?;
         Ok(ReplicaConnection {
             primary,
+            speaks_tls,
             copy,
             catch_up: Arc::new(CatchUp::new(options.read_your_writes)),
             background_sync: None,
@@ -159,7 +165,7 @@ impl ReplicaConnection {
     /// Pulls the primary's new frames into the file now: `(frame_no, frames_synced)`.
     pub async fn sync(&mut self) -> DbResult<(Option<u64>, u64)> {
         let mark = self.catch_up.sync_starts();
-        let synced = self.copy.sync().await?;
+        let synced = naming_tls_failures(&mut self.primary, self.speaks_tls, self.copy.sync()).await?;
         self.catch_up.synced(mark);
         self.primary_unreachable = false;
         Ok(synced)
@@ -206,5 +212,27 @@ impl ReplicaConnection {
             let _ = self.sync().await;
         }
         self.primary.close().await
+    }
+}
+
+/// Runs `replication` (an open's first sync, or a sync) beside one request of our own client to
+/// a primary that speaks TLS. A certificate the replication cannot accept shows there only as
+/// handshake retries and then a timeout that names neither TLS nor the certificate; our client
+/// names the failure (`TLS_FAILED`) at once, and the sync is then abandoned. Otherwise both
+/// finish (the request opened the stream the replica's writes keep).
+async fn naming_tls_failures<T>(primary: &mut RemoteConnection, speaks_tls: bool, replication: impl Future<Output = DbResult<T>>) -> DbResult<T> {
+    if !speaks_tls {
+        return replication.await;
+    }
+    let (mut replication, mut reach) = (pin!(replication), pin!(primary.reach()));
+    tokio::select! {
+        replicated = &mut replication => {
+            let _ = reach.await;
+            replicated
+        }
+        reached = &mut reach => match reached {
+            Err(err) if err.code == ErrorCode::TlsFailed => Err(err),
+            _ => replication.await,
+        },
     }
 }
