@@ -192,10 +192,11 @@ describe.skipIf(OWN_SERVER_SKIP_REASON !== undefined)(`server url forms on one s
     expect(rows.map((row) => row.form)).toContain(form);
   });
 
-  it('libsql:// without tls=0 speaks TLS, so a plain-HTTP server is unreachable, and the error says so', async () => {
+  it('libsql:// without tls=0 speaks TLS, so a plain-HTTP server fails the handshake: TLS_FAILED, and the error says so', async () => {
     const db = await opened({ url: `libsql://127.0.0.1:${server.port}`, requestTimeout: 5000 });
     const error = await rejectionOf(db.query('SELECT 1'));
-    expect((error as { code?: string }).code).toBe('SERVER_UNREACHABLE');
+    expect((error as { code?: string }).code).toBe('TLS_FAILED');
     expect(error.message).toContain(`https://127.0.0.1:${server.port}`);
+    expect(error.message).toContain('did not answer in TLS');
   });
 });

@@ -243,6 +243,13 @@ impl Pool {
         let done = self.done.clone();
         let schema = self.schema;
         let changed_schema = duty == Duty::Writer && self.readers.opened > 0 && changes_schema(&job);
+        if changed_schema {
+            // Now as well as when it has ended: its reply reaches the caller before this task
+            // hears that it ended, and a read called right after it must not find an idle
+            // reader still on a stream from before (sqld answers `SELECT *` there with the
+            // columns it had).
+            self.schema_changed();
+        }
         tokio::spawn(async move {
             let started = Instant::now();
             let transaction = job.transaction();
