@@ -27,8 +27,6 @@ import {
 import { freshRemote, OWN_SERVER_SKIP_REASON, REMOTE_SKIP_REASON, skipSuffix, type RemoteDatabase } from './support/remote-target.js';
 import { startSqld, stopAllSqld, type SqldServer } from './support/sqld-server.js';
 
-/** `requestTimeout` is parsed by the native layer (src/options.rs) but not (yet) in the TS `OpenOptions`. */
-type ReplicaOptions = OpenOptions & { requestTimeout?: number };
 
 const ownServer = describe.skipIf(OWN_SERVER_SKIP_REASON !== undefined);
 const ownSuffix = skipSuffix(OWN_SERVER_SKIP_REASON);
@@ -60,10 +58,10 @@ async function server(): Promise<SqldServer> {
   cleanups.push(() => started.resume());
   return started;
 }
-async function opened(options: ReplicaOptions): Promise<Database> {
+async function opened(options: OpenOptions): Promise<Database> {
   return later(await open(options), (db) => db.close());
 }
-function replicaOptions(file: string, primary: SqldServer, extra: Partial<ReplicaOptions> = {}): ReplicaOptions {
+function replicaOptions(file: string, primary: SqldServer, extra: Partial<OpenOptions> = {}): OpenOptions {
   return { url: `file:${file}`, syncUrl: primary.url, ...extra };
 }
 /** A plain remote connection to the server, to see what the primary really holds. */
@@ -220,7 +218,7 @@ ownServer(`replica writes${ownSuffix}`, () => {
   });
 
   /** A fresh table on the primary, and a synced replica of it in a new file. */
-  async function setup(extra: Partial<ReplicaOptions> = {}): Promise<{ table: string; replica: Database; dir: TempDir }> {
+  async function setup(extra: Partial<OpenOptions> = {}): Promise<{ table: string; replica: Database; dir: TempDir }> {
     const table = `t_${randomUUID().replaceAll('-', '').slice(0, 10)}`;
     await writer.exec(`CREATE TABLE ${table}(id INTEGER PRIMARY KEY, v TEXT UNIQUE)`);
     const dir = await tempDir();

@@ -1,6 +1,6 @@
 /**
  * Group commit: statements called in the same turn share one transaction and one commit, and
- * still end exactly as each would have on its own (src: lib/database.ts, "group commit").
+ * still end exactly as each would have on its own (src: lib/database/group-commit.ts).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { expectLibsqlError, LOCAL_KINDS, openTarget, type Database, type TestDatabase } from './support/runner-helpers.js';

@@ -20,7 +20,7 @@ use crate::values::Params;
 
 use super::local::{local_statement, run_local, LocalConnection, RowSink, StatementCache};
 use super::remote::RemoteConnection;
-use super::replica::{CatchUp, CatchUpState, ReplicaConnection};
+use super::replica::{CatchUp, ReplicaConnection};
 use super::StatementResult;
 
 pub struct Connection<A> {
@@ -238,24 +238,19 @@ impl<A: Default> Connection<A> {
         }
     }
 
-    /// An embedded replica's file lacks writes made here, and no transaction is open
-    /// (`executor/serial.rs` then syncs it once the calls pause).
-    pub fn file_lags(&self) -> bool {
-        matches!(&self.backend, Backend::Replica(conn) if conn.file_lags())
-    }
-
-    /// An embedded replica whose file lags starts a sync in the background (`replica/`).
-    pub fn catch_up_in_background(&mut self) -> CatchUpState {
+    /// An embedded replica starts a sync of its file in the background when one is due
+    /// (`replica/`); how long until it should be asked again (`None`: not before the next call).
+    pub fn catch_up(&mut self) -> Option<std::time::Duration> {
         match &mut self.backend {
-            Backend::Replica(conn) => conn.catch_up_in_background(),
-            _ => CatchUpState::Going,
+            Backend::Replica(conn) => conn.catch_up(),
+            _ => None,
         }
     }
 
     /// An embedded replica's account of its file's lag, for the JS thread's reader.
-    pub fn catch_up(&self) -> Option<std::sync::Arc<CatchUp>> {
+    pub fn file_lag(&self) -> Option<std::sync::Arc<CatchUp>> {
         match &self.backend {
-            Backend::Replica(conn) => Some(conn.catch_up()),
+            Backend::Replica(conn) => Some(conn.file_lag()),
             _ => None,
         }
     }

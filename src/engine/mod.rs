@@ -16,7 +16,7 @@ mod replica;
 use libsql::Value;
 
 pub use connection::Connection;
-pub use replica::{CatchUp, CatchUpState};
+pub use replica::CatchUp;
 pub use local::{CachedStatement, RowSink, Running};
 pub use migrate::{flue_migrations, ForeignMigration, Migration, Step, FLUE_FORMAT_VERSION, MIGRATIONS_TABLE};
 pub use ops::{Op, Output};

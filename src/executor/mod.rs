@@ -91,7 +91,7 @@ pub async fn open(options: OpenOptions) -> DbResult<Opened> {
         let (queue, jobs) = mpsc::unbounded_channel();
         Ok(match connection.target() {
             Target::Replica { .. } => {
-                let catch_up = connection.catch_up().expect("a replica counts its file's lag");
+                let catch_up = connection.file_lag().expect("a replica counts its file's lag");
                 let reader = Some(ReplicaReader { connection: JsConnection::open_replica_reader(&options)?, catch_up });
                 tokio::spawn(serial::work(connection, jobs));
                 Opened::Worker { queue, reader, overlaps: false }

@@ -8,10 +8,10 @@
 //!
 //! Read-your-writes: a read that could miss a write this connection made goes to the primary
 //! instead of the file, until a sync has brought the write in (`catch_up.rs` counts both). The
-//! replica's task starts that sync, in the background, once its calls pause
-//! (`executor/serial.rs`), so a burst of writes and the reads among them cost the primary's
-//! round trips only, and once the burst is over reads are local again; close() syncs what is
-//! left, so the file keeps the writes made through it. A read the primary cannot be reached
+//! sync starts in the background once the writes pause for `CATCH_UP_AFTER`, whatever reads go
+//! on (`catch_up`, called by `executor/serial.rs` between calls), so a burst of writes and the
+//! reads among them cost the primary's round trips only, and once the burst is over reads are
+//! local again; close() syncs what is left, so the file keeps the writes made through it. A read the primary cannot be reached
 //! for is answered from the file: the replica keeps serving what it has while the server is
 //! away, and syncs only once the primary answers again (a sync of an unreachable server
 //! retries its handshake for seconds).
@@ -22,6 +22,7 @@ mod copy;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
@@ -35,43 +36,55 @@ use super::StatementResult;
 pub use catch_up::CatchUp;
 use copy::ReplicaCopy;
 
+/// How long the writes must pause before the file is synced with them. A sync costs the link a
+/// round trip or more; paid between every two writes it would slow a burst of them down, while
+/// a pause this long is where an agent waits for its model.
+const CATCH_UP_AFTER: Duration = Duration::from_millis(50);
+
+/// After a failed catch-up sync, the next waits twice as long as the last, up to this.
+const CATCH_UP_RETRY_LIMIT: Duration = Duration::from_secs(5);
+
 pub struct ReplicaConnection {
     primary: RemoteConnection,
     copy: ReplicaCopy,
     catch_up: Arc<CatchUp>,
-    /// The sync started when the calls paused: whether it brought the file up to date.
+    /// When the last write was sent to the primary.
+    last_write: Instant,
+    /// The catch-up sync running in the background: whether it brought the file up to date.
     background_sync: Option<JoinHandle<bool>>,
+    /// No catch-up before this (after a failed one).
+    retry_at: Option<Instant>,
+    /// How long the last failed catch-up made the next wait.
+    retry_pause: Duration,
     /// The primary's last answer was that it could not be reached.
     primary_unreachable: bool,
     /// The primary's url is `https://`, `wss://` or `libsql://` (`naming_tls_failures`).
     speaks_tls: bool,
 }
 
-/// Where a catch-up stands after `ReplicaConnection::catch_up_in_background`.
-pub enum CatchUpState {
-    /// A sync is running (or was just started), or there is nothing to do.
-    Going,
-    /// The last sync failed, or the primary is unreachable: try again later.
-    Failing,
-}
-
 impl ReplicaConnection {
     pub async fn open(options: &OpenOptions, path: &std::path::Path, sync_url: &str, primary_url: &str) -> DbResult<ReplicaConnection> {
         let mut primary = RemoteConnection::new(primary_url, options.auth_token.as_deref(), options.request_timeout, options.busy_timeout)?;
         let speaks_tls = !(primary_url.starts_with("http://") || primary_url.starts_with("ws://"));
-        let copy = naming_tls_failures(&mut primary, speaks_tls, ReplicaCopy::open(options, path, sync_url)).await?;
+        // Only a new replica's opening reaches the server (its first sync); one whose file
+        // exists opens without it, and its first write names a TLS failure itself.
+        let is_new = !path.exists();
+        let copy = naming_tls_failures(&mut primary, speaks_tls && is_new, ReplicaCopy::open(options, path, sync_url)).await?;
         Ok(ReplicaConnection {
             primary,
             speaks_tls,
             copy,
             catch_up: Arc::new(CatchUp::new(options.read_your_writes)),
+            last_write: Instant::now(),
             background_sync: None,
+            retry_at: None,
+            retry_pause: Duration::ZERO,
             primary_unreachable: false,
         })
     }
 
     /// What the JS thread's reader asks before answering a read from the file.
-    pub fn catch_up(&self) -> Arc<CatchUp> {
+    pub fn file_lag(&self) -> Arc<CatchUp> {
         Arc::clone(&self.catch_up)
     }
 
@@ -85,8 +98,13 @@ impl ReplicaConnection {
     }
 
     pub fn begin(&mut self) -> DbResult<()> {
-        self.catch_up.write_sent();
+        self.write_sent();
         self.primary.begin()
+    }
+
+    fn write_sent(&mut self) {
+        self.catch_up.write_sent();
+        self.last_write = Instant::now();
     }
 
     pub async fn statement(&mut self, sql: &str, params: Params, want_rows: bool) -> DbResult<StatementResult> {
@@ -107,7 +125,7 @@ impl ReplicaConnection {
             return self.read_file(calls).await;
         }
         if !all_read {
-            self.catch_up.write_sent();
+            self.write_sent();
         }
         let copies = all_read.then(|| calls.clone());
         let results = self.primary.calls(calls).await;
@@ -137,13 +155,13 @@ impl ReplicaConnection {
     }
 
     pub async fn batch(&mut self, statements: Vec<(String, Params)>) -> DbResult<Vec<StatementResult>> {
-        self.catch_up.write_sent();
+        self.write_sent();
         let outcome = self.primary.batch(statements).await;
         self.observe(outcome)
     }
 
     pub async fn exec(&mut self, script: &str) -> DbResult<()> {
-        self.catch_up.write_sent();
+        self.write_sent();
         let outcome = self.primary.exec(script).await;
         self.observe(outcome)
     }
@@ -171,35 +189,44 @@ impl ReplicaConnection {
         Ok(synced)
     }
 
-    /// Starts a sync in the background when the file lags (and none is running), so the calls
-    /// made meanwhile do not wait for it. Called between calls: no write is in flight, so the
-    /// sync covers every write sent so far.
-    pub fn catch_up_in_background(&mut self) -> CatchUpState {
-        let mut state = CatchUpState::Going;
+    /// Starts a sync of the file in the background when one is due — the file lags, the
+    /// writes paused for `CATCH_UP_AFTER` (longer after a failed try), none is running, the
+    /// primary answered last — so the calls made meanwhile do not wait for it. Called between
+    /// calls: no write is in flight, so the sync covers every write sent so far. Returns how
+    /// long until it should be called again; `None`: not before the next call.
+    pub fn catch_up(&mut self) -> Option<Duration> {
         if let Some(running) = &self.background_sync {
             if !running.is_finished() {
-                return CatchUpState::Going;
+                return Some(CATCH_UP_AFTER);
             }
             let finished = self.background_sync.take().expect("a finished sync");
             // Finished: its result is there at once.
-            if !futures::FutureExt::now_or_never(finished).is_some_and(|synced| synced.unwrap_or(false)) {
-                state = CatchUpState::Failing;
-            }
-        }
-        if self.primary_unreachable {
-            return CatchUpState::Failing;
-        }
-        if self.file_lags() {
-            let (mark, catch_up, sync) = (self.catch_up.sync_starts(), Arc::clone(&self.catch_up), self.copy.sync());
-            self.background_sync = Some(tokio::spawn(async move {
-                let synced = sync.await.is_ok();
-                if synced {
-                    catch_up.synced(mark);
+            let synced = futures::FutureExt::now_or_never(finished).is_some_and(|synced| synced.unwrap_or(false));
+            (self.retry_pause, self.retry_at) = match synced {
+                true => (Duration::ZERO, None),
+                false => {
+                    let pause = (self.retry_pause * 2).clamp(CATCH_UP_AFTER, CATCH_UP_RETRY_LIMIT);
+                    (pause, Some(Instant::now() + pause))
                 }
-                synced
-            }));
+            };
         }
-        state
+        if !self.file_lags() || self.primary_unreachable {
+            return None;
+        }
+        let due = self.retry_at.map_or(self.last_write + CATCH_UP_AFTER, |retry| retry.max(self.last_write + CATCH_UP_AFTER));
+        let now = Instant::now();
+        if now < due {
+            return Some(due - now);
+        }
+        let (mark, catch_up, sync) = (self.catch_up.sync_starts(), Arc::clone(&self.catch_up), self.copy.sync());
+        self.background_sync = Some(tokio::spawn(async move {
+            let synced = sync.await.is_ok();
+            if synced {
+                catch_up.synced(mark);
+            }
+            synced
+        }));
+        Some(CATCH_UP_AFTER)
     }
 
     /// Syncs what the file still lacks (unless the primary is known to be away), so the file
