@@ -356,9 +356,10 @@ describe.skipIf(ownSkip !== undefined)(`a server killed inside transaction(fn)${
       throw inner;
     }));
     expect(inner).toBeInstanceOf(LibsqlError);
-    // Over WebSocket the client sees the socket close before it sends: the transaction is
-    // known lost, not merely unreachable.
-    expect(inner.code).toBe(TEST_TRANSPORT === 'ws' ? 'TRANSACTION_EXPIRED' : 'SERVER_UNREACHABLE');
+    // Over WebSocket the client usually sees the socket close before it sends (the transaction
+    // is then known lost, not merely unreachable); when the close arrives just after the send,
+    // the statement's fate is unknown to it, as over HTTP.
+    expect(TEST_TRANSPORT === 'ws' ? ['TRANSACTION_EXPIRED', 'SERVER_UNREACHABLE'] : ['SERVER_UNREACHABLE']).toContain(inner.code);
     expect(error).toBe(inner);
     assertNoToken(error, ...allTokens(server));
 
