@@ -27,7 +27,6 @@ pub struct Connection<A> {
     pub(super) backend: Backend<A>,
     pub(super) target: Target,
     pub(super) busy_timeout: Duration,
-    pub(super) request_timeout: Duration,
 }
 
 // Field order is drop order: statements are finalized before their connection closes.
@@ -50,7 +49,6 @@ impl<A: Default> Connection<A> {
             backend: Backend::Remote(conn.another()),
             target: self.target.clone(),
             busy_timeout: self.busy_timeout,
-            request_timeout: self.request_timeout,
         })
     }
 

@@ -43,7 +43,6 @@ impl<A: Default> Connection<A> {
             backend,
             target: options.target.clone(),
             busy_timeout: options.busy_timeout,
-            request_timeout: options.request_timeout,
         })
     }
 }
@@ -61,7 +60,6 @@ impl<A: Default> Connection<A> {
             backend: Backend::Local { statements: StatementCache::default(), conn },
             target: options.target.clone(),
             busy_timeout: options.busy_timeout,
-            request_timeout: options.request_timeout,
         })
     }
 }

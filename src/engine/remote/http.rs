@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::error::{redact, DbError, DbResult, ErrorCode};
 
-use super::tls::{client_config, tls_failure};
+use super::tls::{https_connector, tls_failure};
 use super::transport_errors::{answer_not_hrana, auth_failed, not_a_server, server_error, timed_out, unreachable};
 
 /// Hrana's pipeline request, borrowing what it sends: the caller keeps its requests to explain
@@ -50,13 +50,8 @@ impl HranaHttp {
             })?),
             None => None,
         };
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(timeout));
         // Trust as Node users set it up (tls.rs).
-        let tls = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config((*client_config()).clone());
-        let connector = tls.https_or_http().enable_http1().wrap_connector(http);
+        let connector = https_connector(Some(timeout));
         let client = Client::builder().pool_idle_timeout(Duration::from_secs(30)).build(connector);
         Ok(HranaHttp { client, base_url: base_url.trim_end_matches('/').to_owned(), authorization, timeout })
     }

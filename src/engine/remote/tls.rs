@@ -52,12 +52,13 @@ pub fn client_config() -> Arc<rustls::ClientConfig> {
     Arc::clone(&trust().config)
 }
 
-/// An HTTPS connector (plain HTTP for `http://`) with these settings, for the `libsql` crate's
-/// replication of an embedded replica.
-pub fn https_connector() -> hyper_rustls::HttpsConnector<hyper::client::HttpConnector> {
+/// An HTTPS connector (plain HTTP for `http://`) with these settings: our HTTP transport's, and
+/// the `libsql` crate's for an embedded replica's replication.
+pub fn https_connector(connect_timeout: Option<std::time::Duration>) -> hyper_rustls::HttpsConnector<hyper::client::HttpConnector> {
     let mut http = hyper::client::HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
+    http.set_connect_timeout(connect_timeout);
     hyper_rustls::HttpsConnectorBuilder::new().with_tls_config((*client_config()).clone()).https_or_http().enable_http1().wrap_connector(http)
 }
 

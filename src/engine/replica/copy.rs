@@ -115,7 +115,7 @@ async fn build(options: &OpenOptions, path: &Path, sync_url: &str) -> libsql::Re
         .sync_protocol(libsql::SyncProtocol::V1)
         .read_your_writes(false)
         // Trusting what the primary's writes trust (remote/tls.rs).
-        .connector(https_connector());
+        .connector(https_connector(None));
     if let Some(interval) = options.sync_interval {
         builder = builder.sync_interval(interval.max(Duration::from_millis(100)));
     }
