@@ -36,19 +36,28 @@ interface Trace {
   early: string[];
   /** Syncs of the WAL. */
   syncs: number;
+  /**
+   * Syncs of the WAL from the first result reported to the last: the syncs of the commits
+   * made meanwhile (not those of the setup before, nor close()'s checkpoint after).
+   */
+  syncsBetweenAcks: number;
 }
 
+/** A statement the application runs first, and through which method. */
+type FirstStatement = [method: 'query' | 'execute' | 'exec', statement: string];
+
 /** Runs the child's `scenario` under strace and reads the trace in system-call order. */
-function traced(dir: TempDir, name: string, durability: 'full' | 'normal', scenario: string): Trace {
+function traced(dir: TempDir, name: string, durability: 'full' | 'normal', scenario: string, first: FirstStatement | [] = []): Trace {
   const path = dir.file(`${name}.db`);
   const log = dir.file(`${name}.strace`);
   const run = spawnSync(
     'strace',
-    ['-f', '-qq', '-y', '-s', '16', '-e', 'trace=write,pwrite64,pwritev,fsync,fdatasync', '-e', 'signal=none', '-o', log, process.execPath, CHILD, path, durability, scenario],
+    ['-f', '-qq', '-y', '-s', '16', '-e', 'trace=write,pwrite64,pwritev,fsync,fdatasync', '-e', 'signal=none', '-o', log, process.execPath, CHILD, path, durability, scenario, ...first],
     { encoding: 'utf8', timeout: 120_000 },
   );
   expect(run.status, run.stderr).toBe(0);
-  const trace: Trace = { acks: 0, early: [], syncs: 0 };
+  const trace: Trace = { acks: 0, early: [], syncs: 0, syncsBetweenAcks: 0 };
+  let syncsAtFirstAck = 0;
   let unsynced = false;
   for (const line of readFileSync(log, 'utf8').split('\n')) {
     const call = /^\d+\s+(\w+)\(\d+<([^>]*)>/.exec(line);
@@ -63,6 +72,8 @@ function traced(dir: TempDir, name: string, durability: 'full' | 'normal', scena
       }
     } else if (file === `${path}.acks` && syscall === 'write') {
       trace.acks += 1;
+      if (trace.acks === 1) syncsAtFirstAck = trace.syncs;
+      trace.syncsBetweenAcks = trace.syncs - syncsAtFirstAck;
       if (unsynced) trace.early.push(line);
     }
   }
@@ -102,11 +113,119 @@ describe.skipIf(UNAVAILABLE !== null)(`commits that share one fsync${UNAVAILABLE
     expect(trace.early.length).toBeGreaterThan(0);
   });
 
-  it('an explicit PRAGMA synchronous = FULL: SQLite syncs inside every commit again, nothing early', () => {
-    const trace = traced(dir, 'pragma-full', 'full', 'pragma-full');
+  it('PRAGMA synchronous = FULL on a connection at FULL changes nothing: syncs still shared, nothing early', () => {
+    const trace = traced(dir, 'pragma-full', 'full', 'concurrent', ['query', 'PRAGMA synchronous = FULL']);
     expect(trace.acks).toBe(600);
     expect(trace.early).toEqual([]);
-    expect(trace.syncs).toBeGreaterThanOrEqual(200);
+    expect(trace.syncs).toBeGreaterThan(0);
+    expect(trace.syncs).toBeLessThan(200 / 4);
+  });
+});
+
+/**
+ * `PRAGMA synchronous` set by the application gives that level's behaviour, counted at the
+ * system calls: 50 INSERTs awaited one at a time, in WAL mode. OFF and NORMAL sync no commit;
+ * FULL and EXTRA sync every one (nothing shares a sync with a commit awaited alone).
+ */
+describe.skipIf(UNAVAILABLE !== null)(`PRAGMA synchronous set by the application, fsyncs counted${UNAVAILABLE ? ` (skipped: ${UNAVAILABLE})` : ''}`, () => {
+  let dir: TempDir;
+  beforeAll(async () => {
+    dir = await makeTempDir();
+  });
+  afterAll(async () => {
+    await dir?.remove();
+  });
+
+  const cases: Array<{ durability: 'full' | 'normal'; first: FirstStatement; syncsPerCommit: 0 | 1 }> = [
+    { durability: 'full', first: ['exec', 'PRAGMA synchronous = OFF'], syncsPerCommit: 0 },
+    { durability: 'full', first: ['query', 'PRAGMA synchronous=NORMAL'], syncsPerCommit: 0 },
+    { durability: 'full', first: ['execute', 'pragma  main.synchronous = 1'], syncsPerCommit: 0 },
+    { durability: 'full', first: ['exec', "/* tuning */ PrAgMa \"synchronous\"('normal');"], syncsPerCommit: 0 },
+    { durability: 'full', first: ['query', 'PRAGMA synchronous = EXTRA'], syncsPerCommit: 1 },
+    { durability: 'normal', first: ['query', 'PRAGMA synchronous = FULL'], syncsPerCommit: 1 },
+    { durability: 'normal', first: ['exec', 'PRAGMA synchronous = 3'], syncsPerCommit: 1 },
+  ];
+  it.each(cases)("durability '$durability', then $first.0($first.1): $syncsPerCommit sync(s) per commit", ({ durability, first, syncsPerCommit }) => {
+    const trace = traced(dir, `level-${cases.findIndex((c) => c.first === first)}`, durability, 'sequential', first);
+    expect(trace.acks).toBe(50);
+    if (syncsPerCommit === 0) {
+      expect(trace.syncsBetweenAcks).toBe(0);
+      expect(trace.early.length).toBeGreaterThan(0);
+    } else {
+      // The 49 commits after the first result's.
+      expect(trace.syncsBetweenAcks).toBeGreaterThanOrEqual(49);
+      expect(trace.early).toEqual([]);
+    }
+  });
+
+  it("NORMAL, then FULL again on a connection opened at 'full': syncs are shared again, nothing early", () => {
+    const trace = traced(dir, 'normal-then-full', 'full', 'concurrent', ['exec', 'PRAGMA synchronous = NORMAL; PRAGMA synchronous = FULL']);
+    expect(trace.acks).toBe(600);
+    expect(trace.early).toEqual([]);
+    expect(trace.syncs).toBeGreaterThan(0);
+    expect(trace.syncs).toBeLessThan(200 / 4);
+  });
+});
+
+describe('PRAGMA synchronous reads the level the connection gives', () => {
+  let dir: TempDir;
+  beforeAll(async () => {
+    dir = await makeTempDir();
+  });
+  afterAll(async () => {
+    await dir?.remove();
+  });
+
+  it("durability 'full' reads 2 (FULL), also inside a transaction, though SQLite runs it at NORMAL to share syncs", async () => {
+    const db = await open({ url: `file:${dir.file('full.db')}` });
+    try {
+      expect(await db.query('PRAGMA synchronous')).toEqual([{ synchronous: 2 }]);
+      expect(await db.query('pragma MAIN.Synchronous')).toEqual([{ synchronous: 2 }]);
+      expect(await db.transaction((tx) => tx.query('PRAGMA synchronous'))).toEqual([{ synchronous: 2 }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("durability 'normal' reads 1", async () => {
+    const db = await open({ url: `file:${dir.file('normal.db')}`, durability: 'normal' });
+    try {
+      expect(await db.query('PRAGMA synchronous')).toEqual([{ synchronous: 1 }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('each level the application sets reads back as set, through every method, and FULL again reads 2', async () => {
+    const db = await open({ url: `file:${dir.file('levels.db')}` });
+    try {
+      await db.exec('PRAGMA synchronous = OFF');
+      expect(await db.query('PRAGMA synchronous')).toEqual([{ synchronous: 0 }]);
+      await db.execute('PRAGMA synchronous = normal');
+      expect(await db.query('PRAGMA synchronous')).toEqual([{ synchronous: 1 }]);
+      await db.query('PRAGMA synchronous = EXTRA');
+      expect(await db.query('PRAGMA synchronous')).toEqual([{ synchronous: 3 }]);
+      await db.query('PRAGMA synchronous = FULL');
+      expect(await db.query('PRAGMA synchronous')).toEqual([{ synchronous: 2 }]);
+      // The same statement text again does its work again (SQLite does it as it prepares).
+      await db.query('PRAGMA synchronous = OFF');
+      await db.query('PRAGMA synchronous = FULL');
+      await db.query('PRAGMA synchronous = OFF');
+      expect(await db.query('PRAGMA synchronous')).toEqual([{ synchronous: 0 }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('a level cannot change inside a transaction: SQLite refuses it, and the level stays', async () => {
+    const db = await open({ url: `file:${dir.file('in-transaction.db')}` });
+    try {
+      const refused = await db.transaction((tx) => tx.query('PRAGMA synchronous = OFF')).catch((error: unknown) => error);
+      expect(String((refused as Error).message)).toMatch(/Safety level may not be changed inside a transaction/);
+      expect(await db.query('PRAGMA synchronous')).toEqual([{ synchronous: 2 }]);
+    } finally {
+      await db.close();
+    }
   });
 });
 
@@ -122,7 +241,7 @@ describe('commits that share one fsync: settings', () => {
   it("leaving WAL mode puts the connection back to synchronous=FULL (NORMAL is not safe with a rollback journal)", async () => {
     const db = await open({ url: `file:${dir.file('journal.db')}` });
     try {
-      expect(await db.query('PRAGMA synchronous')).toEqual([{ synchronous: 1 }]);
+      expect(await db.query('PRAGMA synchronous')).toEqual([{ synchronous: 2 }]);
       expect(await db.query('PRAGMA journal_mode = DELETE')).toEqual([{ journal_mode: 'delete' }]);
       expect(await db.query('PRAGMA synchronous')).toEqual([{ synchronous: 2 }]);
       await db.exec('CREATE TABLE t(x)');

@@ -376,8 +376,8 @@ describe('what the power-loss promise rests on (a power loss itself cannot be si
   });
 
   it.each([
-    [undefined, 1, "the default 'full': NORMAL, the WAL synced by flue-libsql before results are given back"],
-    ['full', 1, 'the same'],
+    [undefined, 2, "the default 'full': FULL (SQLite at NORMAL, the WAL synced by flue-libsql before results are given back)"],
+    ['full', 2, 'the same'],
     ['normal', 1, 'NORMAL: fsynced at checkpoints only'],
   ] as const)('durability %s → WAL and PRAGMA synchronous = %i (%s)', async (durability, level, _meaning) => {
     const db = await open({ url: `file:${dir.file(`sync-${durability ?? 'default'}.db`)}`, ...(durability ? { durability } : {}) });

@@ -137,11 +137,11 @@ describe('connection settings', () => {
   // thread), so it is proven by behaviour in runner-concurrency.test.ts, not by a PRAGMA.
   // Durability 'full' (the default) runs SQLite at NORMAL and syncs the WAL itself before any
   // result is given back; commit-sync.test.ts proves the syncs at the system calls.
-  it('a local file uses WAL, foreign keys ON and synchronous=NORMAL with its own syncs by default', async () => {
+  it('a local file uses WAL, foreign keys ON and gives synchronous=FULL (2; its commits share syncs) by default', async () => {
     const db = await opened(`file:${dir.file('settings.db')}`);
     expect(await pragma(db, 'journal_mode')).toBe('wal');
     expect(await pragma(db, 'foreign_keys')).toBe(1);
-    expect(await pragma(db, 'synchronous')).toBe(1);
+    expect(await pragma(db, 'synchronous')).toBe(2);
     // WAL is recorded in the file itself: header bytes 18 and 19 (write/read version) are 2.
     await db.exec('CREATE TABLE t(x)');
     expect(existsSync(dir.file('settings.db-wal'))).toBe(true);

@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { BETTER_SQLITE3, DURABILITIES, FLUE_SQLITE, OURS, OURS_OVER_PEER1, PEER1, TARGETS } from './config.mjs';
+import { BETTER_SQLITE3, DURABILITIES, FLUE_SQLITE, OURS, OURS_OVER_PEER1, OURS_PRAGMA, PEER1, TARGETS } from './config.mjs';
 import { renderConcurrency } from './report-concurrency.mjs';
 import { durabilityOf, groupCommas, mb, num, peerName, ratio, summarize, table } from './report-kit.mjs';
 import { renderRemote } from './report-remote.mjs';
@@ -19,9 +19,9 @@ import { RUNNER_WORKLOADS } from './workloads/runner.mjs';
  */
 function evaluateTargets(cells) {
   const rows = [];
-  const check = (workload, durability, label) => {
+  const check = (workload, durability, label, who) => {
     const peers = summarize(cells, workload, durability);
-    const ours = peers.get(OURS);
+    const ours = peers.get(who);
     const level = DURABILITIES[durability].synchronous;
     for (const target of TARGETS[workload]) {
       if ('errors' in target) {
@@ -36,7 +36,14 @@ function evaluateTargets(cells) {
     }
   };
   for (const [durability, { workloads }] of Object.entries(DURABILITIES)) {
-    for (const workload of workloads) check(workload, durability, workload === 'flue' ? 'Flue turns/s' : RUNNER_WORKLOADS[workload].title);
+    for (const workload of workloads) {
+      if (workload === 'flue') {
+        check(workload, durability, 'Flue turns/s', OURS);
+        continue;
+      }
+      check(workload, durability, RUNNER_WORKLOADS[workload].title, OURS);
+      check(workload, durability, `${RUNNER_WORKLOADS[workload].title}, the level by \`PRAGMA synchronous\``, OURS_PRAGMA);
+    }
   }
   for (const workload of Object.keys(RUNNER_WORKLOADS)) {
     const peers = summarize(cells, workload, 'full');

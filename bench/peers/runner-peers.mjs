@@ -1,5 +1,5 @@
 /**
- * The four runner peers, each opened on one database file with the common pragmas and
+ * The runner peers, each opened on one database file with the common pragmas and
  * reduced to the same five operations. Every operation is one direct call into the peer's
  * own API (prepared statements where the API has them), so the wrappers cost the same
  * for every peer:
@@ -48,9 +48,16 @@ export const RUNNER_PEERS = {
   async 'flue-libsql'(path, durability) {
     const { open } = await import('../../dist/index.js');
     const db = await open({ url: `file:${path}`, durability });
-    // The sync level is its `durability` option's: at 'full' it syncs the WAL itself, once for
-    // the commits of an event-loop turn, which an explicit `synchronous` pragma would turn off.
+    // The sync level is its `durability` option's.
     for (const pragma of pragmasFor(durability).filter((pragma) => !pragma.startsWith('synchronous'))) await db.query(`PRAGMA ${pragma}`);
+    return runnerPeer(db);
+  },
+
+  /** flue-libsql opened with its defaults, every pragma (the sync level too) set by the application, as for better-sqlite3. */
+  async 'flue-libsql (PRAGMA)'(path, durability) {
+    const { open } = await import('../../dist/index.js');
+    const db = await open({ url: `file:${path}` });
+    for (const pragma of pragmasFor(durability)) await db.query(`PRAGMA ${pragma}`);
     return runnerPeer(db);
   },
 

@@ -209,7 +209,9 @@ impl<A: Default> Connection<A> {
                 conn.set_busy_timeout(Duration::ZERO);
                 // The script may have changed the schema the cached statements were prepared against.
                 statements.clear();
-                result.and_then(|()| conn.recheck_commit_syncs())
+                // Also after a failed script: its pragmas before the failure took effect.
+                let rechecked = conn.recheck_commit_syncs();
+                result.and(rechecked)
             }
             Backend::Remote(conn) => conn.exec(script).await,
             Backend::Replica(conn) => conn.exec(script).await,

@@ -2,16 +2,17 @@
 // reported by a write to `<db path>.acks` made right after its promise resolved, so the
 // parent can see, in the order of the system calls, whether the WAL was synced before it.
 //
-//   node commit-sync-child.mjs <db path> <durability> <scenario>
+//   node commit-sync-child.mjs <db path> <durability> <scenario> [<method> <statement>]
 //     concurrent  40 callers at once, 5 rounds: an INSERT, a transaction of two INSERTs and a
 //                 SELECT each (400 commits)
 //     sequential  50 INSERTs, each awaited before the next
-//     pragma-full as concurrent, after `PRAGMA synchronous = FULL` on the connection
+//   With a method (query, execute, exec) and a statement (a `PRAGMA synchronous` setting), the
+//   application runs the statement through that method first.
 // Imports the shipped JavaScript, like a user's program.
 import { openSync, writeSync } from 'node:fs';
 import { open } from '../../../dist/index.js';
 
-const [path, durability, scenario] = process.argv.slice(2);
+const [path, durability, scenario, method, statement] = process.argv.slice(2);
 const acks = openSync(`${path}.acks`, 'w');
 const ack = (what) => writeSync(acks, `${what}\n`);
 
@@ -30,7 +31,7 @@ async function caller(id, round) {
   ack('read');
 }
 
-if (scenario === 'pragma-full') await db.query('PRAGMA synchronous = FULL');
+if (method) await db[method](statement);
 if (scenario === 'sequential') {
   for (let i = 0; i < 50; i++) {
     await db.execute('INSERT INTO t(caller, round) VALUES (?, ?)', [i, 0]);

@@ -29,11 +29,14 @@ pub struct CachedStatement<A> {
 pub struct StatementCache<A> {
     entries: HashMap<String, CachedStatement<A>>,
     clock: u64,
+    /// The pragma prepared last, dropped at the next call: SQLite does a pragma's work as it
+    /// prepares it (a level set, the value a read returns), so a kept one would repeat none.
+    pragma: Option<String>,
 }
 
 impl<A> Default for StatementCache<A> {
     fn default() -> Self {
-        StatementCache { entries: HashMap::default(), clock: 0 }
+        StatementCache { entries: HashMap::default(), clock: 0, pragma: None }
     }
 }
 
@@ -42,12 +45,18 @@ impl<A: Default> StatementCache<A> {
     pub fn get(&mut self, conn: &LocalConnection, sql: &str) -> DbResult<&mut CachedStatement<A>> {
         self.clock += 1;
         let now = self.clock;
+        if let Some(pragma) = self.pragma.take() {
+            self.entries.remove(&pragma);
+        }
         if !self.entries.contains_key(sql) {
             let statement = conn.prepare(sql)?;
             if self.entries.len() >= CAPACITY {
                 self.evict_least_recently_used();
             }
             let is_pragma = leading_keyword_is(sql, "PRAGMA");
+            if is_pragma {
+                self.pragma = Some(sql.to_owned());
+            }
             self.entries.insert(sql.to_owned(), CachedStatement { statement, attachment: A::default(), is_pragma, last_used: now });
         }
         let entry = self.entries.get_mut(sql).expect("inserted above");

@@ -11,6 +11,8 @@
 //!
 //! Only in WAL mode: at NORMAL a rollback journal is not safe against power loss. A connection
 //! switched out of WAL (`PRAGMA journal_mode`) goes back to FULL as soon as the pragma has run.
+//! A level the application sets with `PRAGMA synchronous` is the level it gets
+//! (`synchronous.rs`).
 
 use std::cell::Cell;
 use std::ffi::{c_int, c_void};
@@ -30,11 +32,19 @@ impl LocalConnection {
         if self.pragma("journal_mode")?.as_deref() != Some("wal") {
             return Ok(());
         }
+        self.shares_syncs_at_full = true;
+        self.start_sharing()
+    }
+
+    /// SQLite at NORMAL, the commits counted, to be synced by `sync_commits`.
+    fn start_sharing(&mut self) -> DbResult<()> {
         self.exec("PRAGMA synchronous = NORMAL")?;
-        let commits = Box::new(Cell::new(0));
-        let counter = &*commits as *const Cell<u64> as *mut c_void;
-        unsafe { ffi::sqlite3_commit_hook(self.handle, Some(count_commit), counter) };
-        self.commit_sync = Some(CommitSync { commits, synced: 0 });
+        if self.commit_sync.is_none() {
+            let commits = Box::new(Cell::new(0));
+            let counter = &*commits as *const Cell<u64> as *mut c_void;
+            unsafe { ffi::sqlite3_commit_hook(self.handle, Some(count_commit), counter) };
+            self.commit_sync = Some(CommitSync { commits, synced: 0 });
+        }
         Ok(())
     }
 
@@ -62,32 +72,41 @@ impl LocalConnection {
         Ok(())
     }
 
-    /// After a pragma or a script, which may have changed the journal mode or the sync level:
-    /// a connection whose settings changed stops sharing syncs — out of WAL mode (where NORMAL
-    /// is not safe) it goes back to FULL; at a sync level set explicitly, SQLite does as that
-    /// level says. Its commits so far are synced first.
+    /// After a pragma or a script, which may have set the sync level or changed the journal
+    /// mode. A level the application set is the level it gets: FULL (in WAL mode, on a
+    /// connection opened at durability 'full') with shared syncs, any other with SQLite doing
+    /// as that level says — OFF and NORMAL sync no commit. Out of WAL mode, where NORMAL is not
+    /// safe, a connection sharing syncs goes back to FULL. Commits so far are synced first.
     pub fn recheck_commit_syncs(&mut self) -> DbResult<()> {
-        if self.commit_sync.is_none() || self.still_sharing()? {
+        let level_set = self.synchronous.set.take();
+        if !level_set && self.commit_sync.is_none() {
             return Ok(());
         }
-        let unsynced = self.has_unsynced_commits();
-        unsafe { ffi::sqlite3_commit_hook(self.handle, None, ptr::null_mut()) };
-        self.commit_sync = None;
-        if unsynced {
-            self.sync_file(ffi::SQLITE_FCNTL_JOURNAL_POINTER)?;
-            self.sync_file(ffi::SQLITE_FCNTL_FILE_POINTER)?;
+        let wal = self.pragma("journal_mode")?.as_deref() == Some("wal");
+        if level_set {
+            // SQLite applied the level as it prepared the pragma.
+            let full = self.pragma("synchronous")?.as_deref() == Some("2");
+            return match full && wal && self.shares_syncs_at_full {
+                true => self.start_sharing(),
+                false => self.stop_sharing(),
+            };
+        }
+        if !wal {
+            self.stop_sharing()?;
+            self.exec("PRAGMA synchronous = FULL")?;
         }
         Ok(())
     }
 
-    /// Whether the connection is still in WAL mode at `synchronous=NORMAL` (1); out of WAL
-    /// mode it is put back to FULL.
-    fn still_sharing(&self) -> DbResult<bool> {
-        if self.pragma("journal_mode")?.as_deref() != Some("wal") {
-            self.exec("PRAGMA synchronous = FULL")?;
-            return Ok(false);
+    /// Commits sync as SQLite's level says from now on; those made so far are synced now.
+    fn stop_sharing(&mut self) -> DbResult<()> {
+        let Some(sync) = self.commit_sync.take() else { return Ok(()) };
+        unsafe { ffi::sqlite3_commit_hook(self.handle, None, ptr::null_mut()) };
+        if sync.commits.get() > sync.synced {
+            self.sync_file(ffi::SQLITE_FCNTL_JOURNAL_POINTER)?;
+            self.sync_file(ffi::SQLITE_FCNTL_FILE_POINTER)?;
         }
-        Ok(self.pragma("synchronous")?.as_deref() == Some("1"))
+        Ok(())
     }
 
     /// Syncs the file SQLite hands out for `pointer_op` (the WAL or rollback journal, or the
@@ -110,7 +129,7 @@ impl LocalConnection {
 
     /// A pragma's value as text (lowercase), `None` when it returns no row.
     fn pragma(&self, name: &str) -> DbResult<Option<String>> {
-        let statement = self.prepare(&format!("PRAGMA main.{name}"))?;
+        let statement = self.prepare_own(&format!("PRAGMA main.{name}"))?;
         let mut running = statement.run();
         Ok(match running.step()? {
             true => Some(match running.column(0) {

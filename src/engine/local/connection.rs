@@ -20,6 +20,8 @@ use crate::sql::params::Placeholders;
 use crate::sql::text::{empty_sql, has_sql_tokens, nul_in_sql, several_statements};
 use crate::values::ColumnRef;
 
+use super::synchronous::{watch_synchronous, SynchronousWatch, SHARED_SYNCS_LEVEL};
+
 /// One open connection. Only ever used by one thread at a time (its `Connection` is owned by
 /// one executor, which runs one operation at a time), so it is opened without SQLite's own
 /// per-call mutex.
@@ -27,6 +29,11 @@ pub struct LocalConnection {
     pub(super) handle: *mut ffi::sqlite3,
     /// Set while commits share their fsyncs (`commit_sync.rs`).
     pub(super) commit_sync: Option<CommitSync>,
+    /// Opened at durability 'full' in WAL mode: whenever its level is FULL, its commits share
+    /// syncs (`commit_sync.rs`).
+    pub(super) shares_syncs_at_full: bool,
+    /// What the application did with `PRAGMA synchronous` (boxed: SQLite holds its address).
+    pub(super) synchronous: Box<SynchronousWatch>,
 }
 
 /// The commits of a connection whose commits share syncs (`commit_sync.rs`).
@@ -69,11 +76,12 @@ impl LocalConnection {
         let flags = mode | ffi::SQLITE_OPEN_NOMUTEX;
         let rc = unsafe { ffi::sqlite3_open_v2(c_path.as_ptr(), &mut handle, flags, ptr::null()) };
         // Even a failed open may return a handle, which carries the message and must be closed.
-        let conn = LocalConnection { handle, commit_sync: None };
+        let conn = LocalConnection { handle, commit_sync: None, shares_syncs_at_full: false, synchronous: Box::default() };
         if rc != ffi::SQLITE_OK {
             return Err(if handle.is_null() { DbError::sqlite(rc, errstr(rc)) } else { conn.last_error() });
         }
         unsafe { ffi::sqlite3_extended_result_codes(handle, 1) };
+        watch_synchronous(handle, &conn.synchronous);
         if let Some(key) = encryption_key {
             let cipher = libsql::Cipher::Aes256Cbc.cipher_id();
             // The same calls libsql's own local builder makes, so files stay interchangeable.
@@ -93,6 +101,7 @@ impl LocalConnection {
 
     /// Runs a script (statements without parameters; rows are discarded).
     pub fn exec(&self, script: &str) -> DbResult<()> {
+        self.synchronous.clear();
         let c_script = CString::new(script).map_err(|_| nul_in_sql())?;
         let rc = unsafe { ffi::sqlite3_exec(self.handle, c_script.as_ptr(), None, ptr::null_mut(), ptr::null_mut()) };
         if rc != ffi::SQLITE_OK {
@@ -101,8 +110,20 @@ impl LocalConnection {
         Ok(())
     }
 
-    /// Prepares exactly one statement; empty text and trailing statements are refused.
+    /// Prepares exactly one statement of the application's; empty text and trailing
+    /// statements are refused. Reading `PRAGMA synchronous` while commits share syncs gives the
+    /// level the connection gives, FULL, not SQLite's NORMAL (`synchronous.rs`).
     pub fn prepare(&self, sql: &str) -> DbResult<LocalStatement> {
+        self.synchronous.clear();
+        let statement = self.prepare_own(sql)?;
+        if self.synchronous.read.get() && self.commit_sync.is_some() {
+            return self.prepare_own(SHARED_SYNCS_LEVEL);
+        }
+        Ok(statement)
+    }
+
+    /// Prepares exactly one statement, as SQLite compiles it.
+    pub(super) fn prepare_own(&self, sql: &str) -> DbResult<LocalStatement> {
         if sql.contains('\0') {
             return Err(nul_in_sql());
         }
@@ -156,8 +177,10 @@ impl LocalConnection {
 
 impl Drop for LocalConnection {
     fn drop(&mut self) {
-        // The commit hook points into `commit_sync`, which is dropped after this.
+        // The commit hook and the authorizer point into `commit_sync` and `synchronous`, which
+        // are dropped after this.
         unsafe { ffi::sqlite3_commit_hook(self.handle, None, ptr::null_mut()) };
+        unsafe { ffi::sqlite3_set_authorizer(self.handle, None, ptr::null_mut()) };
         // close_v2: any statement not yet finalized keeps the connection alive until it is.
         unsafe { ffi::sqlite3_close_v2(self.handle) };
     }

@@ -5,6 +5,7 @@ mod cache;
 mod commit_sync;
 mod connection;
 mod run;
+mod synchronous;
 
 pub use cache::{CachedStatement, StatementCache};
 pub use connection::{LocalConnection, Running};

@@ -36,18 +36,21 @@ pub fn run_local<A: Default>(
     sink: &mut dyn RowSink<A>,
 ) -> DbResult<()> {
     let cached = statements.get(conn, sql)?;
+    let is_pragma = cached.is_pragma;
+    let ran = run_cached(cached, params, sink);
+    // Also after a failed run: the pragma took effect as it was prepared.
+    let rechecked = if is_pragma { conn.recheck_commit_syncs() } else { Ok(()) };
+    ran.and(rechecked)
+}
+
+fn run_cached<A>(cached: &mut CachedStatement<A>, params: Params, sink: &mut dyn RowSink<A>) -> DbResult<()> {
     bind_to_statement(&cached.statement, params)?;
     let mut running = cached.statement.run();
     while running.step()? {
         sink.row(&running)?;
     }
     drop(running);
-    let is_pragma = cached.is_pragma;
-    sink.finish(cached)?;
-    if is_pragma {
-        conn.recheck_commit_syncs()?;
-    }
-    Ok(())
+    sink.finish(cached)
 }
 
 pub fn local_statement<A: Default>(
