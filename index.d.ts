@@ -21,8 +21,8 @@ export declare class NativeDatabase {
    * may have rolled it back). Always false for remote targets.
    */
   get inTransaction(): boolean
-  /** Whether results must wait for the sync their commits share (lib/database/commit-sync.ts). */
-  get sharesCommitSyncs(): boolean
+  /** Whether results must wait for the sync their commits share (lib/database/shared-fsync.ts). */
+  get sharesFsyncs(): boolean
   /**
    * Whether separate transactions, and top-level calls beside them, run at once (a server's
    * lanes, `executor/pool.rs`); elsewhere a transaction has the connection to itself.
@@ -31,12 +31,12 @@ export declare class NativeDatabase {
   /** True when operations return values directly instead of Promises. */
   get runsInline(): boolean
   /**
-   * `{ query, execute, begin, commit, rollback, unsyncedCommits, syncCommits, sendHeld }`: the per-statement operations as plain
+   * `{ query, execute, begin, commit, rollback, awaitsFsync, fsyncCommits, sendHeld }`: the per-statement operations as plain
    * functions bound to this connection. They are called for every statement, so they skip
    * what a class method costs on each call (unwrapping `this`, checking its type tag,
    * tracking the borrow: together about as much as a point query's row building).
    */
-  statementFunctions(): { query(sql: string, params?: unknown, transaction?: number): unknown; execute(sql: string, params?: unknown, transaction?: number): unknown; begin(transaction?: number): unknown; commit(transaction?: number): unknown; rollback(transaction?: number): unknown; unsyncedCommits(): boolean; syncCommits(): void; sendHeld(): void }
+  statementFunctions(): { query(sql: string, params?: unknown, transaction?: number): unknown; execute(sql: string, params?: unknown, transaction?: number): unknown; begin(transaction?: number): unknown; commit(transaction?: number): unknown; rollback(transaction?: number): unknown; awaitsFsync(): boolean; fsyncCommits(): void; sendHeld(): void }
   /** `statements`: an array of `[sql, params?]` pairs (the JS layer normalizes the forms). */
   batch(statements: Array<[string, unknown?]>): unknown
   exec(sql: string): unknown

@@ -136,7 +136,7 @@ describe('connection settings', () => {
   // The busy timeout is enforced by the JS layer (SQLite's own handler would sleep on the JS
   // thread), so it is proven by behaviour in runner-concurrency.test.ts, not by a PRAGMA.
   // Durability 'full' (the default) runs SQLite at NORMAL and syncs the WAL itself before any
-  // result is given back; commit-sync.test.ts proves the syncs at the system calls.
+  // result is given back; shared-fsync.test.ts proves the syncs at the system calls.
   it('a local file uses WAL, foreign keys ON and gives synchronous=FULL (2; its commits share syncs) by default', async () => {
     const db = await opened(`file:${dir.file('settings.db')}`);
     expect(await pragma(db, 'journal_mode')).toBe('wal');

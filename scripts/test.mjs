@@ -102,7 +102,13 @@ if (build.status !== 0) {
 // For the host's target triple, as the build above compiles for it: the dependencies it built
 // are reused instead of built a second time for cargo's default target folder.
 const host = spawnSync('rustc', ['-vV'], { encoding: 'utf8' }).stdout?.match(/^host: (\S+)$/m)?.[1];
-const cargo = timed('cargo test', () => run('cargo', ['test', '--release', '--quiet', ...(host ? ['--target', host] : [])], { capture: true }));
+const cargoTest = ['test', '--release', '--quiet', ...(host ? ['--target', host] : [])];
+// With the build's compiler and linker (scripts/glibc-toolchain.sh on Linux x64), which cargo
+// tracks: under others it would compile the C dependencies again, and the next build again.
+const cargo = timed('cargo test', () =>
+  host === 'x86_64-unknown-linux-gnu'
+    ? run('bash', ['-c', 'source scripts/glibc-toolchain.sh "$0" && exec cargo "$@"', host, ...cargoTest], { capture: true })
+    : run('cargo', cargoTest, { capture: true }));
 let rustPassed = 0;
 let rustFailed = cargo.status === 0 ? 0 : 1;
 for (const match of (cargo.stdout ?? '').matchAll(/test result: \w+\. (\d+) passed; (\d+) failed/g)) {

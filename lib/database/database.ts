@@ -5,7 +5,7 @@
  * remote ones); this class only orders the calls. The rule it keeps: while a transaction is
  * open, top-level calls wait for it (first come, first served, `gate.ts`) and never run inside
  * it. Local statements called in one turn share a commit (`group-commit.ts`), and a local
- * file's commits of one event-loop turn share a sync (`commit-sync.ts`).
+ * file's commits of one event-loop turn share a sync (`shared-fsync.ts`).
  */
 import { LibsqlError } from '../errors.js';
 import { native, type NativeDatabase } from '../native.js';
@@ -24,7 +24,7 @@ import type {
 } from '../types.js';
 import { COMBINES_CALLS } from './combined-calls.js';
 import { isBusy, whileLocked } from './busy.js';
-import { CommitSync } from './commit-sync.js';
+import { SharedFsync } from './shared-fsync.js';
 import { Gate } from './gate.js';
 import { GroupCommit, mustRunAlone } from './group-commit.js';
 import { sendingTogether } from './send-together.js';
@@ -55,7 +55,7 @@ export class Database implements Runner {
   readonly #gate = new Gate();
   readonly #group: GroupCommit;
   /** Local files at durability 'full': results wait for the sync that makes their turn's commits durable. */
-  readonly #commitSync: CommitSync | null;
+  readonly #sharedFsync: SharedFsync | null;
   /** The transactions whose callbacks may be running (one at most, but on a server). */
   readonly #active = new Set<TransactionHandle>();
   /** A server's transactions still running, each settled once it has ended. */
@@ -74,10 +74,10 @@ export class Database implements Runner {
     const statements = nativeDatabase.statementFunctions();
     this.#statements = this.#inline ? statements : sendingTogether(statements);
     this.#busyTimeoutMs = nativeDatabase.busyTimeoutMs;
-    this.#commitSync = nativeDatabase.sharesCommitSyncs ? new CommitSync(this.#statements) : null;
-    const commitSync = this.#commitSync;
+    this.#sharedFsync = nativeDatabase.sharesFsyncs ? new SharedFsync(this.#statements) : null;
+    const sharedFsync = this.#sharedFsync;
     this.#group = new GroupCommit(nativeDatabase, this.#statements, (call) => this.#run(call), (value, resolve, reject) =>
-      commitSync ? commitSync.release(value, resolve, reject) : resolve(value),
+      sharedFsync ? sharedFsync.release(value, resolve, reject) : resolve(value),
     );
   }
 
@@ -221,7 +221,7 @@ export class Database implements Runner {
       await this.#gate.acquire();
       // A server's transactions run beside the gate: each ends (commits or rolls back) first.
       while (this.#ending.size > 0) await Promise.all(this.#ending);
-      this.#commitSync?.flush();
+      this.#sharedFsync?.flush();
       await this.#native.close();
       // The gate stays held: nothing runs after close.
     })();
@@ -280,8 +280,8 @@ export class Database implements Runner {
     return this.#run(call) as Promise<T>;
   }
 
-  /** A result, or on a local file with unsynced commits a promise of it once they are on disk (commit-sync.ts). */
-  readonly #durable = <T>(value: T): T | Promise<T> => (this.#commitSync ? this.#commitSync.after(value) : value);
+  /** A result, or on a local file with unsynced commits a promise of it once they are on disk (shared-fsync.ts). */
+  readonly #durable = <T>(value: T): T | Promise<T> => (this.#sharedFsync ? this.#sharedFsync.after(value) : value);
 
   /**
    * A server's call made while its transactions run beside it: refused (a rejection) when made

@@ -39,7 +39,7 @@ interface GroupMember {
   reject: (error: unknown) => void;
 }
 
-/** Gives a committed result back: at once, or once durable (commit-sync.ts). */
+/** Gives a committed result back: at once, or once durable (shared-fsync.ts). */
 export type Release = (value: unknown, resolve: (value: unknown) => void, reject: (error: unknown) => void) => void;
 
 const RESOLVED = Promise.resolve();

@@ -85,10 +85,10 @@ impl NativeDatabase {
         self.executor.in_transaction()
     }
 
-    /// Whether results must wait for the sync their commits share (lib/database/commit-sync.ts).
+    /// Whether results must wait for the sync their commits share (lib/database/shared-fsync.ts).
     #[napi(getter)]
-    pub fn shares_commit_syncs(&self) -> bool {
-        self.executor.shares_commit_syncs()
+    pub fn shares_fsyncs(&self) -> bool {
+        self.executor.shares_fsyncs()
     }
 
     /// Whether separate transactions, and top-level calls beside them, run at once (a server's
@@ -104,12 +104,12 @@ impl NativeDatabase {
         self.executor.runs_inline()
     }
 
-    /// `{ query, execute, begin, commit, rollback, unsyncedCommits, syncCommits, sendHeld }`: the per-statement operations as plain
+    /// `{ query, execute, begin, commit, rollback, awaitsFsync, fsyncCommits, sendHeld }`: the per-statement operations as plain
     /// functions bound to this connection. They are called for every statement, so they skip
     /// what a class method costs on each call (unwrapping `this`, checking its type tag,
     /// tracking the borrow: together about as much as a point query's row building).
     #[napi(
-        ts_return_type = "{ query(sql: string, params?: unknown, transaction?: number): unknown; execute(sql: string, params?: unknown, transaction?: number): unknown; begin(transaction?: number): unknown; commit(transaction?: number): unknown; rollback(transaction?: number): unknown; unsyncedCommits(): boolean; syncCommits(): void; sendHeld(): void }"
+        ts_return_type = "{ query(sql: string, params?: unknown, transaction?: number): unknown; execute(sql: string, params?: unknown, transaction?: number): unknown; begin(transaction?: number): unknown; commit(transaction?: number): unknown; rollback(transaction?: number): unknown; awaitsFsync(): boolean; fsyncCommits(): void; sendHeld(): void }"
     )]
     pub fn statement_functions(&self, env: Env) -> Result<RawValue> {
         unsafe { super::statement_functions::create(env.raw(), &self.executor) }.map(RawValue)

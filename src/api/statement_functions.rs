@@ -1,5 +1,5 @@
 //! The per-statement operations (`query`, `execute`, `begin`, `commit`, `rollback`, the
-//! shared sync's `unsyncedCommits`, `syncCommits`, and a server's `sendHeld`) as plain N-API
+//! shared sync's `awaitsFsync`, `fsyncCommits`, and a server's `sendHeld`) as plain N-API
 //! functions bound to one connection's executor. Each is a type implementing `Function`, so the
 //! dispatch is the compiler's, with no catch-all.
 //!
@@ -43,8 +43,8 @@ struct Execute;
 struct Begin;
 struct Commit;
 struct Rollback;
-struct UnsyncedCommits;
-struct SyncCommits;
+struct AwaitsFsync;
+struct FsyncCommits;
 struct SendHeld;
 
 /// `query(sql, params?, transaction?)` and `execute(…)`: a statement, top-level or in a transaction.
@@ -111,18 +111,18 @@ impl Function for Rollback {
     }
 }
 
-/// Asked after every local result (lib/database/commit-sync.ts).
-impl Function for UnsyncedCommits {
-    const NAME: &'static str = "unsyncedCommits";
+/// Asked after every local result (lib/database/shared-fsync.ts).
+impl Function for AwaitsFsync {
+    const NAME: &'static str = "awaitsFsync";
     unsafe fn call(env: &Env, executor: &Executor, _: &[sys::napi_value; 3]) -> Result<sys::napi_value> {
-        boolean(env.raw(), executor.has_unsynced_commits())
+        boolean(env.raw(), executor.awaits_fsync())
     }
 }
 
-impl Function for SyncCommits {
-    const NAME: &'static str = "syncCommits";
+impl Function for FsyncCommits {
+    const NAME: &'static str = "fsyncCommits";
     unsafe fn call(env: &Env, executor: &Executor, _: &[sys::napi_value; 3]) -> Result<sys::napi_value> {
-        executor.sync_commits().map_err(|e| e.into_napi(env.raw()))?;
+        executor.fsync_commits().map_err(|e| e.into_napi(env.raw()))?;
         undefined(env.raw())
     }
 }
@@ -136,7 +136,7 @@ impl Function for SendHeld {
     }
 }
 
-/// `{ query, execute, begin, commit, rollback, unsyncedCommits, syncCommits, sendHeld }` for `executor`.
+/// `{ query, execute, begin, commit, rollback, awaitsFsync, fsyncCommits, sendHeld }` for `executor`.
 ///
 /// # Safety
 /// On the JS thread of `env`, inside a napi call.
@@ -149,8 +149,8 @@ pub unsafe fn create(env: sys::napi_env, executor: &Rc<Executor>) -> Result<sys:
         entry::<Begin>(),
         entry::<Commit>(),
         entry::<Rollback>(),
-        entry::<UnsyncedCommits>(),
-        entry::<SyncCommits>(),
+        entry::<AwaitsFsync>(),
+        entry::<FsyncCommits>(),
         entry::<SendHeld>(),
     ];
     for (name, callback) in entries {

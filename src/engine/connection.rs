@@ -68,21 +68,21 @@ impl<A: Default> Connection<A> {
         }
     }
 
-    /// Whether local commits share their syncs (`local/commit_sync.rs`): a file at durability
+    /// Whether local commits share their syncs (`local/shared_fsync.rs`): a file at durability
     /// 'full' in WAL mode.
-    pub fn shares_commit_syncs(&self) -> bool {
-        matches!(&self.backend, Backend::Local { conn, .. } if conn.shares_commit_syncs())
+    pub fn shares_fsyncs(&self) -> bool {
+        matches!(&self.backend, Backend::Local { conn, .. } if conn.shares_fsyncs())
     }
 
-    /// Whether a local commit waits for the sync it shares with others (`local/commit_sync.rs`).
-    pub fn has_unsynced_commits(&self) -> bool {
-        matches!(&self.backend, Backend::Local { conn, .. } if conn.has_unsynced_commits())
+    /// Whether a local commit waits for the sync it shares with others (`local/shared_fsync.rs`).
+    pub fn awaits_fsync(&self) -> bool {
+        matches!(&self.backend, Backend::Local { conn, .. } if conn.awaits_fsync())
     }
 
     /// Makes the local commits made so far durable, with one sync for all of them.
-    pub fn sync_commits(&mut self) -> DbResult<()> {
+    pub fn fsync_commits(&mut self) -> DbResult<()> {
         match &mut self.backend {
-            Backend::Local { conn, .. } => conn.sync_commits(),
+            Backend::Local { conn, .. } => conn.fsync_commits(),
             _ => Ok(()),
         }
     }
@@ -210,7 +210,7 @@ impl<A: Default> Connection<A> {
                 // The script may have changed the schema the cached statements were prepared against.
                 statements.clear();
                 // Also after a failed script: its pragmas before the failure took effect.
-                let rechecked = conn.recheck_commit_syncs();
+                let rechecked = conn.recheck_shared_fsyncs();
                 result.and(rechecked)
             }
             Backend::Remote(conn) => conn.exec(script).await,

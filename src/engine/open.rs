@@ -23,7 +23,7 @@ impl<A: Default> Connection<A> {
                 let path = path.to_str().ok_or_else(|| DbError::invalid_option("the database path is not valid UTF-8"))?;
                 let mut conn = open_local(path, options).map_err(|err| err.context(&format!("could not open '{path}'")))?;
                 if options.durability == Durability::Full {
-                    conn.share_commit_syncs()?;
+                    conn.share_fsyncs()?;
                 }
                 Backend::Local { statements: StatementCache::default(), conn }
             }

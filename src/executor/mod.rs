@@ -135,14 +135,14 @@ impl Executor {
         self.inline_flag(JsConnection::in_transaction)
     }
 
-    /// Whether local commits share their syncs (`Connection::shares_commit_syncs`).
-    pub fn shares_commit_syncs(&self) -> bool {
-        self.inline_flag(JsConnection::shares_commit_syncs)
+    /// Whether local commits share their syncs (`Connection::shares_fsyncs`).
+    pub fn shares_fsyncs(&self) -> bool {
+        self.inline_flag(JsConnection::shares_fsyncs)
     }
 
-    /// Whether a local commit is waiting for its sync (`Connection::has_unsynced_commits`).
-    pub fn has_unsynced_commits(&self) -> bool {
-        self.inline_flag(JsConnection::has_unsynced_commits)
+    /// Whether a local commit is waiting for its sync (`Connection::awaits_fsync`).
+    pub fn awaits_fsync(&self) -> bool {
+        self.inline_flag(JsConnection::awaits_fsync)
     }
 
     fn inline_flag(&self, flag: fn(&JsConnection) -> bool) -> bool {
@@ -153,9 +153,9 @@ impl Executor {
     }
 
     /// Syncs the local commits made so far, once for all of them; nothing to do once closed.
-    pub fn sync_commits(&self) -> DbResult<()> {
+    pub fn fsync_commits(&self) -> DbResult<()> {
         match self {
-            Executor::Inline(slot) => inline::borrow(slot)?.as_mut().map_or(Ok(()), JsConnection::sync_commits),
+            Executor::Inline(slot) => inline::borrow(slot)?.as_mut().map_or(Ok(()), JsConnection::fsync_commits),
             Executor::Worker(_) => Ok(()),
         }
     }

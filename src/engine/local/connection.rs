@@ -20,24 +20,24 @@ use crate::sql::params::Placeholders;
 use crate::sql::text::{empty_sql, has_sql_tokens, nul_in_sql, several_statements};
 use crate::values::ColumnRef;
 
-use super::synchronous::{watch_synchronous, SynchronousWatch, SHARED_SYNCS_LEVEL};
+use super::synchronous::{watch_synchronous, SynchronousWatch, SHARED_FSYNCS_LEVEL};
 
 /// One open connection. Only ever used by one thread at a time (its `Connection` is owned by
 /// one executor, which runs one operation at a time), so it is opened without SQLite's own
 /// per-call mutex.
 pub struct LocalConnection {
     pub(super) handle: *mut ffi::sqlite3,
-    /// Set while commits share their fsyncs (`commit_sync.rs`).
-    pub(super) commit_sync: Option<CommitSync>,
+    /// Set while commits share their fsyncs (`shared_fsync.rs`).
+    pub(super) shared_fsync: Option<SharedFsync>,
     /// Opened at durability 'full' in WAL mode: whenever its level is FULL, its commits share
-    /// syncs (`commit_sync.rs`).
-    pub(super) shares_syncs_at_full: bool,
+    /// syncs (`shared_fsync.rs`).
+    pub(super) shares_fsyncs_at_full: bool,
     /// What the application did with `PRAGMA synchronous` (boxed: SQLite holds its address).
     pub(super) synchronous: Box<SynchronousWatch>,
 }
 
-/// The commits of a connection whose commits share syncs (`commit_sync.rs`).
-pub(super) struct CommitSync {
+/// The commits of a connection whose commits share syncs (`shared_fsync.rs`).
+pub(super) struct SharedFsync {
     /// Commits so far, counted by the commit hook (boxed: SQLite holds its address).
     pub(super) commits: Box<Cell<u64>>,
     /// Commits a sync has covered.
@@ -76,7 +76,7 @@ impl LocalConnection {
         let flags = mode | ffi::SQLITE_OPEN_NOMUTEX;
         let rc = unsafe { ffi::sqlite3_open_v2(c_path.as_ptr(), &mut handle, flags, ptr::null()) };
         // Even a failed open may return a handle, which carries the message and must be closed.
-        let conn = LocalConnection { handle, commit_sync: None, shares_syncs_at_full: false, synchronous: Box::default() };
+        let conn = LocalConnection { handle, shared_fsync: None, shares_fsyncs_at_full: false, synchronous: Box::default() };
         if rc != ffi::SQLITE_OK {
             return Err(if handle.is_null() { DbError::sqlite(rc, errstr(rc)) } else { conn.last_error() });
         }
@@ -116,8 +116,8 @@ impl LocalConnection {
     pub fn prepare(&self, sql: &str) -> DbResult<LocalStatement> {
         self.synchronous.clear();
         let statement = self.prepare_own(sql)?;
-        if self.synchronous.read.get() && self.commit_sync.is_some() {
-            return self.prepare_own(SHARED_SYNCS_LEVEL);
+        if self.synchronous.read.get() && self.shared_fsync.is_some() {
+            return self.prepare_own(SHARED_FSYNCS_LEVEL);
         }
         Ok(statement)
     }
@@ -177,7 +177,7 @@ impl LocalConnection {
 
 impl Drop for LocalConnection {
     fn drop(&mut self) {
-        // The commit hook and the authorizer point into `commit_sync` and `synchronous`, which
+        // The commit hook and the authorizer point into `shared_fsync` and `synchronous`, which
         // are dropped after this.
         unsafe { ffi::sqlite3_commit_hook(self.handle, None, ptr::null_mut()) };
         unsafe { ffi::sqlite3_set_authorizer(self.handle, None, ptr::null_mut()) };

@@ -2,7 +2,7 @@
 //! bundles, with a cache of prepared statements.
 
 mod cache;
-mod commit_sync;
+mod shared_fsync;
 mod connection;
 mod run;
 mod synchronous;

@@ -27,7 +27,7 @@ fn bind_to_statement(statement: &LocalStatement, params: Params) -> DbResult<()>
 }
 
 /// Prepares (or reuses), binds and runs one local statement, handing its rows to `sink`. A
-/// pragma that ran may have changed what commits that share syncs rely on (`commit_sync.rs`).
+/// pragma that ran may have changed what commits that share syncs rely on (`shared_fsync.rs`).
 pub fn run_local<A: Default>(
     statements: &mut StatementCache<A>,
     conn: &mut LocalConnection,
@@ -39,7 +39,7 @@ pub fn run_local<A: Default>(
     let is_pragma = cached.is_pragma;
     let ran = run_cached(cached, params, sink);
     // Also after a failed run: the pragma took effect as it was prepared.
-    let rechecked = if is_pragma { conn.recheck_commit_syncs() } else { Ok(()) };
+    let rechecked = if is_pragma { conn.recheck_shared_fsyncs() } else { Ok(()) };
     ran.and(rechecked)
 }
 

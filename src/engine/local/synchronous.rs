@@ -1,6 +1,6 @@
 //! `PRAGMA synchronous` as the application sets and reads it.
 //!
-//! A connection whose commits share their syncs (`commit_sync.rs`) runs SQLite at NORMAL and
+//! A connection whose commits share their syncs (`shared_fsync.rs`) runs SQLite at NORMAL and
 //! syncs the WAL itself, giving FULL's durability. So SQLite's own level is not what the
 //! connection gives: the application's `PRAGMA synchronous = NORMAL` would read like ours and
 //! change nothing, and reading the level would say NORMAL on a connection that syncs every
@@ -33,7 +33,7 @@ impl SynchronousWatch {
 }
 
 /// The level the connection gives while its commits share syncs: FULL.
-pub(super) const SHARED_SYNCS_LEVEL: &str = "SELECT 2 AS synchronous";
+pub(super) const SHARED_FSYNCS_LEVEL: &str = "SELECT 2 AS synchronous";
 
 /// Installs the watch as the connection's authorizer; `watch` must outlive the connection's
 /// use of it (it is boxed in the connection and unregistered before it is dropped).

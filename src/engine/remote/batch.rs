@@ -8,7 +8,7 @@ use crate::sql::text::ensure_single_statement;
 use crate::values::Params;
 
 use super::errors::statement_error;
-use super::hrana::{response, statement_of, unexpected};
+use super::hrana::{response, new_stmt, unexpected};
 use super::{RemoteConnection, StatementResult};
 
 impl RemoteConnection {
@@ -62,7 +62,7 @@ pub(super) fn batch_request(statements: Vec<(String, Params)>) -> DbResult<Strea
     let mut steps = vec![BatchStep { condition: None, stmt: Stmt::new("BEGIN IMMEDIATE", false) }];
     for (index, (sql, params)) in statements.into_iter().enumerate() {
         ensure_single_statement(&sql).map_err(|err| err.context(&format!("batch statement {}", index + 1)))?;
-        steps.push(BatchStep { condition: Some(BatchCond::Ok { step: index as u32 }), stmt: statement_of(&sql, params, true) });
+        steps.push(BatchStep { condition: Some(BatchCond::Ok { step: index as u32 }), stmt: new_stmt(&sql, params, true) });
     }
     let commit = count as u32 + 1;
     steps.push(BatchStep { condition: Some(BatchCond::Ok { step: count as u32 }), stmt: Stmt::new("COMMIT", false) });

@@ -20,7 +20,8 @@ pub fn unexpected(what: &str) -> DbError {
     DbError::libsql(ErrorCode::ServerError, format!("the server's answer to a {what} is missing or of the wrong kind"))
 }
 
-pub fn stmt_of(request: &StreamRequest) -> &Stmt {
+/// The statement an execute request runs.
+pub fn executed_stmt(request: &StreamRequest) -> &Stmt {
     match request {
         StreamRequest::Execute(execute) => &execute.stmt,
         _ => unreachable!("only execute requests carry one statement"),
@@ -31,7 +32,8 @@ pub fn execute_plain(sql: &str) -> StreamRequest {
     StreamRequest::Execute(ExecuteStreamReq { stmt: Stmt::new(sql, false) })
 }
 
-pub fn statement_of(sql: &str, params: Params, want_rows: bool) -> Stmt {
+/// A Hrana statement: `sql` with its parameters as the server takes them.
+pub fn new_stmt(sql: &str, params: Params, want_rows: bool) -> Stmt {
     let mut stmt = Stmt::new(sql, want_rows);
     match params {
         Params::None => {}

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::error::{redact, DbError, DbResult, ErrorCode};
 
 use super::tls::{https_connector, tls_failure};
-use super::transport_errors::{answer_not_hrana, auth_failed, not_a_server, server_error, timed_out, unreachable};
+use super::errors::transport::{answer_not_hrana, auth_failed, not_a_server, server_error, timed_out, unreachable};
 
 /// Hrana's pipeline request, borrowing what it sends: the caller keeps its requests to explain
 /// a refusal.

@@ -18,10 +18,8 @@ mod errors;
 mod group;
 mod hrana;
 mod http;
-mod refusal;
 pub mod tls;
 mod transport;
-mod transport_errors;
 mod ws;
 
 use std::time::{Duration, Instant};
@@ -33,7 +31,7 @@ use crate::sql::text::ensure_single_statement;
 use crate::values::Params;
 
 use super::{Rows, StatementResult};
-use hrana::{execute_plain, response, statement_of, stmt_of, unexpected, value_from_server};
+use hrana::{execute_plain, response, new_stmt, executed_stmt, unexpected, value_from_server};
 use transport::Transport;
 
 /// A call that may travel in one request with others (`RemoteConnection::calls`).
@@ -181,7 +179,7 @@ impl RemoteConnection {
         match answer {
             Ok(StreamResponse::Execute(execute)) => Ok(self.statement_result(execute.result)),
             Ok(_) => Err(unexpected("execute")),
-            Err(err) => Err(self.explain_refusal(err, stmt_of(request)).await),
+            Err(err) => Err(self.explain_refusal(err, executed_stmt(request)).await),
         }
     }
 
@@ -364,7 +362,7 @@ fn answers(results: Vec<StreamResult>) -> Vec<DbResult<StreamResponse>> {
 /// One statement as an execute request, refused before sending when the text holds none or several.
 fn execute_request(sql: &str, params: Params, want_rows: bool) -> DbResult<StreamRequest> {
     ensure_single_statement(sql)?;
-    Ok(StreamRequest::Execute(ExecuteStreamReq { stmt: statement_of(sql, params, want_rows) }))
+    Ok(StreamRequest::Execute(ExecuteStreamReq { stmt: new_stmt(sql, params, want_rows) }))
 }
 
 /// The transaction cannot go on: its stream is gone (the server rolled back what it held), or

@@ -1,5 +1,5 @@
 //! The two ways to speak Hrana to a server — over HTTP (`http.rs`) and over WebSocket (`ws.rs`)
-//! — behind one call (the errors both say the same way are in `transport_errors.rs`).
+//! — behind one call (the errors both say the same way are in `errors/transport.rs`).
 //!
 //! Both send a stream's requests together and answer them in order, naming the stream by a
 //! baton; the connection above (`mod.rs`) keeps its stream, transactions and recovery the same

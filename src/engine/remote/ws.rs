@@ -30,7 +30,7 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use crate::error::{redact, DbError, DbResult, ErrorCode};
 
 use super::tls::{client_config, tls_failed, tls_failure};
-use super::transport_errors::{answer_not_hrana, auth_failed, not_a_server, server_error, timed_out, unreachable};
+use super::errors::transport::{answer_not_hrana, auth_failed, not_a_server, server_error, timed_out, unreachable};
 
 const SUBPROTOCOL: &str = "hrana3";
 

@@ -9,11 +9,11 @@ use crate::error::{DbError, ErrorClass};
 use crate::sql::params::{match_parameters, SqlPlaceholders};
 use crate::values::Params;
 
-use super::RemoteConnection;
+use super::super::RemoteConnection;
 
 impl RemoteConnection {
     /// The error a local file gives for what the server refused in its own words.
-    pub(super) async fn explain_refusal(&mut self, err: DbError, stmt: &Stmt) -> DbError {
+    pub(in crate::engine::remote) async fn explain_refusal(&mut self, err: DbError, stmt: &Stmt) -> DbError {
         if err.class == ErrorClass::Range {
             // What the user passed (its shape is all the matching needs), against the SQL's placeholders.
             let shape = match (stmt.args.len(), stmt.named_args.is_empty()) {

@@ -1,8 +1,8 @@
-// Writes for commit-sync.test.ts, run under strace: every result this process is given is
+// Writes for shared-fsync.test.ts, run under strace: every result this process is given is
 // reported by a write to `<db path>.acks` made right after its promise resolved, so the
 // parent can see, in the order of the system calls, whether the WAL was synced before it.
 //
-//   node commit-sync-child.mjs <db path> <durability> <scenario> [<method> <statement>]
+//   node shared-fsync-child.mjs <db path> <durability> <scenario> [<method> <statement>]
 //     concurrent  40 callers at once, 5 rounds: an INSERT, a transaction of two INSERTs and a
 //                 SELECT each (400 commits)
 //     sequential  50 INSERTs, each awaited before the next

@@ -6,7 +6,7 @@
 //! the WAL and keeps the syncs that guard its structure (the WAL header's after a restart, the
 //! ones around checkpoints) but leaves out the sync at commit; it counts its commits (a commit
 //! hook) and syncs the WAL itself, once for all the commits made since the last sync. The JS
-//! layer holds every result until such a sync has covered it (lib/database/commit-sync.ts), so
+//! layer holds every result until such a sync has covered it (lib/database/shared-fsync.ts), so
 //! nothing is acknowledged before it is on disk, as at FULL.
 //!
 //! Only in WAL mode: at NORMAL a rollback journal is not safe against power loss. A connection
@@ -23,50 +23,50 @@ use libsql::ffi;
 use crate::error::{DbError, DbResult};
 use crate::values::ColumnRef;
 
-use super::connection::{count_commit, CommitSync, LocalConnection};
+use super::connection::{count_commit, SharedFsync, LocalConnection};
 
 impl LocalConnection {
     /// Switches the connection to commits that share syncs, if it is in WAL mode; else it
     /// keeps syncing at every commit.
-    pub fn share_commit_syncs(&mut self) -> DbResult<()> {
+    pub fn share_fsyncs(&mut self) -> DbResult<()> {
         if self.pragma("journal_mode")?.as_deref() != Some("wal") {
             return Ok(());
         }
-        self.shares_syncs_at_full = true;
+        self.shares_fsyncs_at_full = true;
         self.start_sharing()
     }
 
-    /// SQLite at NORMAL, the commits counted, to be synced by `sync_commits`.
+    /// SQLite at NORMAL, the commits counted, to be synced by `fsync_commits`.
     fn start_sharing(&mut self) -> DbResult<()> {
         self.exec("PRAGMA synchronous = NORMAL")?;
-        if self.commit_sync.is_none() {
+        if self.shared_fsync.is_none() {
             let commits = Box::new(Cell::new(0));
             let counter = &*commits as *const Cell<u64> as *mut c_void;
             unsafe { ffi::sqlite3_commit_hook(self.handle, Some(count_commit), counter) };
-            self.commit_sync = Some(CommitSync { commits, synced: 0 });
+            self.shared_fsync = Some(SharedFsync { commits, synced: 0 });
         }
         Ok(())
     }
 
     /// Whether the connection's commits share syncs (until a pragma ends it).
-    pub fn shares_commit_syncs(&self) -> bool {
-        self.commit_sync.is_some()
+    pub fn shares_fsyncs(&self) -> bool {
+        self.shared_fsync.is_some()
     }
 
     /// Whether a commit has been made that no sync has covered yet.
-    pub fn has_unsynced_commits(&self) -> bool {
-        self.commit_sync.as_ref().is_some_and(|sync| sync.commits.get() > sync.synced)
+    pub fn awaits_fsync(&self) -> bool {
+        self.shared_fsync.as_ref().is_some_and(|sync| sync.commits.get() > sync.synced)
     }
 
     /// Makes every commit so far durable with one sync of the WAL.
-    pub fn sync_commits(&mut self) -> DbResult<()> {
-        let Some(sync) = &self.commit_sync else { return Ok(()) };
+    pub fn fsync_commits(&mut self) -> DbResult<()> {
+        let Some(sync) = &self.shared_fsync else { return Ok(()) };
         let commits = sync.commits.get();
         if commits == sync.synced {
             return Ok(());
         }
         self.sync_file(ffi::SQLITE_FCNTL_JOURNAL_POINTER)?;
-        if let Some(sync) = &mut self.commit_sync {
+        if let Some(sync) = &mut self.shared_fsync {
             sync.synced = commits;
         }
         Ok(())
@@ -77,16 +77,16 @@ impl LocalConnection {
     /// connection opened at durability 'full') with shared syncs, any other with SQLite doing
     /// as that level says — OFF and NORMAL sync no commit. Out of WAL mode, where NORMAL is not
     /// safe, a connection sharing syncs goes back to FULL. Commits so far are synced first.
-    pub fn recheck_commit_syncs(&mut self) -> DbResult<()> {
+    pub fn recheck_shared_fsyncs(&mut self) -> DbResult<()> {
         let level_set = self.synchronous.set.take();
-        if !level_set && self.commit_sync.is_none() {
+        if !level_set && self.shared_fsync.is_none() {
             return Ok(());
         }
         let wal = self.pragma("journal_mode")?.as_deref() == Some("wal");
         if level_set {
             // SQLite applied the level as it prepared the pragma.
             let full = self.pragma("synchronous")?.as_deref() == Some("2");
-            return match full && wal && self.shares_syncs_at_full {
+            return match full && wal && self.shares_fsyncs_at_full {
                 true => self.start_sharing(),
                 false => self.stop_sharing(),
             };
@@ -100,7 +100,7 @@ impl LocalConnection {
 
     /// Commits sync as SQLite's level says from now on; those made so far are synced now.
     fn stop_sharing(&mut self) -> DbResult<()> {
-        let Some(sync) = self.commit_sync.take() else { return Ok(()) };
+        let Some(sync) = self.shared_fsync.take() else { return Ok(()) };
         unsafe { ffi::sqlite3_commit_hook(self.handle, None, ptr::null_mut()) };
         if sync.commits.get() > sync.synced {
             self.sync_file(ffi::SQLITE_FCNTL_JOURNAL_POINTER)?;

@@ -1,5 +1,5 @@
 /**
- * Commits that share one fsync (local files at durability 'full'; src/engine/local/commit_sync.rs).
+ * Commits that share one fsync (local files at durability 'full'; src/engine/local/shared_fsync.rs).
  *
  * The native connection commits without syncing and counts what it committed. A result that
  * comes back while a commit is unsynced — the commit's own, or a read that may have seen it —
@@ -33,7 +33,7 @@ interface Held {
   reject: (error: unknown) => void;
 }
 
-export class CommitSync {
+export class SharedFsync {
   readonly #connection: StatementFunctions;
   #held: Held[] = [];
   #scheduled = false;
@@ -73,9 +73,9 @@ export class CommitSync {
 
   /** Whether a result can be given back now: nothing unsynced, or a sync made at once (which may throw). */
   #releasedNow(): boolean {
-    if (!this.#connection.unsyncedCommits()) return true;
+    if (!this.#connection.awaitsFsync()) return true;
     if (this.#held.length > 0 || this.#lastReleased > 1 || this.#syncedAlone >= ALONE_PER_TURN) return false;
-    this.#connection.syncCommits();
+    this.#connection.fsyncCommits();
     if (this.#syncedAlone++ === 0) setImmediate(this.#endTurn);
     return true;
   }
@@ -101,7 +101,7 @@ export class CommitSync {
     this.#held = [];
     this.#lastReleased = held.length;
     try {
-      this.#connection.syncCommits();
+      this.#connection.fsyncCommits();
     } catch (error) {
       // Written but maybe not durable: nothing held is acknowledged.
       for (const { reject } of held) reject(error);

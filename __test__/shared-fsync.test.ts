@@ -1,10 +1,10 @@
 /**
- * Commits that share one fsync (durability 'full' on a local file; lib/database/commit-sync.ts,
- * src/engine/local/commit_sync.rs): no result is given back before the WAL holding it is on
+ * Commits that share one fsync (durability 'full' on a local file; lib/database/shared-fsync.ts,
+ * src/engine/local/shared_fsync.rs): no result is given back before the WAL holding it is on
  * disk, and concurrent callers' commits share their syncs.
  *
  * What reaches the disk is seen at the system calls: a child process
- * (support/children/commit-sync-child.mjs) runs under `strace`, and reports each result it is
+ * (support/children/shared-fsync-child.mjs) runs under `strace`, and reports each result it is
  * given with a write to a file of its own, right after the promise resolved. In the trace, in
  * order, a result reported while the WAL has been written since its last sync would have been
  * acknowledged before it was durable. Durability 'normal', which syncs only at checkpoints,
@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { open } from '../dist/index.js';
 import { makeTempDir, type TempDir } from './support/runner-helpers.js';
 
-const CHILD = fileURLToPath(new URL('./support/children/commit-sync-child.mjs', import.meta.url));
+const CHILD = fileURLToPath(new URL('./support/children/shared-fsync-child.mjs', import.meta.url));
 
 /** Why the trace cannot be taken here, or null. */
 function straceUnavailable(): string | null {
@@ -27,7 +27,7 @@ function straceUnavailable(): string | null {
   return null;
 }
 const UNAVAILABLE = straceUnavailable();
-if (UNAVAILABLE) console.log(`[commit-sync] skipped: ${UNAVAILABLE}`);
+if (UNAVAILABLE) console.log(`[shared-fsync] skipped: ${UNAVAILABLE}`);
 
 interface Trace {
   /** Results reported. */
@@ -95,7 +95,7 @@ describe.skipIf(UNAVAILABLE !== null)(`commits that share one fsync${UNAVAILABLE
     expect(trace.early).toEqual([]);
     // At least 200 commits: the 200 transactions commit one by one (the INSERTs called in one
     // turn share a commit besides, group-commit.ts).
-    console.log(`[commit-sync] 40 concurrent callers: ${trace.syncs} syncs`);
+    console.log(`[shared-fsync] 40 concurrent callers: ${trace.syncs} syncs`);
     expect(trace.syncs).toBeGreaterThan(0);
     expect(trace.syncs).toBeLessThan(200 / 4);
   });

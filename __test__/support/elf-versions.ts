@@ -1,0 +1,56 @@
+/**
+ * The symbol versions a shared object needs from each library, read from its ELF file the way
+ * the dynamic loader does: the version-needed section (`SHT_GNU_verneed`), each entry a library
+ * and the versions of it the object's symbols were linked against. What `objdump -T` shows as
+ * `(GLIBC_2.34)`, without needing binutils.
+ */
+import { readFileSync } from 'node:fs';
+
+const SHT_GNU_VERNEED = 0x6ffffffe;
+
+/** `{ 'libc.so.6': ['GLIBC_2.2.5', …], … }` for a 64-bit little-endian ELF file. */
+export function neededVersions(path: string): Record<string, string[]> {
+  const file = readFileSync(path);
+  if (file.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${path} is not an ELF file`);
+  if (file[4] !== 2 || file[5] !== 1) throw new Error(`${path} is not a 64-bit little-endian ELF file`);
+  const sectionsAt = Number(file.readBigUInt64LE(0x28));
+  const sectionSize = file.readUInt16LE(0x3a);
+  const sectionCount = file.readUInt16LE(0x3c);
+  const section = (index: number) => {
+    const at = sectionsAt + index * sectionSize;
+    return {
+      type: file.readUInt32LE(at + 4),
+      offset: Number(file.readBigUInt64LE(at + 0x18)),
+      link: file.readUInt32LE(at + 0x28),
+      entries: file.readUInt32LE(at + 0x2c), // sh_info: the number of verneed entries
+    };
+  };
+  const needed: Record<string, string[]> = {};
+  for (let index = 0; index < sectionCount; index++) {
+    const verneed = section(index);
+    if (verneed.type !== SHT_GNU_VERNEED) continue;
+    const strings = section(verneed.link).offset;
+    const text = (offset: number) => file.toString('latin1', strings + offset, file.indexOf(0, strings + offset));
+    let entry = verneed.offset;
+    for (let n = 0; n < verneed.entries; n++) {
+      const auxCount = file.readUInt16LE(entry + 2);
+      const library = text(file.readUInt32LE(entry + 4));
+      let aux = entry + file.readUInt32LE(entry + 8);
+      for (let a = 0; a < auxCount; a++) {
+        (needed[library] ??= []).push(text(file.readUInt32LE(aux + 8)));
+        aux += file.readUInt32LE(aux + 12);
+      }
+      entry += file.readUInt32LE(entry + 12);
+    }
+  }
+  return needed;
+}
+
+/** Whether `version` is a `GLIBC_x.y[.z]` newer than `floor` (`'2.28'`), compared numerically. */
+export function isGlibcNewer(version: string, floor: string): boolean {
+  const match = /^GLIBC_(\d+(?:\.\d+)*)$/.exec(version);
+  if (!match) return false;
+  const [x, y] = [match[1].split('.').map(Number), floor.split('.').map(Number)];
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0);
+  return false;
+}
