@@ -112,14 +112,17 @@ async function inspect(url: string) {
 
 async function failover(expect: ExpectStatic, appDir: string, name: string, target: FailoverTarget) {
   const env = (index: 0 | 1) => userEnv({ ...target.serverEnv[index], FAUX_REPLY_MS: String(MODEL_REPLY_MS) });
+  const startedAt = Date.now();
   const a = await startServer(appDir, env(0));
   const b = await startServer(appDir, env(1));
+  const serversUpMs = Date.now() - startedAt;
   const ids = Array.from({ length: CONVERSATIONS }, (_, index) => `conversation-${index}`);
   const prompts = (id: string) => [`first to ${id}`, `second to ${id}`, `third to ${id}`];
 
   // Each conversation answered once on A.
   const firsts = await Promise.all(ids.map((id) => admit(a, id, prompts(id)[0]!)));
   for (const [index, id] of ids.entries()) expect(await settled(a, id, firsts[index]!.submissionId)).toBe('completed');
+  const firstsAnsweredMs = Date.now() - startedAt - serversUpMs;
 
   // A second prompt each (it runs on A) and a third (queued behind it), both keyed for redelivery.
   const [seconds, thirds] = [[], []] as [Awaited<ReturnType<typeof admit>>[], Awaited<ReturnType<typeof admit>>[]];
@@ -170,7 +173,10 @@ async function failover(expect: ExpectStatic, appDir: string, name: string, targ
   }
 
   const modelCalls = ((await (await fetch(`http://127.0.0.1:${b.port}/health`)).json()) as { modelCalls: number }).modelCalls;
-  console.log(`failover (${name}): ${accepted.length} submissions accepted, A killed with ${CONVERSATIONS} turns in flight; B settled all in ${takeoverMs} ms with ${modelCalls} model calls`);
+  console.log(
+    `failover (${name}): servers up in ${serversUpMs} ms, first turns answered in ${firstsAnsweredMs} ms; ${accepted.length} submissions accepted, ` +
+      `A killed with ${CONVERSATIONS} turns in flight; B settled all in ${takeoverMs} ms with ${modelCalls} model calls`,
+  );
   expect(await stopServer(b, 'SIGTERM')).toEqual({ code: 143, signal: null });
 }
 

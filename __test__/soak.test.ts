@@ -38,7 +38,10 @@ const RESTART_EVERY_MS: [number, number] = [3000, 6000];
 const RETRY_BACKOFF_MS = 100;
 /** RSS samples before this share of the run are the warm-up. */
 const WARM_UP_SHARE = 1 / 3;
-/** How much the RSS may rise from the warm-up's end to the run's end: allocator noise, not a leak. */
+/**
+ * How much the RSS may rise from the first to the last tenth of the run after the warm-up
+ * (each tenth's median, so one sample's spike does not count): allocator noise, not a leak.
+ */
 const RSS_GROWTH_LIMIT_MB = 48;
 const LIVE_STATUSES = ['queued', 'running', 'terminalizing', 'joining'];
 /** How long the conversations may take to finish their last turns once the faults stop (a lease, 30 s, may have to expire). */
@@ -136,6 +139,14 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 
 const megabytes = (bytes: number) => Math.round(bytes / 2 ** 20);
 
+/** The median RSS (MB) of each of ten equal stretches of `samples`, in order. */
+function rssTenths(samples: number[]): number[] {
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const size = samples.length / 10;
+  return Array.from({ length: 10 }, (_, tenth) => samples.slice(Math.floor(tenth * size), Math.max(Math.floor((tenth + 1) * size), Math.floor(tenth * size) + 1)))
+    .map((stretch) => megabytes(median(stretch)));
+}
+
 describe.skipIf(OWN_SERVER_SKIP_REASON)(`soak: ${CONVERSATIONS} Flue conversations for ${SOAK_SECONDS} s over a fault proxy and a sqld restarted every few seconds${skipSuffix(OWN_SERVER_SKIP_REASON)}`, () => {
   afterAll(async () => {
     await stopAllSqld();
@@ -208,8 +219,9 @@ describe.skipIf(OWN_SERVER_SKIP_REASON)(`soak: ${CONVERSATIONS} Flue conversatio
 
     const acknowledged = conversations.flat();
     const answered = acknowledged.filter((turn) => turn.reply !== undefined).length;
-    const warm = rss.filter((sample) => sample.at >= SOAK_SECONDS * 1000 * WARM_UP_SHARE);
-    const rssGrowth = warm.length > 1 ? megabytes(Math.max(...warm.slice(-3).map((sample) => sample.bytes)) - warm[0]!.bytes) : 0;
+    const underLoad = rss.filter((sample) => sample.at >= SOAK_SECONDS * 1000 * WARM_UP_SHARE && sample.at <= SOAK_SECONDS * 1000);
+    const tenths = rssTenths(underLoad.map((sample) => sample.bytes));
+    const rssGrowth = tenths.at(-1)! - tenths[0]!;
     const report = {
       seconds: SOAK_SECONDS,
       seed: SEED,
@@ -222,7 +234,7 @@ describe.skipIf(OWN_SERVER_SKIP_REASON)(`soak: ${CONVERSATIONS} Flue conversatio
       lost: 0, // reached only when every acknowledged turn was found above
       submissionsByStatus: Object.fromEntries(statuses.map((row) => [row.status, Number(row.count)])),
       drainAfterDeadlineMs: drainedMs,
-      rssMb: { afterWarmUp: megabytes(warm[0]?.bytes ?? 0), end: megabytes(rss.at(-1)?.bytes ?? 0), growth: rssGrowth },
+      rssMbAfterWarmUpByTenth: tenths,
     };
     console.log(`soak report: ${JSON.stringify(report)}`);
 
