@@ -173,11 +173,12 @@ async function failover(expect: ExpectStatic, appDir: string, name: string, targ
   }
 
   const modelCalls = ((await (await fetch(`http://127.0.0.1:${b.port}/health`)).json()) as { modelCalls: number }).modelCalls;
+  const stoppingAt = Date.now();
+  expect(await stopServer(b, 'SIGTERM')).toEqual({ code: 143, signal: null });
   console.log(
     `failover (${name}): servers up in ${serversUpMs} ms, first turns answered in ${firstsAnsweredMs} ms; ${accepted.length} submissions accepted, ` +
-      `A killed with ${CONVERSATIONS} turns in flight; B settled all in ${takeoverMs} ms with ${modelCalls} model calls`,
+      `A killed with ${CONVERSATIONS} turns in flight; B settled all in ${takeoverMs} ms with ${modelCalls} model calls, and stopped (SIGTERM) in ${Date.now() - stoppingAt} ms`,
   );
-  expect(await stopServer(b, 'SIGTERM')).toEqual({ code: 143, signal: null });
 }
 
 describe.skipIf(skipReason)(`failover: SIGKILL one of two live Flue servers (vite build) on one database mid-turn; the other settles everything${skipSuffix(skipReason)}`, () => {

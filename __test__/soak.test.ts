@@ -23,6 +23,8 @@ import { AgentRunError, init, useModel } from '@flue/runtime';
 import { start } from '@flue/runtime/node';
 import { createAgentRouter } from '@flue/runtime/routing';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { seededRandom, startFaultProxy } from '../scripts/fault-proxy.mjs';
 import { libsql, open } from '../dist/index.js';
@@ -137,10 +139,14 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }
 
+/** V8's full garbage collection, as `--expose-gc` would give it (vitest starts this process without the flag). */
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
 const megabytes = (bytes: number) => Math.round(bytes / 2 ** 20);
 
-/** The median RSS (MB) of each of ten equal stretches of `samples`, in order. */
-function rssTenths(samples: number[]): number[] {
+/** The median (MB) of each of ten equal stretches of `samples` (bytes), in order. */
+function tenthMedians(samples: number[]): number[] {
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const size = samples.length / 10;
   return Array.from({ length: 10 }, (_, tenth) => samples.slice(Math.floor(tenth * size), Math.max(Math.floor((tenth + 1) * size), Math.floor(tenth * size) + 1)))
@@ -163,14 +169,18 @@ describe.skipIf(OWN_SERVER_SKIP_REASON)(`soak: ${CONVERSATIONS} Flue conversatio
     const proxy = await startFaultProxy(sqld.httpUrl, { seed: SEED });
     const flue = await start({ agents: [SoakEcho], db: libsql({ url: proxy.url }), providers: [faux.provider] });
     const errors = new Map<string, number>();
-    const rss: { at: number; bytes: number }[] = [];
+    const memory: { at: number; rss: number; heapUsed: number; external: number }[] = [];
     let restarts = 0;
     let conversations: AcknowledgedTurn[][];
     const startedAt = Date.now();
     const endAt = startedAt + SOAK_SECONDS * 1000;
     try {
       proxy.setFaults(true);
-      const sampler = setInterval(() => rss.push({ at: Date.now() - startedAt, bytes: process.memoryUsage().rss }), 1000);
+      const sampler = setInterval(() => {
+        collectGarbage(); // so a sample measures what is still referenced, not when V8 last collected
+        const { rss, heapUsed, external } = process.memoryUsage();
+        memory.push({ at: Date.now() - startedAt, rss, heapUsed, external });
+      }, 1000);
       const restarter = (async () => {
         for (;;) {
           const wait = RESTART_EVERY_MS[0] + random() * (RESTART_EVERY_MS[1] - RESTART_EVERY_MS[0]);
@@ -219,8 +229,8 @@ describe.skipIf(OWN_SERVER_SKIP_REASON)(`soak: ${CONVERSATIONS} Flue conversatio
 
     const acknowledged = conversations.flat();
     const answered = acknowledged.filter((turn) => turn.reply !== undefined).length;
-    const underLoad = rss.filter((sample) => sample.at >= SOAK_SECONDS * 1000 * WARM_UP_SHARE && sample.at <= SOAK_SECONDS * 1000);
-    const tenths = rssTenths(underLoad.map((sample) => sample.bytes));
+    const underLoad = memory.filter((sample) => sample.at >= SOAK_SECONDS * 1000 * WARM_UP_SHARE && sample.at <= SOAK_SECONDS * 1000);
+    const tenths = tenthMedians(underLoad.map((sample) => sample.rss));
     const rssGrowth = tenths.at(-1)! - tenths[0]!;
     const report = {
       seconds: SOAK_SECONDS,
@@ -235,6 +245,9 @@ describe.skipIf(OWN_SERVER_SKIP_REASON)(`soak: ${CONVERSATIONS} Flue conversatio
       submissionsByStatus: Object.fromEntries(statuses.map((row) => [row.status, Number(row.count)])),
       drainAfterDeadlineMs: drainedMs,
       rssMbAfterWarmUpByTenth: tenths,
+      // Where a growth would be: V8's heap after a full collection (JavaScript objects still referenced), or outside it.
+      heapUsedMbByTenth: tenthMedians(underLoad.map((sample) => sample.heapUsed)),
+      externalMbByTenth: tenthMedians(underLoad.map((sample) => sample.external)),
     };
     console.log(`soak report: ${JSON.stringify(report)}`);
 
