@@ -240,7 +240,10 @@ describe.skipIf(OWN_SERVER_SKIP_REASON)(`soak: ${CONVERSATIONS} Flue conversatio
       clientErrorsRetried: Object.fromEntries(errors),
       turnsAcknowledged: acknowledged.length,
       turnsAnswered: answered,
-      turnsSettledOtherwise: acknowledged.filter((turn) => turn.failedOutcome !== undefined).map((turn) => turn.failedOutcome),
+      turnsSettledOtherwise: acknowledged.reduce<Record<string, number>>((counts, turn) => {
+        if (turn.failedOutcome !== undefined) counts[turn.failedOutcome] = (counts[turn.failedOutcome] ?? 0) + 1;
+        return counts;
+      }, {}),
       lost: 0, // reached only when every acknowledged turn was found above
       submissionsByStatus: Object.fromEntries(statuses.map((row) => [row.status, Number(row.count)])),
       drainAfterDeadlineMs: drainedMs,
