@@ -174,9 +174,10 @@ describe.skipIf(OWN_SERVER_SKIP_REASON)(`soak: ${CONVERSATIONS} Flue conversatio
     let conversations: AcknowledgedTurn[][];
     const startedAt = Date.now();
     const endAt = startedAt + SOAK_SECONDS * 1000;
+    let sampler: NodeJS.Timeout | undefined;
     try {
       proxy.setFaults(true);
-      const sampler = setInterval(() => {
+      sampler = setInterval(() => {
         collectGarbage(); // so a sample measures what is still referenced, not when V8 last collected
         const { rss, heapUsed, external } = process.memoryUsage();
         memory.push({ at: Date.now() - startedAt, rss, heapUsed, external });
@@ -196,8 +197,8 @@ describe.skipIf(OWN_SERVER_SKIP_REASON)(`soak: ${CONVERSATIONS} Flue conversatio
       await sleep(Math.max(0, endAt - Date.now()));
       proxy.setFaults(false);
       conversations = await within(workload, DRAIN_LIMIT_MS, 'the conversations finishing their last turns once the faults stopped');
-      clearInterval(sampler);
     } finally {
+      clearInterval(sampler);
       proxy.setFaults(false);
       await flue.stop();
       await proxy.close();
@@ -256,7 +257,9 @@ describe.skipIf(OWN_SERVER_SKIP_REASON)(`soak: ${CONVERSATIONS} Flue conversatio
 
     expect(live).toEqual([]);
     expect(unhandled).toEqual([]);
-    expect(restarts).toBeGreaterThanOrEqual(Math.floor(SOAK_SECONDS / RESTART_EVERY_MS[1]) - 1);
+    // Faults were injected: restarts (each may take seconds on a busy machine) and resets.
+    expect(restarts).toBeGreaterThanOrEqual(Math.floor((SOAK_SECONDS * 1000) / (2 * RESTART_EVERY_MS[1])));
+    expect(proxy.stats().resetsBeforeForward + proxy.stats().resetsAfterForward).toBeGreaterThan(0);
     expect(acknowledged.length).toBeGreaterThan(CONVERSATIONS);
     expect(rssGrowth).toBeLessThanOrEqual(RSS_GROWTH_LIMIT_MB);
   }, (SOAK_SECONDS + 300) * 1000);
