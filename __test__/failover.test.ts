@@ -31,12 +31,13 @@ import {
   APP_TS,
   history,
   settled,
+  snapshot,
   startServer,
   stopAllServers,
   stopServer,
   VITE_CONFIG,
   writeLoopbackPreload,
-  type Server,
+  type Admission,
 } from './support/flue-server.js';
 import { cannotPackReason, createProject, packPackages, removeTemp, runOk, userEnv, VERSIONS, type Project } from './support/packed-project.js';
 import { OWN_SERVER_SKIP_REASON, skipSuffix } from './support/remote-target.js';
@@ -99,9 +100,7 @@ const targetKinds: { name: string; create(root: string): Promise<FailoverTarget>
 async function inspect(url: string) {
   const db = await open({ url });
   try {
-    const submissions = await db.query<{ submission_id: string; status: string; session_key: string }>(
-      'SELECT submission_id, status, session_key FROM flue_agent_submissions ORDER BY sequence',
-    );
+    const submissions = await db.query<{ submission_id: string; status: string }>('SELECT submission_id, status FROM flue_agent_submissions ORDER BY sequence');
     const batches = await db.query<{ path: string; seq: number }>('SELECT path, seq FROM flue_conversation_stream_batches ORDER BY path, seq');
     const streams = await db.query<{ path: string; next_offset: number }>('SELECT path, next_offset FROM flue_conversation_streams');
     return { submissions, batches, streams };
@@ -125,7 +124,8 @@ async function failover(expect: ExpectStatic, appDir: string, name: string, targ
   const firstsAnsweredMs = Date.now() - startedAt - serversUpMs;
 
   // A second prompt each (it runs on A) and a third (queued behind it), both keyed for redelivery.
-  const [seconds, thirds] = [[], []] as [Awaited<ReturnType<typeof admit>>[], Awaited<ReturnType<typeof admit>>[]];
+  const seconds: Admission[] = [];
+  const thirds: Admission[] = [];
   await Promise.all(ids.map(async (id, index) => {
     seconds[index] = await admit(a, id, prompts(id)[1]!, { idempotencyKey: `${id}-second` });
     thirds[index] = await admit(a, id, prompts(id)[2]!, { idempotencyKey: `${id}-third` });
@@ -146,10 +146,12 @@ async function failover(expect: ExpectStatic, appDir: string, name: string, targ
   }
   const takeoverMs = Date.now() - killedAt;
 
-  for (const id of ids) {
+  for (const [index, id] of ids.entries()) {
     const turns = await history(b, id);
     const [first, second, third] = prompts(id);
-    const index = ids.indexOf(id);
+    // Each submission settled once.
+    const settlements = (await snapshot(b, id)).settlements.map((settlement) => settlement.submissionId);
+    expect(settlements.sort()).toEqual([firsts, seconds, thirds].map((wave) => wave[index]!.submissionId).sort());
     // One user message per submission, in the order accepted.
     expect(turns.filter((turn) => turn.role === 'user')).toEqual([
       { role: 'user', submissionId: firsts[index]!.submissionId, text: first },
