@@ -15,7 +15,8 @@
  * warm-up did not grow.
  *
  * 30 s here (the test command); `npm run soak` runs this file for longer
- * (FLUE_LIBSQL_SOAK_SECONDS, default 600 there). FLUE_LIBSQL_SOAK_SEED replays a run's faults.
+ * (FLUE_LIBSQL_SOAK_SECONDS, default 600 there). FLUE_LIBSQL_SOAK_SEED draws a run's
+ * faults again in the same sequence (which request meets each depends on the run's timing).
  */
 import type { AssistantMessage, Context } from '@earendil-works/pi-ai';
 import { fauxAssistantMessage, fauxProvider } from '@earendil-works/pi-ai/providers/faux';
@@ -159,7 +160,7 @@ describe.skipIf(OWN_SERVER_SKIP_REASON)(`soak: ${CONVERSATIONS} Flue conversatio
   });
 
   it('loses no acknowledged turn, leaves no submission stuck, no unhandled rejection, RSS flat', async () => {
-    console.log(`soak: ${SOAK_SECONDS} s, seed ${SEED} (FLUE_LIBSQL_SOAK_SEED=${SEED} replays the faults)`);
+    console.log(`soak: ${SOAK_SECONDS} s, seed ${SEED} (FLUE_LIBSQL_SOAK_SEED=${SEED} draws the same faults)`);
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);

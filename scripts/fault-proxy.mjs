@@ -11,7 +11,7 @@
  *
  * Resets are real TCP resets (`socket.resetAndDestroy()`, RST on both sides). A connection made
  * while sqld is down (the soak restarts it) fails as it would without the proxy: the client's
- * socket is reset. Faults are drawn from a seeded generator so a failing run can be replayed,
+ * socket is reset. Faults are drawn from a seeded generator (the same seed, the same sequence of draws),
  * and only while `setFaults(true)` is in force.
  */
 import { connect, createServer } from 'node:net';

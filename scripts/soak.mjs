@@ -1,7 +1,7 @@
 // `npm run soak [seconds]`: the soak under faults (__test__/soak.test.ts) for longer than the
 // test command's 30 s — 600 s unless told — with the same workload, faults and checks; its
 // report line (faults injected, turns acknowledged, lost) is the last thing it prints.
-// FLUE_LIBSQL_SOAK_SEED replays a run's faults; FLUE_LIBSQL_SQLD names another sqld.
+// FLUE_LIBSQL_SOAK_SEED draws a run's faults again; FLUE_LIBSQL_SQLD names another sqld.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
