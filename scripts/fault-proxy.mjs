@@ -86,8 +86,9 @@ export async function startFaultProxy(target, { seed = 1, resetBefore = 0.003, r
             return;
           }
           if (draw < resetBefore + resetAfter) {
-            // Behind held chunks (a stall) the request would not reach the server: a reset before, then.
-            if (queue.length > 0 || stalledUntil > performance.now()) {
+            // Behind held chunks (a stall), or before sqld accepted the connection, the request would
+            // not reach the server: a reset before, then.
+            if (queue.length > 0 || stalledUntil > performance.now() || !connected) {
               totals.resetsBeforeForward++;
               reset();
               return;
