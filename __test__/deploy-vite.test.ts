@@ -19,26 +19,33 @@
  * - the app on 2.1.0: npm nests @flue/vite's pinned 2.0.3 under it for the build, and the
  *   server ships and runs the app's 2.1.0 only.
  *
- * The model is pi-ai's faux provider registered in app.ts with Flue's `setProvider()`; its
- * reply is computed from the context it receives, so a reply proves what history reached it.
- *
- * Sandbox note: the built server listens on every interface (Flue's `server.mjs` reads only
- * `PORT`), and servers here must stay on loopback, so the server runs with a preload
- * (`--import ./loopback-only.mjs`) that makes a `listen()` without a host use 127.0.0.1;
- * `dist/server.mjs` itself is run unchanged.
+ * The app's sources (the faux model that answers from the context it receives) and the server's
+ * start, stop and HTTP routes: support/flue-server.ts, shared with failover.test.ts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  AGENT_TS,
+  APP_TS,
+  echo,
+  history,
+  prompt,
+  replyTo,
+  settled,
+  startServer,
+  stopAllServers,
+  stopServer,
+  VITE_CONFIG,
+  writeLoopbackPreload,
+  type Turn,
+} from './support/flue-server.js';
+import {
   cannotPackReason,
   createProject,
-  freePort,
-  TEST_NODE,
   packPackages,
   readmeDbTs,
   removeTemp,
@@ -51,84 +58,6 @@ import {
 
 const skipReason = cannotPackReason();
 if (skipReason) console.warn(`deploy-vite.test.ts skipped: ${skipReason}`);
-
-/** vite.config.ts exactly as Flue's deploy guide shows it for the Node target. */
-const VITE_CONFIG = `import { flue } from '@flue/vite';
-import { defineConfig } from 'vite';
-
-export default defineConfig({
-  plugins: [flue()],
-});
-`;
-
-const AGENT_TS = `'use agent';
-import { useModel } from '@flue/runtime';
-
-export function Echo() {
-  useModel('faux-e2e/echo-model');
-  return 'You repeat what you hear.';
-}
-`;
-
-/** The route map, plus the faux model registered as a custom provider (Flue's setProvider()). */
-const APP_TS = `import type { AssistantMessage, Context } from '@earendil-works/pi-ai';
-import { fauxAssistantMessage, fauxProvider } from '@earendil-works/pi-ai/providers/faux';
-import { setProvider } from '@flue/runtime';
-import { createAgentRouter } from '@flue/runtime/routing';
-import { Hono } from 'hono';
-import { Echo } from './agents/echo.ts';
-
-function textOf(message: Context['messages'][number]): string {
-  const content = message.content;
-  if (typeof content === 'string') return content;
-  return content.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('');
-}
-
-function reply(context: Context): AssistantMessage {
-  const users = context.messages.filter((message) => message.role === 'user').map(textOf);
-  const assistants = context.messages.filter((message) => message.role === 'assistant');
-  return fauxAssistantMessage(\`echo #\${users.length}: \${users.at(-1)} | heard: \${users.join(' / ')} | replies seen: \${assistants.length}\`);
-}
-
-const faux = fauxProvider({ provider: 'faux-e2e', models: [{ id: 'echo-model' }] });
-faux.setResponses(Array.from({ length: 1000 }, () => reply));
-setProvider(faux.provider);
-
-const app = new Hono();
-app.get('/health', (c) => c.json({ pid: process.pid, modelCalls: faux.state.callCount }));
-app.route('/agents/echo', createAgentRouter(Echo));
-
-export default app;
-`;
-
-/** Test-harness preload (not part of the app): a listen() without a host binds 127.0.0.1. */
-const LOOPBACK_ONLY_MJS = `import net from 'node:net';
-const listen = net.Server.prototype.listen;
-net.Server.prototype.listen = function (...args) {
-  if (typeof args[0] === 'number' || (typeof args[0] === 'string' && /^\\d+$/.test(args[0]))) {
-    if (args[1] === undefined || args[1] === null) args[1] = '127.0.0.1';
-    else if (typeof args[1] === 'function') args.splice(1, 0, '127.0.0.1');
-  } else if (args[0] && typeof args[0] === 'object' && args[0].path === undefined && args[0].fd === undefined && !args[0].host) {
-    args[0] = { ...args[0], host: '127.0.0.1' };
-  }
-  return listen.apply(this, args);
-};
-`;
-
-interface Server {
-  child: ChildProcess;
-  port: number;
-  output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-interface Turn {
-  role: string;
-  submissionId?: string;
-  text: string;
-}
-
-const running = new Set<Server>();
 
 /** Every installed copy of `name` under a node_modules tree (nested ones included). */
 function findPackages(nodeModules: string, name: string): string[] {
@@ -146,32 +75,6 @@ function findPackages(nodeModules: string, name: string): string[] {
   return found;
 }
 
-async function startServer(cwd: string, env: NodeJS.ProcessEnv): Promise<Server> {
-  const port = await freePort();
-  const child = spawn(TEST_NODE, ['--import', './loopback-only.mjs', 'dist/server.mjs'], { cwd, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const server: Server = { child, port, output: () => output, exited };
-  running.add(server);
-  void exited.then(() => running.delete(server));
-  const deadline = Date.now() + 30_000;
-  while (!output.includes('Server listening')) {
-    const gone = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve(undefined), 50))]);
-    if (gone) throw new Error(`the server exited before listening: ${JSON.stringify(gone)}\n${output}`);
-    if (Date.now() > deadline) throw new Error(`the server did not start in 30 s:\n${output}`);
-  }
-  return server;
-}
-
-async function stopServer(server: Server, signal: 'SIGTERM' | 'SIGKILL') {
-  server.child.kill(signal);
-  return server.exited;
-}
-
 /** Sockets in LISTEN state on `port` from /proc/net/tcp{,6}, as local hex addresses. */
 function listeningAddresses(port: number): string[] {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
@@ -183,56 +86,6 @@ function listeningAddresses(port: number): string[] {
       : [],
   );
 }
-
-async function prompt(server: Server, id: string, body: string): Promise<string> {
-  const response = await fetch(`http://127.0.0.1:${server.port}/agents/echo/${id}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ kind: 'user', body }),
-  });
-  expect(response.status, await response.clone().text()).toBe(202);
-  const admission = (await response.json()) as { submissionId: string };
-  expect(admission.submissionId).toMatch(/^sub_/);
-  return admission.submissionId;
-}
-
-async function snapshot(server: Server, id: string) {
-  const response = await fetch(`http://127.0.0.1:${server.port}/agents/echo/${id}?view=history`);
-  expect(response.status).toBe(200);
-  return (await response.json()) as {
-    messages: { role: string; submissionId?: string; parts: { type: string; text?: string }[] }[];
-    settlements: { submissionId: string; outcome: string }[];
-  };
-}
-
-async function history(server: Server, id: string): Promise<Turn[]> {
-  return (await snapshot(server, id)).messages
-    .filter((message) => message.role === 'user' || message.role === 'assistant')
-    .map((message) => ({
-      role: message.role,
-      submissionId: message.submissionId,
-      text: message.parts.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join(''),
-    }));
-}
-
-/** Waits (polling the history view) until `submissionId` settles; returns its outcome. */
-async function settled(server: Server, id: string, submissionId: string): Promise<string> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const found = (await snapshot(server, id)).settlements.find((entry) => entry.submissionId === submissionId);
-    if (found) return found.outcome;
-    if (Date.now() > deadline) throw new Error(`${submissionId} did not settle in 30 s:\n${server.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function replyTo(server: Server, id: string, submissionId: string): Promise<string> {
-  const turns = await history(server, id);
-  return turns.find((turn) => turn.role === 'assistant' && turn.submissionId === submissionId)?.text ?? '';
-}
-
-const echo = (heard: string[], repliesSeen: number) =>
-  `echo #${heard.length}: ${heard.at(-1)} | heard: ${heard.join(' / ')} | replies seen: ${repliesSeen}`;
 
 for (const flueRuntime of [VERSIONS.flueRuntimeOldest, VERSIONS.flueRuntime]) {
   describe.skipIf(skipReason)(`a Flue app on @flue/runtime ${flueRuntime} built with vite (Node target) on flue-libsql, shipped as dist/ + node_modules`, () => {
@@ -280,7 +133,7 @@ for (const flueRuntime of [VERSIONS.flueRuntimeOldest, VERSIONS.flueRuntime]) {
       await mkdir(deploy);
       await cp(app.file('dist'), join(deploy, 'dist'), { recursive: true });
       for (const file of ['package.json', 'package-lock.json']) await cp(app.file(file), join(deploy, file));
-      await writeFile(join(deploy, 'loopback-only.mjs'), LOOPBACK_ONLY_MJS);
+      await writeLoopbackPreload(deploy);
       // (`npm install --omit=dev`, not `npm ci`: the lockfile cannot list the other platforms'
       // flue-libsql-* optional packages while they are unpublished, and npm ci refuses that.)
       const ci = await runOk('npm', ['install', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=warn'], { cwd: deploy, env: app.env, timeoutMs: 600_000 });
@@ -292,7 +145,7 @@ for (const flueRuntime of [VERSIONS.flueRuntimeOldest, VERSIONS.flueRuntime]) {
 
     afterEach(async () => {
       // A failed test must not leave a server behind.
-      for (const server of running) await stopServer(server, 'SIGKILL');
+      await stopAllServers();
     });
 
     afterAll(async () => {
