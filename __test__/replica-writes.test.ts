@@ -123,6 +123,27 @@ describe.skipIf(OWN_SERVER_SKIP_REASON !== undefined)(`an embedded replica's wri
     expect(await reopened.query('SELECT v FROM t')).toEqual([{ v: 'written just before close' }]);
   });
 
+  it('close() while the file’s catch-up sync runs lets it finish: no wait for requestTimeout, and the file has the writes', async () => {
+    const primary = await server();
+    const writer = await opened({ url: primary.url, authToken: token(primary) });
+    await writer.exec('CREATE TABLE t(v INTEGER)');
+    const file = await tempFile('replica.db');
+    const replica = await open(replicaOf(primary, file, { requestTimeout: 30_000 }));
+    for (let v = 0; v < 20; v++) {
+      await replica.execute('INSERT INTO t(v) VALUES (?)', [v]);
+      await replica.query('SELECT count(*) AS n FROM t');
+    }
+    // The catch-up starts once the writes pause (50 ms).
+    await sleep(60);
+    const started = performance.now();
+    await replica.close();
+    // A catch-up stopped halfway made close() wait the whole requestTimeout.
+    expect(performance.now() - started).toBeLessThan(5_000);
+    await primary.stop();
+    const reopened = await opened(replicaOf(primary, file, { requestTimeout: 2000 }));
+    expect(await reopened.query('SELECT count(*) AS n FROM t')).toEqual([{ n: 20 }]);
+  });
+
   it.each([
     ['at once', 0],
     ['while the file’s catch-up sync retries in the background', 300],

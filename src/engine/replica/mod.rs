@@ -232,8 +232,11 @@ impl ReplicaConnection {
     /// Syncs what the file still lacks (unless the primary is known to be away), so the file
     /// keeps the writes made through it, and lets the server go of the kept stream.
     pub async fn close(&mut self) {
+        // A catch-up under way is let finish (it is bounded as every sync is): one stopped
+        // halfway left the next sync waiting requestTimeout for the server (measured: 30 s
+        // closes).
         if let Some(running) = self.background_sync.take() {
-            running.abort();
+            let _ = running.await;
         }
         if self.file_lags() && !self.primary_unreachable {
             let _ = self.sync().await;
