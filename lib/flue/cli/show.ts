@@ -210,7 +210,8 @@ export function formatDetail(detail: ConversationDetail): string[] {
     field('turns', `${count(detail.userMessages)} user message(s), ${count(detail.modelCalls)} model call(s)`),
     field('submissions', formatOutcomes(detail.submissions.byOutcome)),
     ...detail.submissions.retried.map((s) => field('retried', `${s.submissionId}: ${s.attempts} attempts, ${s.outcome}`)),
-    ...detail.submissions.failed.map((s) => field('failed', `${s.submissionId}: ${s.error ?? 'no error recorded'}`)),
+    // The error in full, wrapped under its submission: it is what the operator came for.
+    ...detail.submissions.failed.flatMap((s) => [field('failed', s.submissionId), ...wrap(s.error ?? 'no error recorded', ' '.repeat(18))]),
     field('tokens', `in ${count(detail.tokens.input)} (cache read ${count(detail.tokens.cacheRead)}, cache write ${count(detail.tokens.cacheWrite)}), out ${count(detail.tokens.output)}`),
     field('cost', `$${detail.cost.toFixed(4)}`),
     field('models', detail.models.map((m) => `${m.model} (${m.calls} call(s))`).join(', ') || 'none'),
