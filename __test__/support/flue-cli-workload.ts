@@ -42,7 +42,7 @@ Other.agentName = 'other';
 
 /** The text of the last tool result the model was sent: the reply proves the tool ran. */
 function lastToolResult(context: Context): string {
-  const result = context.messages.findLast((message) => message.role === 'toolResult');
+  const result = context.messages.filter((message) => message.role === 'toolResult').at(-1);
   if (!result || typeof result.content === 'string') return 'no tool result';
   return result.content.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('');
 }
