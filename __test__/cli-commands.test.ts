@@ -98,7 +98,7 @@ for (const kind of targetKinds) {
     });
 
     it('the workload went as scripted (the premise of every other test)', () => {
-      const [c1, c2, o1] = workload.conversations;
+      const [c1, c2, o1, r1] = workload.conversations;
       expect(c1!.turns.map((t) => [t.outcome, t.reply])).toEqual([
         ['completed', 'the tool said: {"value":"value-of-k"}'],
         ['completed', 'the tool said: boom: the tool failed'],
@@ -106,6 +106,7 @@ for (const kind of targetKinds) {
       expect(c2!.turns.map((t) => t.outcome)).toEqual(['failed']);
       expect(c2!.turns[0]!.reply).toContain('model down');
       expect(o1!.turns.map((t) => t.reply)).toEqual(['hello back']);
+      expect(r1!.turns.map((t) => t.outcome)).toEqual(['failed']);
     });
 
     it('conversations --json: every instance, its user messages and submissions, newest first', async () => {
@@ -132,7 +133,7 @@ for (const kind of targetKinds) {
       const future = new Date(workload.finishedAt + 60_000).toISOString();
       expect(await cliJson(target, 'conversations', '--since', future)).toEqual({ conversations: [] });
       const fromStart = await cliJson<{ conversations: ConversationSummary[] }>(target, 'conversations', '--since', new Date(workload.startedAt).toISOString());
-      expect(fromStart.conversations).toHaveLength(3);
+      expect(fromStart.conversations).toHaveLength(4);
     });
 
     it('conversations: one aligned line per instance within 100 columns', async () => {
@@ -141,6 +142,7 @@ for (const kind of targetKinds) {
       const lines = output.trimEnd().split('\n');
       expect(lines[0]).toMatch(/^AGENT\s+ID\s+USER MSGS\s+SUBMISSIONS\s+LAST ACTIVITY$/);
       expect(lines.slice(1).map((line) => line.split(/\s{2,}/).slice(0, 4))).toEqual([
+        ['helper', 'r1', '1', '1 failed'],
         ['other', 'o1', '1', '1 completed'],
         ['helper', 'c2', '1', '1 failed'],
         ['helper', 'c1', '2', '2 completed'],
@@ -204,6 +206,15 @@ for (const kind of targetKinds) {
       expect(unknown.stderr).toBe('flue-libsql: unknown conversation helper/nobody\n');
     });
 
+    it('show: a submission that needed a second attempt is listed with its attempts', async () => {
+      const r1 = conversation('r1');
+      const detail = await cliJson<ConversationDetail>(target, 'show', 'helper/r1');
+      expect(detail.submissions.retried).toEqual([{ submissionId: r1.turns[0]!.submissionId, attempts: 2, outcome: 'failed' }]);
+      expect(detail.modelCalls).toBe(r1.modelCalls);
+      const human = await cliOk(target, 'show', 'helper/r1');
+      expect(human).toMatch(new RegExp(`^retried\\s+${r1.turns[0]!.submissionId}: 2 attempts, failed$`, 'm'));
+    });
+
     it('show --messages --tools in human form: the transcript with tool calls inline, within 100 columns', async () => {
       const c1 = conversation('c1');
       const output = await cliOk(target, 'show', 'helper/c1', '--messages', '--tools');
@@ -224,7 +235,7 @@ for (const kind of targetKinds) {
     it('stats --json: outcomes and rates per agent, tool calls by name, usage by agent and model', async () => {
       const stats = await cliJson<Stats>(target, 'stats');
       expect(stats.submissions).toEqual([
-        { agent: 'helper', total: 3, byOutcome: { completed: 2, failed: 1 }, failed: 1, retried: 0, failureRate: 1 / 3, retryRate: 0 },
+        { agent: 'helper', total: 4, byOutcome: { completed: 2, failed: 2 }, failed: 2, retried: 1, failureRate: 0.5, retryRate: 0.25 },
         { agent: 'other', total: 1, byOutcome: { completed: 1 }, failed: 0, retried: 0, failureRate: 0, retryRate: 0 },
       ]);
       expect(stats.tools).toEqual([
@@ -237,7 +248,7 @@ for (const kind of targetKinds) {
         ['other', MODEL, callsOf('other')],
       ]);
       // The same tokens as `show` finds conversation by conversation.
-      const shown = await Promise.all(['helper/c1', 'helper/c2'].map((ref) => cliJson<ConversationDetail>(target, 'show', ref)));
+      const shown = await Promise.all(['helper/c1', 'helper/c2', 'helper/r1'].map((ref) => cliJson<ConversationDetail>(target, 'show', ref)));
       expect(stats.usage[0]!.input).toBe(shown.reduce((n, d) => n + d.tokens.input, 0));
       expect(stats.usage[0]!.output).toBe(shown.reduce((n, d) => n + d.tokens.output, 0));
 
@@ -251,7 +262,7 @@ for (const kind of targetKinds) {
     it('stats in human form: the three tables within 100 columns', async () => {
       const output = await cliOk(target, 'stats');
       expectNarrow(output);
-      expect(output).toMatch(/^ {2}helper\s+3\s+2 completed, 1 failed\s+33\.3%\s+0\.0%$/m);
+      expect(output).toMatch(/^ {2}helper\s+4\s+2 completed, 2 failed\s+50\.0%\s+25\.0%$/m);
       expect(output).toMatch(/^ {2}explode\s+1\s+1\s+100\.0%$/m);
       expect(output).toMatch(/^ {2}lookup\s+1\s+0\s+0\.0%$/m);
       expect(output).toMatch(new RegExp(`^ {2}other\\s+${MODEL}\\s+1\\s+`, 'm'));

@@ -1,7 +1,8 @@
 /**
  * Conversations written by Flue's own runtime (`start()` from `@flue/runtime/node`, pi-ai's
  * faux provider as the model) for the CLI tests: tool calls that succeed, a tool that fails, a
- * submission that fails, two agents. Returns what the runtime itself reported (receipts,
+ * submission that fails, one that was retried (its runtime stopped mid-call, the next runtime
+ * took it over: a second attempt), two agents. Returns what the runtime itself reported (receipts,
  * replies, the model calls it made) so the tests can compare the CLI's reading with it.
  */
 import * as v from 'valibot';
@@ -9,7 +10,7 @@ import type { AssistantMessage, Context } from '@earendil-works/pi-ai';
 import { fauxAssistantMessage, fauxProvider, fauxToolCall } from '@earendil-works/pi-ai/providers/faux';
 import { AgentRunError, init, useModel, useTool } from '@flue/runtime';
 import { start } from '@flue/runtime/node';
-import { libsql, type LibsqlAdapterOptions } from '../../dist/index.js';
+import { libsql, open, type LibsqlAdapterOptions } from '../../dist/index.js';
 
 const faux = fauxProvider({ provider: 'faux-cli', models: [{ id: 'tool-model' }] });
 export const MODEL = 'faux-cli/tool-model';
@@ -103,5 +104,50 @@ export async function writeWorkload(options: LibsqlAdapterOptions): Promise<Work
   } finally {
     await flue.stop();
   }
+  conversations.push(await writeRetriedSubmission(options));
   return { conversations, startedAt, finishedAt: Date.now() };
+}
+
+/**
+ * A submission whose runtime stops while the model call is in flight (the call ends with the
+ * runtime's abort), and that the next runtime takes over as a second attempt. The first
+ * runtime's lease would keep the next one waiting 30 s: the test ends it at once, as its
+ * expiry would.
+ */
+async function writeRetriedSubmission(options: LibsqlAdapterOptions): Promise<Workload['conversations'][number]> {
+  const calls = faux.state.callCount;
+  const prompt = 'take your time';
+  faux.setResponses([
+    (_context, streamOptions) =>
+      new Promise<AssistantMessage>((_resolve, reject) => {
+        streamOptions?.signal?.addEventListener('abort', () => reject(streamOptions.signal!.reason));
+      }),
+  ]);
+  const first = await start({ agents: [Helper, Other], db: libsql(options), providers: [faux.provider] });
+  let submissionId: string;
+  try {
+    const receipt = await init(Helper, { id: 'r1' }).dispatch(prompt);
+    submissionId = receipt.submissionId;
+    while (faux.state.callCount === calls) await new Promise((resolve) => setTimeout(resolve, 10));
+  } finally {
+    await first.stop();
+  }
+  const db = await open(options);
+  try {
+    await db.query('UPDATE flue_agent_submissions SET lease_expires_at = 1 WHERE submission_id = ?', [submissionId]);
+  } finally {
+    await db.close();
+  }
+  const second = await start({ agents: [Helper, Other], db: libsql(options), providers: [faux.provider] });
+  let turn: WrittenTurn;
+  try {
+    await init(Helper, { id: 'r1' }).read(submissionId);
+    turn = { prompt, submissionId, reply: 'unexpected: the retried submission completed', outcome: 'completed' };
+  } catch (error) {
+    if (!(error instanceof AgentRunError)) throw error;
+    turn = { prompt, submissionId, reply: String((error.cause as Error | undefined)?.message ?? error.message), outcome: error.outcome === 'failed' ? 'failed' : 'completed' };
+  } finally {
+    await second.stop();
+  }
+  return { agent: 'helper', id: 'r1', turns: [turn], modelCalls: faux.state.callCount - calls };
 }
