@@ -132,7 +132,7 @@ async function writeRetriedSubmission(options: LibsqlAdapterOptions): Promise<Wo
   } finally {
     await first.stop();
   }
-  const db = await open(options);
+  const db = await open({ url: options.url!, authToken: options.authToken });
   try {
     await db.query('UPDATE flue_agent_submissions SET lease_expires_at = 1 WHERE submission_id = ?', [submissionId]);
   } finally {
