@@ -5,7 +5,9 @@
  * child process, the database from LIBSQL_URL / LIBSQL_AUTH_TOKEN — and every answer is
  * compared with what the runtime reported while writing, or with Flue's own history route.
  * Also: human output within 100 columns, one-line errors with exit codes, no token printed,
- * and the database unchanged by the read commands.
+ * and the database unchanged by the read commands. The test command also runs this file on
+ * @flue/runtime 2.0.3 (scripts/vitest.flue-2.0.config.ts): the conversations are then written
+ * by 2.0.3 and read by the CLI on the installed runtime.
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

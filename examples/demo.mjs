@@ -41,7 +41,7 @@ function scriptedModel(context) {
   if (last.role === 'toolResult') return fauxAssistantMessage(`You told me earlier: ${JSON.parse(textOf(last))}!`);
   if (/what was the code word/i.test(textOf(last))) {
     return remembered
-      ? fauxAssistantMessage(fauxToolCall('shout', { text: remembered }))
+      ? fauxAssistantMessage(fauxToolCall('shout', { text: remembered }), { stopReason: 'toolUse' })
       : fauxAssistantMessage('You never told me a code word.');
   }
   return fauxAssistantMessage(remembered ? `Noted: the code word is ${remembered}.` : 'Noted.');

@@ -87,8 +87,8 @@ export async function writeWorkload(options: LibsqlAdapterOptions): Promise<Work
       conversations.push({ agent: agent.agentName, id, turns, modelCalls: faux.state.callCount - calls });
     };
     await converse(Helper, 'c1', [
-      { prompt: 'look up k', responses: [fauxAssistantMessage(fauxToolCall('lookup', { key: 'k' })), answerWithToolResult] },
-      { prompt: 'now explode', responses: [fauxAssistantMessage(fauxToolCall('explode', {})), answerWithToolResult] },
+      { prompt: 'look up k', responses: [fauxAssistantMessage(fauxToolCall('lookup', { key: 'k' }), { stopReason: 'toolUse' }), answerWithToolResult] },
+      { prompt: 'now explode', responses: [fauxAssistantMessage(fauxToolCall('explode', {}), { stopReason: 'toolUse' }), answerWithToolResult] },
     ]);
     await converse(Helper, 'c2', [
       {
