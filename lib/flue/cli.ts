@@ -21,13 +21,16 @@ const USAGE = `usage: flue-libsql <command> [options] [--url URL] [--sync-url UR
   stats [--agent NAME] [--since DATE] [--json]
            submissions by outcome per agent, failure and retry rates, tool calls by name,
            tokens and cost by model and agent
+  copy --to URL [--from URL]
+           copy Flue's data to another database (idempotent, resumable); the target's token
+           from LIBSQL_TO_AUTH_TOKEN
   status   target kind, whether it is reachable, Flue format version, pending migrations,
            and the row count of every flue_* table
   migrate  create or upgrade Flue's schema (idempotent) and report what was applied
   check    PRAGMA integrity_check
 
 The database comes from --url, else LIBSQL_URL, else TURSO_DATABASE_URL, else file:.flue/flue.db;
-the token from LIBSQL_AUTH_TOKEN or TURSO_AUTH_TOKEN. Only migrate writes.`;
+the token from LIBSQL_AUTH_TOKEN or TURSO_AUTH_TOKEN. Only migrate and copy (its target) write.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -42,6 +45,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./cli/show.js')).showCommand(rest);
     case 'stats':
       return (await import('./cli/stats.js')).statsCommand(rest);
+    case 'copy':
+      return (await import('./cli/copy.js')).copyCommand(rest);
     case 'status':
     case 'migrate':
     case 'check':
