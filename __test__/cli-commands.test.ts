@@ -11,10 +11,10 @@
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { open } from '../dist/index.js';
 import type { ConversationSummary } from '../lib/flue/cli/conversations.js';
 import type { ConversationDetail } from '../lib/flue/cli/show.js';
 import type { Stats } from '../lib/flue/cli/stats.js';
+import { flueRows } from './support/flue-rows.js';
 import { freePort } from './support/packed-project.js';
 import { freshRemote, REMOTE_SKIP_REASON, skipSuffix } from './support/remote-target.js';
 import { runNodeChild, type ChildResult } from './support/runner-helpers.js';
@@ -70,17 +70,6 @@ function expectNarrow(output: string): void {
   for (const line of output.split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
 }
 
-/** Every row of every flue_* table, to prove the read commands wrote nothing. */
-async function everyRow(target: Target): Promise<unknown> {
-  const db = await open({ url: target.url, authToken: target.authToken });
-  try {
-    const tables = await db.query<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'flue%' ORDER BY name`);
-    return Object.fromEntries(await Promise.all(tables.map(async ({ name }) => [name, await db.query(`SELECT * FROM "${name}" ORDER BY rowid`)])));
-  } finally {
-    await db.close();
-  }
-}
-
 afterAll(() => stopAllSqld());
 
 for (const kind of targetKinds) {
@@ -93,7 +82,7 @@ for (const kind of targetKinds) {
     beforeAll(async () => {
       target = await kind.create();
       workload = await writeWorkload({ url: target.url, authToken: target.authToken });
-      rowsBefore = await everyRow(target);
+      rowsBefore = await flueRows(target);
     });
     afterAll(async () => {
       await target?.dispose();
@@ -272,7 +261,7 @@ for (const kind of targetKinds) {
 
     it('the read commands wrote nothing', async () => {
       await cliOk(target, 'show', 'other/o1', '--messages', '--tools');
-      expect(await everyRow(target)).toEqual(rowsBefore);
+      expect(await flueRows(target)).toEqual(rowsBefore);
     });
   });
 }

@@ -6,10 +6,12 @@
  *
  * Each table is read page by page in key order; a page's rows the target lacks are inserted in
  * one transaction, rows it holds identically are skipped, and a row that differs — or a unique
- * key of the target taken by another row — stops the copy naming it (fold checkpoints, a cache
- * over the stream, are replaced instead). So a second run copies nothing, and a run killed
- * halfway leaves whole pages that the next run completes: the result equals one uninterrupted
- * copy. The target is refused when it holds another Flue format; an empty one is migrated first.
+ * key of the target taken by another row — is a conflict (fold checkpoints, a cache over the
+ * stream, are replaced instead). A target that already holds rows is first compared in full
+ * without writing, so a conflict is refused, naming the first one, before anything is copied.
+ * A second run copies nothing, and a run killed halfway leaves whole pages that the next run
+ * completes: the result equals one uninterrupted copy. The target is refused when it holds
+ * another Flue format; an empty one is migrated first.
  */
 import type { Database } from '../../database/database.js';
 import type { Row } from '../../types.js';
@@ -51,8 +53,9 @@ export async function copyCommand(argv: string[]): Promise<number> {
     try {
       await prepareTarget(source, target, native.redact(targetOptions.url));
       const progress = progressBar();
+      if (await holdsRows(target)) for (const table of TABLES) await copyTable(source, target, table, { write: false, progress });
       const results = [];
-      for (const table of TABLES) results.push(await copyTable(source, target, table, progress));
+      for (const table of TABLES) results.push(await copyTable(source, target, table, { write: true, progress }));
       progress.done();
       const copied = results.reduce((n, r) => n + r.copied, 0);
       const present = results.reduce((n, r) => n + r.present, 0);
@@ -97,7 +100,18 @@ function comparable(value: unknown): string {
 const keyText = (row: Row, key: string[]) => comparable(key.map((column) => comparable(row[column])));
 const describeKey = (row: Row, key: string[]) => key.map((column) => `${column}=${String(row[column])}`).join(', ');
 
-async function copyTable(source: Database, target: Database, table: (typeof TABLES)[number], progress: ReturnType<typeof progressBar>) {
+async function holdsRows(target: Database): Promise<boolean> {
+  const rows = await target.query(TABLES.map((table) => `SELECT 1 FROM ${table.name}`).join(' UNION ALL ') + ' LIMIT 1');
+  return rows.length > 0;
+}
+
+/** Compares one table's rows with the target's (throwing at the first conflict) and, with `write`, copies the missing ones. */
+async function copyTable(
+  source: Database,
+  target: Database,
+  table: (typeof TABLES)[number],
+  { write, progress }: { write: boolean; progress: ReturnType<typeof progressBar> },
+) {
   const [primary, ...uniques] = table.keys as [string[], ...string[][]];
   const [{ total }] = await source.query<{ total: number }>(`SELECT count(*) AS total FROM ${table.name}`);
   const result = { table: table.name, copied: 0, present: 0 };
@@ -135,9 +149,9 @@ async function copyTable(source: Database, target: Database, table: (typeof TABL
       ...missing.map((row) => [insert('INSERT'), columns.map((column) => row[column])] as const),
       ...stale.map((row) => [insert('INSERT OR REPLACE'), columns.map((column) => row[column])] as const),
     ];
-    if (statements.length) await target.batch(statements);
+    if (write && statements.length) await target.batch(statements);
     result.copied += missing.length + stale.length;
-    progress.update(table.name, result.copied + result.present, total);
+    progress.update(`${write ? 'copying' : 'comparing'} ${table.name}`, result.copied + result.present, total);
   }
   return result;
 }
@@ -156,11 +170,11 @@ async function rowsWithKeys(target: Database, table: string, key: string[], rows
 function progressBar() {
   const tty = process.stderr.isTTY;
   return {
-    update(table: string, done: number, total: number) {
+    update(step: string, done: number, total: number) {
       if (!tty) return;
       const width = 30;
       const filled = total ? Math.round((done / total) * width) : width;
-      process.stderr.write(`\r${table.padEnd(36)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${count(done)}/${count(total)}\x1b[K`);
+      process.stderr.write(`\r${step.padEnd(44)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${count(done)}/${count(total)}\x1b[K`);
     },
     done() {
       if (tty) process.stderr.write('\r\x1b[K');
