@@ -51,37 +51,19 @@ export async function conversationsCommand(argv: string[]): Promise<number> {
 }
 
 export async function listConversations(db: QueryRunner, filter: { agent?: string; since?: number }): Promise<ConversationSummary[]> {
-  // Per stream: the root conversation's user messages (the batches holding one are found by a
-  // text search before any JSON is parsed) and the time of its last record (the last batch by
-  // the primary key).
-  const streams = await db.query<{ agent: string; id: string; user_messages: number; last_record_at: string | null }>(
-    `WITH streams AS (
-       SELECT path, json_extract(identity_json, '$.agentName') AS agent, json_extract(identity_json, '$.instanceId') AS id
-       FROM flue_conversation_streams WHERE ?1 IS NULL OR json_extract(identity_json, '$.agentName') = ?1
-     ),
-     records AS (
-       SELECT b.path, r.value AS record FROM streams s
-       JOIN flue_conversation_stream_batches b ON b.path = s.path, json_each(b.data) r
-       WHERE instr(b.data, '"user_message"') OR instr(b.data, '"conversation_created"')
-     ),
-     roots AS (
-       SELECT path, json_extract(record, '$.conversationId') AS conversation_id FROM records
-       WHERE json_extract(record, '$.type') = 'conversation_created' AND json_extract(record, '$.kind') = 'root'
-     ),
-     users AS (
-       SELECT r.path, count(*) AS n FROM records r JOIN roots ON roots.path = r.path
-       WHERE json_extract(r.record, '$.type') = 'user_message' AND json_extract(r.record, '$.conversationId') = roots.conversation_id
-       GROUP BY r.path
-     )
-     SELECT s.agent, s.id, coalesce(u.n, 0) AS user_messages,
+  // Per stream, the time of its last record: the last batch, found by the primary key.
+  const streams = await db.query<{ agent: string; id: string; last_record_at: string | null }>(
+    `SELECT json_extract(identity_json, '$.agentName') AS agent, json_extract(identity_json, '$.instanceId') AS id,
        (SELECT json_extract(b.data, '$[#-1].timestamp') FROM flue_conversation_stream_batches b
         WHERE b.path = s.path ORDER BY b.seq DESC LIMIT 1) AS last_record_at
-     FROM streams s LEFT JOIN users u ON u.path = s.path`,
+     FROM flue_conversation_streams s WHERE ?1 IS NULL OR json_extract(identity_json, '$.agentName') = ?1`,
     [filter.agent ?? null],
   );
-  const submissions = await db.query<{ agent: string; id: string; outcome: string; n: number; last_at: number }>(
+  // User messages from the ledger, not the stream (whose scan would read every record): each
+  // submission whose input Flue applied to the conversation wrote one user message.
+  const submissions = await db.query<{ agent: string; id: string; outcome: string; n: number; applied: number; last_at: number }>(
     `SELECT ${SUBMISSION_AGENT} AS agent, ${SUBMISSION_INSTANCE} AS id, ${SUBMISSION_OUTCOME} AS outcome,
-       count(*) AS n, max(max(accepted_at, coalesce(settled_at, 0))) AS last_at
+       count(*) AS n, count(input_applied_at) AS applied, max(max(accepted_at, coalesce(settled_at, 0))) AS last_at
      FROM flue_agent_submissions WHERE ?1 IS NULL OR ${SUBMISSION_AGENT} = ?1 GROUP BY 1, 2, 3`,
     [filter.agent ?? null],
   );
@@ -90,7 +72,7 @@ export async function listConversations(db: QueryRunner, filter: { agent?: strin
   const lastTimes = new Map<string, number>();
   for (const stream of streams) {
     byInstance.set(key(stream.agent, stream.id), {
-      agent: stream.agent, id: stream.id, userMessages: stream.user_messages, submissions: {}, lastActivity: null,
+      agent: stream.agent, id: stream.id, userMessages: 0, submissions: {}, lastActivity: null,
     });
     if (stream.last_record_at) lastTimes.set(key(stream.agent, stream.id), Date.parse(stream.last_record_at));
   }
@@ -100,6 +82,7 @@ export async function listConversations(db: QueryRunner, filter: { agent?: strin
     let summary = byInstance.get(k);
     if (!summary) byInstance.set(k, (summary = { agent: row.agent, id: row.id, userMessages: 0, submissions: {}, lastActivity: null }));
     summary.submissions[row.outcome] = (summary.submissions[row.outcome] ?? 0) + row.n;
+    summary.userMessages += row.applied;
     lastTimes.set(k, Math.max(lastTimes.get(k) ?? 0, row.last_at));
   }
   const summaries = [...byInstance.entries()].map(([k, summary]) => {
