@@ -79,49 +79,55 @@ export async function readStats(db: QueryRunner, filter: { agent?: string; since
     stats.retryRate = rate(stats.retried, stats.total);
   }
 
-  // The records of the selected agents' streams whose batch mentions `marker` (a text search
-  // before any JSON is parsed), written since the given time.
-  const recordsCte = (marker: string) => `
-    streams AS (
-      SELECT path, json_extract(identity_json, '$.agentName') AS agent FROM flue_conversation_streams
-      WHERE ?1 IS NULL OR json_extract(identity_json, '$.agentName') = ?1
-    ),
-    records AS (
-      SELECT s.path, s.agent, r.value AS record FROM streams s
-      JOIN flue_conversation_stream_batches b ON b.path = s.path, json_each(b.data) r
-      WHERE instr(b.data, '"${marker}') AND (?2 IS NULL OR json_extract(r.value, '$.timestamp') >= ?2)
-    )`;
-  const toolRows = await db.query<{ name: string; calls: number; errors: number }>(
-    `WITH ${recordsCte('tool_outcome"')}
-     SELECT json_extract(record, '$.toolName') AS name, count(*) AS calls, sum(json_extract(record, '$.isError') = 1) AS errors
-     FROM records WHERE json_extract(record, '$.type') = 'tool_outcome' GROUP BY 1 ORDER BY calls DESC, name`,
-    [agent, sinceIso],
-  );
-  const usage = await db.query<ModelUsage & { agent: string } & Record<string, unknown>>(
-    `WITH ${recordsCte('assistant_message_')},
-     started AS (
-       SELECT path, json_extract(record, '$.messageId') AS message_id,
-         CASE WHEN json_extract(record, '$.modelInfo.model') IS NULL THEN 'unknown'
-           ELSE coalesce(json_extract(record, '$.modelInfo.provider') || '/', '') || json_extract(record, '$.modelInfo.model') END AS model
-       FROM records WHERE json_extract(record, '$.type') = 'assistant_message_started'
+  // One pass over the records: the batches that mention a model response or a tool outcome
+  // (a text search before any JSON is parsed), each such record read once — one json_extract
+  // with every path — into a materialized table that the tool and usage counts both read. A
+  // response's model (on its start) meets its usage (on its completion) by grouping on the
+  // message id, not by a join.
+  const rows = await db.query<{ kind: 'tool' | 'usage'; agent: string | null; name: string; calls: number; errors: number | null } & Omit<ModelUsage, 'model' | 'calls'>>(
+    `WITH streams AS (
+       SELECT path, json_extract(identity_json, '$.agentName') AS agent FROM flue_conversation_streams
+       WHERE ?1 IS NULL OR json_extract(identity_json, '$.agentName') = ?1
      ),
-     completed AS (
-       SELECT path, agent, json_extract(record, '$.messageId') AS message_id, json_extract(record, '$.usage') AS usage
-       FROM records WHERE json_extract(record, '$.type') = 'assistant_message_completed'
+     fields AS MATERIALIZED (
+       SELECT s.agent, s.path, json_extract(r.value, '$.type', '$.messageId', '$.modelInfo.provider', '$.modelInfo.model',
+         '$.usage.input', '$.usage.output', '$.usage.cacheRead', '$.usage.cacheWrite', '$.usage.cost.total',
+         '$.toolName', '$.isError', '$.timestamp') AS f
+       FROM streams s JOIN flue_conversation_stream_batches b ON b.path = s.path, json_each(b.data) r
+       WHERE instr(b.data, '"assistant_message_') OR instr(b.data, '"tool_outcome"')
+     ),
+     records AS MATERIALIZED (
+       SELECT agent, path, f ->> '$[0]' AS type, f ->> '$[1]' AS message_id,
+         CASE WHEN f ->> '$[3]' IS NULL THEN NULL ELSE coalesce((f ->> '$[2]') || '/', '') || (f ->> '$[3]') END AS model,
+         f ->> '$[4]' AS input, f ->> '$[5]' AS output, f ->> '$[6]' AS cache_read, f ->> '$[7]' AS cache_write,
+         f ->> '$[8]' AS cost, f ->> '$[9]' AS tool, f ->> '$[10]' AS is_error
+       FROM fields WHERE (f ->> '$[0]') IN ('assistant_message_started', 'assistant_message_completed', 'tool_outcome')
+         AND (?2 IS NULL OR (f ->> '$[11]') >= ?2)
+     ),
+     responses AS (
+       SELECT agent, max(model) AS model, sum(type = 'assistant_message_completed') AS calls,
+         sum(input) AS input, sum(output) AS output, sum(cache_read) AS cache_read, sum(cache_write) AS cache_write, sum(cost) AS cost
+       FROM records WHERE type <> 'tool_outcome' GROUP BY path, message_id
      )
-     SELECT c.agent, coalesce(s.model, 'unknown') AS model, count(*) AS calls,
-       coalesce(sum(json_extract(c.usage, '$.input')), 0) AS input, coalesce(sum(json_extract(c.usage, '$.output')), 0) AS output,
-       coalesce(sum(json_extract(c.usage, '$.cacheRead')), 0) AS cacheRead, coalesce(sum(json_extract(c.usage, '$.cacheWrite')), 0) AS cacheWrite,
-       coalesce(sum(json_extract(c.usage, '$.cost.total')), 0) AS cost
-     FROM completed c LEFT JOIN started s ON s.path = c.path AND s.message_id = c.message_id
-     GROUP BY 1, 2 ORDER BY 1, 2`,
+     SELECT 'tool' AS kind, NULL AS agent, tool AS name, count(*) AS calls, sum(is_error = 1) AS errors,
+       0 AS input, 0 AS output, 0 AS cacheRead, 0 AS cacheWrite, 0 AS cost
+     FROM records WHERE type = 'tool_outcome' GROUP BY tool
+     UNION ALL
+     SELECT 'usage', agent, coalesce(model, 'unknown'), sum(calls), NULL, coalesce(sum(input), 0), coalesce(sum(output), 0),
+       coalesce(sum(cache_read), 0), coalesce(sum(cache_write), 0), coalesce(sum(cost), 0)
+     FROM responses WHERE calls > 0 GROUP BY agent, coalesce(model, 'unknown')`,
     [agent, sinceIso],
   );
+  const toolRows = rows.filter((row) => row.kind === 'tool').sort((a, b) => b.calls - a.calls || a.name.localeCompare(b.name));
+  const usage = rows
+    .filter((row) => row.kind === 'usage')
+    .map(({ agent, name, calls, input, output, cacheRead, cacheWrite, cost }) => ({ agent: agent!, model: name, calls, input, output, cacheRead, cacheWrite, cost }))
+    .sort((a, b) => a.agent.localeCompare(b.agent) || a.model.localeCompare(b.model));
   return {
     agent,
     since: sinceIso,
     submissions: [...byAgent.values()],
-    tools: toolRows.map((row) => ({ ...row, errorRate: rate(row.errors, row.calls) })),
+    tools: toolRows.map(({ name, calls, errors }) => ({ name, calls, errors: errors ?? 0, errorRate: rate(errors ?? 0, calls) })),
     usage,
   };
 }
