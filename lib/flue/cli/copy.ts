@@ -30,7 +30,7 @@ const TABLES: { name: string; keys: string[][]; cache?: true }[] = [
 ];
 
 /** Rows per page: one read of the source, one of the target, one write transaction. */
-const PAGE_ROWS = 500;
+const PAGE_ROWS = 1000;
 
 export class CopyConflictError extends Error {}
 
@@ -53,9 +53,15 @@ export async function copyCommand(argv: string[]): Promise<number> {
     try {
       await prepareTarget(source, target, native.redact(targetOptions.url));
       const progress = progressBar();
-      if (await holdsRows(target)) for (const table of TABLES) await copyTable(source, target, table, { write: false, progress });
-      const results = [];
-      for (const table of TABLES) results.push(await copyTable(source, target, table, { write: true, progress }));
+      // An empty target needs no comparing: every row is missing from it.
+      const compare = await holdsRows(target);
+      let results = [];
+      if (compare) for (const table of TABLES) results.push(await copyTable(source, target, table, { write: false, compare, progress }));
+      // The comparing pass found rows to copy (or there was none): the writing pass.
+      if (!compare || results.some((r) => r.copied > 0)) {
+        results = [];
+        for (const table of TABLES) results.push(await copyTable(source, target, table, { write: true, compare, progress }));
+      }
       progress.done();
       const copied = results.reduce((n, r) => n + r.copied, 0);
       const present = results.reduce((n, r) => n + r.present, 0);
@@ -105,30 +111,36 @@ async function holdsRows(target: Database): Promise<boolean> {
   return rows.length > 0;
 }
 
-/** Compares one table's rows with the target's (throwing at the first conflict) and, with `write`, copies the missing ones. */
+/**
+ * Copies one table's rows the target lacks; with `compare`, each page is first looked up in the
+ * target (throwing at the first conflict); without `write`, nothing is written. The next source
+ * page is read while the current one is written.
+ */
 async function copyTable(
   source: Database,
   target: Database,
   table: (typeof TABLES)[number],
-  { write, progress }: { write: boolean; progress: ReturnType<typeof progressBar> },
+  { write, compare, progress }: { write: boolean; compare: boolean; progress: ReturnType<typeof progressBar> },
 ) {
   const [primary, ...uniques] = table.keys as [string[], ...string[][]];
   const [{ total }] = await source.query<{ total: number }>(`SELECT count(*) AS total FROM ${table.name}`);
   const result = { table: table.name, copied: 0, present: 0 };
   const keyList = primary.join(', ');
-  let after: unknown[] | undefined;
-  for (;;) {
-    const page = await source.query(
+  const pageAfter = (after: Row | undefined) =>
+    source.query(
       `SELECT * FROM ${table.name} ${after ? `WHERE (${keyList}) > (${primary.map(() => '?').join(', ')})` : ''} ORDER BY ${keyList} LIMIT ${PAGE_ROWS}`,
-      after ?? [],
+      after ? primary.map((column) => after[column]) : [],
     );
+  for (let next = pageAfter(undefined); ; ) {
+    const page = await next;
     if (!page.length) break;
-    after = primary.map((column) => page.at(-1)![column]);
+    next = pageAfter(page.at(-1));
     const columns = Object.keys(page[0]!);
     const missing: Row[] = [];
     const stale: Row[] = [];
-    const held = await rowsWithKeys(target, table.name, primary, page);
-    const takenByKey = await Promise.all(uniques.map((key) => rowsWithKeys(target, table.name, key, page)));
+    const none = new Map<string, Row>();
+    const held = compare ? await rowsWithKeys(target, table.name, primary, page) : none;
+    const takenByKey = await Promise.all(uniques.map((key) => (compare ? rowsWithKeys(target, table.name, key, page) : none)));
     for (const row of page) {
       const existing = held.get(keyText(row, primary));
       if (existing === undefined) {
