@@ -32,8 +32,6 @@ const TABLES: { name: string; keys: string[][]; cache?: true }[] = [
 /** Rows per page: one read of the source, one of the target, one write transaction. */
 const PAGE_ROWS = 1000;
 
-export class CopyConflictError extends Error {}
-
 export async function copyCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, { to: { type: 'string' }, from: { type: 'string' } }, 0);
   if (!values.to) throw new UsageError('copy needs --to URL');
@@ -146,11 +144,11 @@ async function copyTable(
       if (existing === undefined) {
         uniques.forEach((key, i) => {
           const other = takenByKey[i]!.get(keyText(row, key));
-          if (other) throw new CopyConflictError(`conflict: ${table.name} (${describeKey(row, key)}) is another row in the target (${describeKey(other, primary)}); not copying`);
+          if (other) throw new Error(`conflict: ${table.name} (${describeKey(row, key)}) is another row in the target (${describeKey(other, primary)}); not copying`);
         });
         missing.push(row);
       } else if (columns.some((column) => comparable(existing[column]) !== comparable(row[column]))) {
-        if (!table.cache) throw new CopyConflictError(`conflict: ${table.name} (${describeKey(row, primary)}) differs between the source and the target; not copying`);
+        if (!table.cache) throw new Error(`conflict: ${table.name} (${describeKey(row, primary)}) differs between the source and the target; not copying`);
         stale.push(row);
       } else {
         result.present += 1;

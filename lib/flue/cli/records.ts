@@ -36,11 +36,11 @@ export interface ModelUsage extends Omit<Usage, 'cost'> {
   cost: number;
 }
 
-export function emptyModelUsage(model: string): ModelUsage {
+function emptyModelUsage(model: string): ModelUsage {
   return { model, calls: 0, input: 0, output: 0, cacheRead: 0, cacheWrite: 0, cost: 0 };
 }
 
-export function addUsage(total: ModelUsage, usage: Usage | undefined): void {
+function addUsage(total: ModelUsage, usage: Usage | undefined): void {
   total.calls += 1;
   total.input += usage?.input ?? 0;
   total.output += usage?.output ?? 0;
@@ -49,7 +49,7 @@ export function addUsage(total: ModelUsage, usage: Usage | undefined): void {
   total.cost += usage?.cost?.total ?? 0;
 }
 
-export const modelName = (info: StreamRecord['modelInfo']): string =>
+const modelName = (info: StreamRecord['modelInfo']): string =>
   info?.model ? `${info.provider ? `${info.provider}/` : ''}${info.model}` : 'unknown';
 
 /** What one instance's stream says, folded in one pass over its batches. */

@@ -11,7 +11,7 @@ import { parseCommandArgs, parseConversationRef } from './args.js';
 import { assertFlueFormat, connect } from './connect.js';
 import { count, formatOutcomes, formatTime, truncate, wrap, MAX_WIDTH } from './format.js';
 import { readStreamActivity, type ModelUsage } from './records.js';
-import { countOutcomes, instanceSubmissions, type OutcomeCounts } from './submissions.js';
+import { instanceSubmissions, type OutcomeCounts } from './submissions.js';
 
 /** One part of a message in Flue's history view (the fields read here). */
 interface HistoryPart {
@@ -111,6 +111,8 @@ export async function readConversation(
     text: message.parts.flatMap((part) => (part.type === 'text' && part.text ? [part.text] : [])).join(''),
     toolCalls: message.parts.filter((part) => part.type === 'dynamic-tool').map((part) => toolCall(part, message.submissionId)),
   }));
+  const byOutcome: OutcomeCounts = {};
+  for (const { outcome } of submissions) byOutcome[outcome] = (byOutcome[outcome] ?? 0) + 1;
   const sum = (field: 'input' | 'output' | 'cacheRead' | 'cacheWrite' | 'cost' | 'calls') =>
     activity.models.reduce((total, model) => total + model[field], 0);
   return {
@@ -122,7 +124,7 @@ export async function readConversation(
     userMessages: activity.userMessages,
     modelCalls: sum('calls'),
     submissions: {
-      byOutcome: countOutcomes(submissions.map((s) => ({ outcome: s.outcome, n: 1 }))),
+      byOutcome,
       retried: submissions.filter((s) => s.attempts > 1).map((s) => ({ submissionId: s.submissionId, attempts: s.attempts, outcome: s.outcome })),
       failed: submissions.filter((s) => s.outcome === 'failed').map((s) => ({ submissionId: s.submissionId, error: s.error })),
     },

@@ -20,12 +20,6 @@ export const SUBMISSION_OUTCOME = `CASE WHEN status = 'settled'
 /** Counts by outcome, e.g. `{ completed: 3, failed: 1 }`. */
 export type OutcomeCounts = Record<string, number>;
 
-export function countOutcomes(rows: readonly { outcome: string; n: number }[]): OutcomeCounts {
-  const counts: OutcomeCounts = {};
-  for (const { outcome, n } of rows) counts[outcome] = (counts[outcome] ?? 0) + n;
-  return counts;
-}
-
 /**
  * The key range of one instance's sessions, whatever their harness and session names: the
  * ledger's (session_key, …) index answers it without a scan.
