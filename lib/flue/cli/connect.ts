@@ -31,7 +31,10 @@ export async function redactedUrl(values: ConnectionValues): Promise<string> {
  * than the one this package reads. Reads only.
  */
 export async function assertFlueFormat(db: Database): Promise<void> {
-  const { FLUE_FORMAT_VERSION } = await import('@flue/runtime/adapter');
+  // The format this package writes, from the native module already loaded (importing Flue's
+  // adapter module for its constant would add a third of a second to every command).
+  const { native } = await import('../../native.js');
+  const FLUE_FORMAT_VERSION = native.flueFormatVersion();
   const tables = await db.query(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'flue_meta'`);
   const stamp = tables.length
     ? await db.query<{ value: string }>(`SELECT value FROM flue_meta WHERE key = 'format_version'`)

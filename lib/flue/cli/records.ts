@@ -54,6 +54,8 @@ const modelName = (info: StreamRecord['modelInfo']): string =>
 
 /** What one instance's stream says, folded in one pass over its batches. */
 export interface StreamActivity {
+  /** The instance's own conversation (the root one; others are tasks and subagents). */
+  rootConversation: string | undefined;
   firstActivity: string | undefined;
   lastActivity: string | undefined;
   /** Messages of the instance's own conversation by the user. */
@@ -69,18 +71,17 @@ export async function readStreamActivity(db: QueryRunner, path: string): Promise
     'SELECT data FROM flue_conversation_stream_batches WHERE path = ? ORDER BY seq',
     [path],
   );
-  const activity: StreamActivity = { firstActivity: undefined, lastActivity: undefined, userMessages: 0, messageTimes: new Map(), models: [] };
+  const activity: StreamActivity = { rootConversation: undefined, firstActivity: undefined, lastActivity: undefined, userMessages: 0, messageTimes: new Map(), models: [] };
   const modelOfMessage = new Map<string, string>();
   const usageByModel = new Map<string, ModelUsage>();
-  let rootConversation: string | undefined;
   for (const { data } of batches) {
     for (const record of JSON.parse(data) as (StreamRecord & { kind?: string })[]) {
       if (record.timestamp) {
         activity.firstActivity ??= record.timestamp;
         activity.lastActivity = record.timestamp;
       }
-      if (record.type === 'conversation_created' && record.kind === 'root') rootConversation ??= record.conversationId;
-      if (record.type === 'user_message' && record.conversationId === rootConversation) activity.userMessages += 1;
+      if (record.type === 'conversation_created' && record.kind === 'root') activity.rootConversation ??= record.conversationId;
+      if (record.type === 'user_message' && record.conversationId === activity.rootConversation) activity.userMessages += 1;
       if (record.messageId && record.timestamp && (record.type === 'user_message' || record.type === 'assistant_message_started')) {
         activity.messageTimes.set(record.messageId, record.timestamp);
       }

@@ -27,7 +27,6 @@ interface HistoryPart {
 }
 
 interface HistorySnapshot {
-  conversationId: string;
   messages: { id: string; role: string; submissionId?: string; parts: HistoryPart[] }[];
 }
 
@@ -96,32 +95,39 @@ export async function readConversation(
   id: string,
   include: { messages: boolean; tools: boolean },
 ): Promise<ConversationDetail> {
-  const { agentStreamPath } = await import('@flue/runtime/internal');
-  const path = agentStreamPath(agent, id);
-  const [activity, submissions, snapshot] = await Promise.all([
-    readStreamActivity(db, path),
-    instanceSubmissions(db, agent, id),
-    readHistory(db, path),
+  // The stream by the identity Flue stored with it, rather than by rebuilding Flue's path rule.
+  const [stream] = await db.query<{ path: string }>(
+    `SELECT path FROM flue_conversation_streams
+     WHERE json_extract(identity_json, '$.agentName') = ? AND json_extract(identity_json, '$.instanceId') = ?`,
+    [agent, id],
+  );
+  const submissions = await instanceSubmissions(db, agent, id);
+  if (!stream && !submissions.length) throw new Error(`unknown conversation ${agent}/${id}`);
+  // Flue's history view only when messages or tool calls are asked for: loading Flue's runtime
+  // costs most of a second, the summary needs none of it.
+  const [activity, snapshot] = await Promise.all([
+    stream ? readStreamActivity(db, stream.path) : undefined,
+    stream && (include.messages || include.tools) ? readHistory(db, stream.path) : undefined,
   ]);
-  if (!snapshot && !submissions.length) throw new Error(`unknown conversation ${agent}/${id}`);
   const messages = (snapshot?.messages ?? []).map((message): MessageView => ({
     role: message.role,
-    time: activity.messageTimes.get(message.id) ?? null,
+    time: activity?.messageTimes.get(message.id) ?? null,
     submissionId: message.submissionId ?? null,
     text: message.parts.flatMap((part) => (part.type === 'text' && part.text ? [part.text] : [])).join(''),
     toolCalls: message.parts.filter((part) => part.type === 'dynamic-tool').map((part) => toolCall(part, message.submissionId)),
   }));
   const byOutcome: OutcomeCounts = {};
   for (const { outcome } of submissions) byOutcome[outcome] = (byOutcome[outcome] ?? 0) + 1;
+  const models = activity?.models ?? [];
   const sum = (field: 'input' | 'output' | 'cacheRead' | 'cacheWrite' | 'cost' | 'calls') =>
-    activity.models.reduce((total, model) => total + model[field], 0);
+    models.reduce((total, model) => total + model[field], 0);
   return {
     agent,
     id,
-    conversationId: snapshot?.conversationId ?? null,
-    firstActivity: earliest(activity.firstActivity, submissions[0]?.acceptedAt),
-    lastActivity: latest(activity.lastActivity, ...submissions.map((s) => s.settledAt ?? s.acceptedAt)),
-    userMessages: activity.userMessages,
+    conversationId: activity?.rootConversation ?? null,
+    firstActivity: earliest(activity?.firstActivity, submissions[0]?.acceptedAt),
+    lastActivity: latest(activity?.lastActivity, ...submissions.map((s) => s.settledAt ?? s.acceptedAt)),
+    userMessages: activity?.userMessages ?? 0,
     modelCalls: sum('calls'),
     submissions: {
       byOutcome,
@@ -130,14 +136,14 @@ export async function readConversation(
     },
     tokens: { input: sum('input'), output: sum('output'), cacheRead: sum('cacheRead'), cacheWrite: sum('cacheWrite') },
     cost: sum('cost'),
-    models: activity.models,
+    models,
     ...(include.messages ? { messages } : {}),
     ...(include.tools ? { tools: messages.flatMap((message) => message.toolCalls) } : {}),
   };
 }
 
-/** Flue's history view of the stream, or undefined when there is no stream. */
-async function readHistory(db: Runner, path: string): Promise<HistorySnapshot | undefined> {
+/** Flue's history view of the stream. */
+async function readHistory(db: Runner, path: string): Promise<HistorySnapshot> {
   const [{ handleAgentConversationRead }, { createConversationStreamStore }] = await Promise.all([
     import('@flue/runtime/internal'),
     import('../stores/conversation-stream-store.js'),
@@ -147,7 +153,6 @@ async function readHistory(db: Runner, path: string): Promise<HistorySnapshot | 
     path,
     request: new Request('http://flue-libsql.invalid/?view=history'),
   });
-  if (response.status === 404) return undefined;
   if (!response.ok) throw new Error(`Flue's history view answered ${response.status}: ${await response.text()}`);
   return (await response.json()) as HistorySnapshot;
 }
