@@ -1,40 +1,46 @@
 /**
- * `node bench/cli.mjs [--conversations N] [--turns T]` — the CLI on real volumes (issue #21):
- * a file of N conversations (default 10,000) of T turns each (default 8: a tool call and a
- * reply per turn, about 100 records), then the wall time of `flue-libsql conversations`,
- * `stats` and `show` (each a process, as a user runs it; the best of 3), and of `copy` to a
- * sqld on loopback (with a sqld binary: scripts/sqld-binary.mjs). Prints a markdown table.
+ * `node bench/cli.mjs [--conversations N] [--turns T] [--repeats R]` — the CLI on real volumes
+ * (issue #21), the "Operator CLI" section of `npm run bench` (bench/run.mjs runs it as a child
+ * process; bench/report-cli.mjs renders it). A file of N conversations (default 10,000) of T
+ * turns each (default 8: a tool call and a reply per turn, about 100 records); then the wall
+ * time of `flue-libsql conversations`, `stats` and `show` (each a process, as a user runs it,
+ * R times, default 3), and of one `copy` to a sqld on loopback (with a sqld binary:
+ * scripts/sqld-binary.mjs; without one the copy is skipped, and the result says why). Prints
+ * one JSON document on stdout; progress on stderr.
  *
  * The file: one conversation written by Flue's own runtime (a faux model calling a tool),
  * cloned in SQL under N instance ids, with its submissions.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import * as v from 'valibot';
 import { fauxAssistantMessage, fauxProvider, fauxToolCall } from '@earendil-works/pi-ai/providers/faux';
 import { init, useModel, useTool } from '@flue/runtime';
 import { start } from '@flue/runtime/node';
-import { sqldBinary } from '../scripts/sqld-binary.mjs';
+import { sqldBinary, startSqld } from './remote/sqld.mjs';
 import { ensureFlueLibsql, NODE, ROOT } from './setup.mjs';
 
-const { values: args } = parseArgs({ options: { conversations: { type: 'string', default: '10000' }, turns: { type: 'string', default: '8' } } });
+const { values: args } = parseArgs({
+  options: { conversations: { type: 'string', default: '10000' }, turns: { type: 'string', default: '8' }, repeats: { type: 'string', default: '3' } },
+});
 const conversations = Number(args.conversations);
 const turns = Number(args.turns);
+const repeats = Number(args.repeats);
 const log = (message) => process.stderr.write(`bench-cli: ${message}\n`);
 const CLI = join(ROOT, 'dist', 'flue', 'cli.js');
 
 ensureFlueLibsql();
 const { libsql, open } = await import('../dist/index.js');
 const work = mkdtempSync(join(os.tmpdir(), 'flue-libsql-bench-cli-'));
-const url = pathToFileURL(join(work, 'flue.db')).href;
+const file = join(work, 'flue.db');
+const url = pathToFileURL(file).href;
 
 try {
+  const buildStarted = performance.now();
   log(`writing one conversation of ${turns} turns through Flue`);
   const faux = fauxProvider({ provider: 'bench', models: [{ id: 'model' }] });
   function Agent() {
@@ -71,11 +77,16 @@ try {
         FROM flue_agent_submissions, ids WHERE session_key LIKE '%"template"%';`);
     const [{ records, batches }] = await db.query('SELECT sum(json_array_length(data)) AS records, count(*) AS batches FROM flue_conversation_stream_batches');
     const [{ submissions }] = await db.query('SELECT count(*) AS submissions FROM flue_agent_submissions');
-    volume = { records, batches, submissions };
+    const [{ streams }] = await db.query('SELECT count(*) AS streams FROM flue_conversation_streams');
+    // Folded into the file, so that its size is the data's and no command pays for a WAL.
+    await db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    volume = { streams, records, batches, submissions };
   } finally {
     await db.close();
   }
-  log(`${conversations + 1} conversations, ${volume.records} records, ${volume.submissions} submissions`);
+  const buildMs = performance.now() - buildStarted;
+  const fileBytes = statSync(file).size;
+  log(`${volume.streams} conversations, ${volume.records} records, ${volume.submissions} submissions, ${Math.round(fileBytes / 1e6)} MB, built in ${Math.round(buildMs)} ms`);
 
   const cli = (cliArgs) => {
     const started = performance.now();
@@ -83,41 +94,32 @@ try {
     if (result.status !== 0) throw new Error(`flue-libsql ${cliArgs.join(' ')}: ${result.stderr}`);
     return performance.now() - started;
   };
-  const best = (cliArgs) => Math.min(...[1, 2, 3].map(() => cli(cliArgs)));
   const middle = `bench/c${Math.ceil(conversations / 2)}`;
-  const rows = [
-    ['conversations --json', best(['conversations', '--json', '--url', url]), '≤ 2 s'],
-    ['stats --json', best(['stats', '--json', '--url', url]), '≤ 2 s'],
-    [`show ${middle} --json`, best(['show', middle, '--json', '--url', url]), '≤ 200 ms'],
-    [`show ${middle} --messages --tools --json`, best(['show', middle, '--messages', '--tools', '--json', '--url', url]), '≤ 200 ms'],
-  ].map(([what, ms, target]) => `| \`${what}\` | ${Math.round(ms)} ms | ${target} |`);
+  const commands = Object.entries({
+    conversations: ['conversations', '--json'],
+    stats: ['stats', '--json'],
+    show: ['show', middle, '--json'],
+    'show --messages --tools': ['show', middle, '--messages', '--tools', '--json'],
+  }).map(([name, cliArgs]) => {
+    log(`timing ${cliArgs.join(' ')}, ${repeats} time(s)`);
+    return { name, command: cliArgs.join(' '), runsMs: Array.from({ length: repeats }, () => cli([...cliArgs, '--url', url])) };
+  });
 
+  let copy;
   const sqld = sqldBinary();
   if ('path' in sqld) {
-    const port = await new Promise((resolve) => {
-      const server = createServer().listen(0, '127.0.0.1', () => {
-        const { port: free } = server.address();
-        server.close(() => resolve(free));
-      });
-    });
-    const child = spawn(sqld.path, ['--db-path', join(work, 'sqld'), '--http-listen-addr', `127.0.0.1:${port}`], { stdio: 'ignore' });
+    const server = await startSqld(sqld.path);
     try {
-      for (let i = 0; ; i++) {
-        if (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)) break;
-        if (i > 100) throw new Error('sqld did not start');
-        await sleep(100);
-      }
-      const ms = cli(['copy', '--from', url, '--to', `http://127.0.0.1:${port}`]);
-      const copied = volume.batches + volume.submissions + conversations + 1;
-      rows.push(`| \`copy\` to sqld on loopback (${copied.toLocaleString('en-US')} rows, ${volume.records.toLocaleString('en-US')} records) | ${Math.round(ms)} ms: ${Math.round(volume.records / (ms / 1000)).toLocaleString('en-US')} records/s | ≥ 10,000 records/s |`);
+      log(`copying to ${server.version} on ${server.url}`);
+      const ms = cli(['copy', '--from', url, '--to', server.url]);
+      copy = { sqld: server.version, ms, rows: volume.batches + volume.submissions + volume.streams, records: volume.records };
     } finally {
-      child.kill('SIGKILL');
+      await server.stop();
     }
   } else {
-    rows.push(`| \`copy\` to sqld | not run: ${sqld.skipReason} | ≥ 10,000 records/s |`);
+    copy = { skipped: sqld.skipReason };
   }
-  console.log(`CLI on ${(conversations + 1).toLocaleString('en-US')} conversations, ${volume.records.toLocaleString('en-US')} records (wall time of the process)\n`);
-  console.log(['| command | time | target |', '|---|---|---|', ...rows].join('\n'));
+  console.log(JSON.stringify({ ...volume, turns, fileBytes, buildMs, commands, copy }));
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
