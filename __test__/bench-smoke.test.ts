@@ -198,6 +198,7 @@ test('the operator CLI section times each command on a small file and, with a sq
     expect(report).toContain(`\`copy\` to a sqld: not run (${cli.copy.skipped})`);
     return;
   }
+  // Every record reached the server.
   expect(cli.copy.records).toBe(cli.records);
   expect(cli.copy.ms).toBeGreaterThan(0);
   expect(report).toMatch(/\| `copy` to sqld on loopback \| ≥ 10,000 records\/s \| [\d,.]+ records\/s \| (yes|\*\*no\*\*) \|/);

@@ -44,7 +44,7 @@ export function renderCli(cli) {
     '',
     cli.copy.skipped
       ? `\`copy\` to a sqld: not run (${cli.copy.skipped}).`
-      : `\`copy\` to ${cli.copy.sqld} on loopback, once, into an empty server: ${count(cli.copy.rows)} rows (${count(cli.records)} records) in ${num(cli.copy.ms)} ms, ${num(copyRate(cli.copy))} records/s.`,
+      : `\`copy\` to ${cli.copy.sqld} on loopback, once, into an empty server: ${count(cli.copy.rows)} rows (${count(cli.copy.records)} records on the server afterwards) in ${num(cli.copy.ms)} ms, ${num(copyRate(cli.copy))} records/s.`,
     '',
     '### Targets (CLI, issue #21)',
     '',

@@ -3,7 +3,7 @@
  * per cell (peer × workload × round), rounds interleaved. Writes the raw results
  * (bench/results.json) and the report (BENCHMARKS.md).
  *
- *   npm run bench                  full run: 100k rows, 5 rounds (~13 minutes on 2 cores with sqld)
+ *   npm run bench                  full run: 100k rows, 5 rounds (~15 minutes on 2 cores with sqld)
  *   npm run bench -- --quick       smoke test: 5k rows, 1 round, tiny timings; writes to a
  *                                  temp directory (or --out DIR), never to BENCHMARKS.md
  *   npm run bench -- --out DIR     write DIR/results.json and DIR/BENCHMARKS.md instead
