@@ -39,11 +39,25 @@ interface Cell {
   /** Connections still open at the latency proxy after the adapter closed (latency-concurrency). */
   openAfterClose?: number;
 }
+/** bench/cli.mjs's document. */
+interface CliSection {
+  streams: number;
+  records: number;
+  submissions: number;
+  fileBytes: number;
+  buildMs: number;
+  commands: { name: string; command: string; runsMs: number[] }[];
+  copy: { skipped: string } | { sqld: string; ms: number; rows: number; records: number };
+}
 interface Results {
-  meta: { mode: string; config: { latency: { delayMs: number }; wideConcurrency: { delayMs: number; conversations: number[] } } };
+  meta: {
+    mode: string;
+    config: { latency: { delayMs: number }; wideConcurrency: { delayMs: number; conversations: number[] }; cli: { conversations: number; turns: number; repeats: number } };
+  };
   cells: Cell[];
   concurrency: { cells: Cell[] };
   remote: { skipped: string } | { sqld: { version: string }; cells: Cell[] };
+  cli: CliSection | { failed: string };
 }
 
 const withSqld = 'path' in sqldBinary();
@@ -51,7 +65,8 @@ let run: SpawnSyncReturns<string>;
 let results: Results;
 let report: string;
 
-// Up to a minute more when better-sqlite3 must first be rebuilt for this Node; ~30 s more with sqld.
+// Up to a minute more when better-sqlite3 must first be rebuilt for this Node; ~30 s more with sqld;
+// ~5 s for the CLI section.
 beforeAll(() => {
   run = spawnSync(process.execPath, ['bench/run.mjs', '--quick', '--out', out], { encoding: 'utf8', timeout: 230_000 });
   expect(run.status, run.stderr).toBe(0);
@@ -158,4 +173,33 @@ test(withSqld ? 'the remote sections measure over sqld' : 'without a sqld the ov
     else expect(cell.pauseRoundTrips, cell.peer).toBe(0);
   }
   expect(report).toContain('| replica: round trips per Flue turn |');
+});
+
+test('the operator CLI section times each command on a small file and, with a sqld, the copy', () => {
+  const { cli, meta } = results;
+  if ('failed' in cli) throw new Error(`cli section failed: ${cli.failed}`);
+  // The template instance and its clones, one submission per turn.
+  expect(cli.streams).toBe(meta.config.cli.conversations + 1);
+  expect(cli.records).toBeGreaterThan(cli.streams * meta.config.cli.turns);
+  expect(cli.submissions).toBe(cli.streams * meta.config.cli.turns);
+  expect(cli.fileBytes).toBeGreaterThan(0);
+  expect(cli.buildMs).toBeGreaterThan(0);
+  expect(cli.commands.map((c) => c.name)).toEqual(['conversations', 'stats', 'show', 'show --messages --tools']);
+  for (const command of cli.commands) {
+    expect(command.runsMs, command.command).toHaveLength(meta.config.cli.repeats);
+    for (const ms of command.runsMs) expect(ms, command.command).toBeGreaterThan(0);
+  }
+  expect(report).toContain('## Operator CLI on real volumes');
+  expect(report).toContain(`on a file of ${cli.streams} conversations`);
+  for (const command of cli.commands) expect(report).toMatch(new RegExp(`\\| \`${command.command}\` \\| [\\d,.]+ \\|`));
+  expect(report).toContain('### Targets (CLI, issue #21)');
+  if ('skipped' in cli.copy) {
+    expect(withSqld, `a sqld is there, yet: ${cli.copy.skipped}`).toBe(false);
+    expect(report).toContain(`\`copy\` to a sqld: not run (${cli.copy.skipped})`);
+    return;
+  }
+  // Every record reached the server.
+  expect(cli.copy.records).toBe(cli.records);
+  expect(cli.copy.ms).toBeGreaterThan(0);
+  expect(report).toMatch(/\| `copy` to sqld on loopback \| ≥ 10,000 records\/s \| [\d,.]+ records\/s \| (yes|\*\*no\*\*) \|/);
 });

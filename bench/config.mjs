@@ -9,6 +9,8 @@
  * - `concurrency`: `conversations` concurrent loops of Flue turns on one database.
  * - `wideConcurrency`: that many conversations at once (each count a cell) over the server
  *   through the latency proxy, `delayMs` each way.
+ * - `cli`: the operator CLI (bench/cli.mjs) on a file of `conversations` conversations of `turns`
+ *   turns (about 12 records a turn), each read-only command timed `repeats` times.
  */
 export const MODES = {
   full: {
@@ -17,6 +19,7 @@ export const MODES = {
     latency: { delayMs: 10, rounds: 2, warmupTurns: 2, turns: 10 },
     concurrency: { conversations: 50, rounds: 3, warmupMs: 300, durationMs: 2000 },
     wideConcurrency: { delayMs: 10, conversations: [1, 20, 50], rounds: 2, warmupMs: 1000, durationMs: 3000 },
+    cli: { conversations: 10_000, turns: 8, repeats: 3 },
   },
   quick: {
     rows: 5_000, rounds: 1, burst: 100, warmupMs: 20, durationMs: 100,
@@ -24,6 +27,7 @@ export const MODES = {
     latency: { delayMs: 10, rounds: 1, warmupTurns: 0, turns: 2 },
     concurrency: { conversations: 10, rounds: 1, warmupMs: 20, durationMs: 200 },
     wideConcurrency: { delayMs: 10, conversations: [1, 5], rounds: 1, warmupMs: 0, durationMs: 200 },
+    cli: { conversations: 50, turns: 2, repeats: 1 },
   },
 };
 
@@ -116,4 +120,14 @@ export const CONCURRENCY_TARGET = { vs: FLUE_SQLITE, ratio: 3, durability: 'full
 export const DURABILITIES = {
   full: { synchronous: 'FULL', workloads: ['a', 'b', 'c', 'd', 'e', 'flue'] },
   normal: { synchronous: 'NORMAL', workloads: ['b', 'c', 'e', 'flue'] },
+};
+
+/**
+ * The operator CLI on real volumes (issue #21, item 6): on 10,000 conversations and about a
+ * million records, the best of each read-only command's runs within `maxMs`; `copy` to a sqld
+ * on loopback at `minRecordsPerSec` at least.
+ */
+export const CLI_TARGETS = {
+  commands: { conversations: { maxMs: 2000 }, stats: { maxMs: 2000 }, show: { maxMs: 200 }, 'show --messages --tools': { maxMs: 200 } },
+  copy: { minRecordsPerSec: 10_000 },
 };

@@ -1,7 +1,7 @@
 /**
  * What every part of the report shares: numbers as the report writes them, medians over
  * rounds per peer, and markdown tables. Used by report.mjs and the sections it includes
- * (report-remote.mjs, report-concurrency.mjs).
+ * (report-remote.mjs, report-concurrency.mjs, report-cli.mjs).
  */
 import { OURS } from './config.mjs';
 

@@ -4,7 +4,12 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+<<<<<<< HEAD
 import { BETTER_SQLITE3, DURABILITIES, FLUE_SQLITE, OURS, OURS_OVER_PEER1, OURS_PRAGMA, PEER1, TARGETS } from './config.mjs';
+=======
+import { BETTER_SQLITE3, DURABILITIES, FLUE_SQLITE, OURS, OURS_OVER_PEER1, PEER1, TARGETS } from './config.mjs';
+import { renderCli } from './report-cli.mjs';
+>>>>>>> cli
 import { renderConcurrency } from './report-concurrency.mjs';
 import { durabilityOf, groupCommas, mb, num, peerName, ratio, summarize, table } from './report-kit.mjs';
 import { renderRemote } from './report-remote.mjs';
@@ -119,7 +124,7 @@ const levelName = (durability) => `synchronous=${DURABILITIES[durability].synchr
 /** The durability levels `workload` ran at. */
 const levelsOf = (workload) => Object.keys(DURABILITIES).filter((durability) => DURABILITIES[durability].workloads.includes(workload));
 
-export function renderReport({ meta, cells, concurrency, remote }) {
+export function renderReport({ meta, cells, concurrency, remote, cli }) {
   const failed = [...cells, ...(concurrency?.cells ?? []), ...(remote?.cells ?? [])].filter((c) => !c.ok);
   const targets = evaluateTargets(cells);
   const { config } = meta;
@@ -213,6 +218,7 @@ export function renderReport({ meta, cells, concurrency, remote }) {
     '',
     ...renderConcurrency(concurrency, config, remote),
     ...renderRemote(remote, config),
+    ...renderCli(cli),
   );
   if (failed.length) {
     lines.push('## Failed cells', '', ...failed.map((c) => `- round ${c.round} ${c.suite} ${c.workload} ${c.peer}: \`${String(c.error).split('\n')[0]}\``), '');

