@@ -11,7 +11,7 @@ import { isGlibcNewer, neededVersions } from './support/elf-versions.js';
 
 /** Node 22's Linux builds need glibc 2.28; a module needing more fails where Node runs fine. */
 const GLIBC_FLOOR = '2.28';
-const LINUX_GNU_MODULE = { x64: 'flue-libsql.linux-x64-gnu.node', arm64: 'flue-libsql.linux-arm64-gnu.node' }[process.arch];
+const LINUX_GNU_MODULE = ({ x64: 'flue-libsql.linux-x64-gnu.node', arm64: 'flue-libsql.linux-arm64-gnu.node' } as Record<string, string>)[process.arch];
 const glibcSkipReason = process.platform !== 'linux' || !LINUX_GNU_MODULE ? `a Linux gnu module only (this is ${process.platform}-${process.arch})` : null;
 
 describe('index.js and index.d.ts', () => {

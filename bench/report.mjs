@@ -4,12 +4,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-<<<<<<< HEAD
 import { BETTER_SQLITE3, DURABILITIES, FLUE_SQLITE, OURS, OURS_OVER_PEER1, OURS_PRAGMA, PEER1, TARGETS } from './config.mjs';
-=======
-import { BETTER_SQLITE3, DURABILITIES, FLUE_SQLITE, OURS, OURS_OVER_PEER1, PEER1, TARGETS } from './config.mjs';
 import { renderCli } from './report-cli.mjs';
->>>>>>> cli
 import { renderConcurrency } from './report-concurrency.mjs';
 import { durabilityOf, groupCommas, mb, num, peerName, ratio, summarize, table } from './report-kit.mjs';
 import { renderRemote } from './report-remote.mjs';
