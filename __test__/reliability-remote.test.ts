@@ -16,6 +16,7 @@ import { createServer } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { libsql, LibsqlError, open, type Database, type OpenOptions, type Transaction } from '../dist/index.js';
+import { startFaultProxy } from '../scripts/fault-proxy.mjs';
 import { CLAIM_WORKER, CLAIMED_ROWS_SQL, claimedRows, expectOneWinnerPerRound, queueRaceSubmissions, raceClaims } from './support/claim-race.js';
 import { OWN_SERVER_SKIP_REASON, skipSuffix } from './support/remote-target.js';
 import { DIST_ENTRY_URL, lastJsonLine, makeTempDir, rejectionOf, runNodeChild, sleep, type ChildResult, type TempDir } from './support/runner-helpers.js';
@@ -279,6 +280,29 @@ describe.skipIf(ownSkip !== undefined)(`a server that restarts between calls${su
     await adapter.migrate();
     const { submissionStore } = await adapter.connect();
     expect(await submissionStore.hasUnsettledSubmissions()).toBe(false);
+  });
+});
+
+describe.skipIf(ownSkip !== undefined)(`a request lost with its connection (reset before it reaches the server)${suffix}`, () => {
+  it("a transaction's first request, which commits nothing, is sent again on a new connection and the transaction commits once; an autocommit write is not sent again (it may have run): SERVER_UNREACHABLE", async ({ onTestFinished }) => {
+    const server = await startSqld({ auth: true });
+    onTestFinished(() => server.dispose());
+    const proxy = await startFaultProxy(server.url);
+    onTestFinished(() => proxy.close());
+    const db = await open({ url: TEST_TRANSPORT === 'ws' ? proxy.url.replace(/^http/, 'ws') : proxy.url, authToken: server.tokens!.readWrite });
+    onTestFinished(() => db.close());
+    await db.exec('CREATE TABLE t(label TEXT UNIQUE)');
+
+    proxy.resetNextRequest();
+    await db.transaction(async (tx) => {
+      await tx.execute("INSERT INTO t(label) VALUES ('in a transaction')");
+    });
+    proxy.resetNextRequest();
+    const refused = await rejectionOf(db.execute("INSERT INTO t(label) VALUES ('autocommit')"));
+    expect(refused).toBeInstanceOf(LibsqlError);
+    expect((refused as LibsqlError).code).toBe('SERVER_UNREACHABLE');
+    expect(proxy.stats().resetsBeforeForward).toBe(2);
+    expect(await db.query('SELECT label FROM t ORDER BY label')).toEqual([{ label: 'in a transaction' }]);
   });
 });
 

@@ -25,6 +25,7 @@ describe.skipIf(OWN_SERVER_SKIP_REASON !== undefined)(`TLS to a libSQL server${s
   let stranger: PemFiles;
   let tls: TlsTerminator;
   let wrongName: TlsTerminator;
+  let expired: TlsTerminator;
   let token: string;
 
   beforeAll(async () => {
@@ -35,10 +36,12 @@ describe.skipIf(OWN_SERVER_SKIP_REASON !== undefined)(`TLS to a libSQL server${s
     token = server.tokens!.readWrite;
     tls = await startTlsTerminator(server.port, issueCertificate(ca, dir.path, 'server', ['127.0.0.1', 'localhost']));
     wrongName = await startTlsTerminator(server.port, issueCertificate(ca, dir.path, 'elsewhere', ['db.example.invalid']));
+    expired = await startTlsTerminator(server.port, issueCertificate(ca, dir.path, 'expired', ['127.0.0.1', 'localhost'], { expired: true }));
   });
   afterAll(async () => {
     await tls?.close();
     await wrongName?.close();
+    await expired?.close();
     await server?.dispose();
     await dir?.remove();
   });
@@ -88,6 +91,16 @@ describe.skipIf(OWN_SERVER_SKIP_REASON !== undefined)(`TLS to a libSQL server${s
     for (const outcome of outcomes) {
       expect(outcome.error?.code, outcome.target).toBe('TLS_FAILED');
       expect(outcome.error?.message, outcome.target).toContain('not valid for this host name');
+    }
+  });
+
+  it('an expired certificate from a trusted CA fails at once with TLS_FAILED saying it expired (a new replica too)', async () => {
+    const outcomes = await client({ NODE_EXTRA_CA_CERTS: ca.certPath }, targets(expired.port, 'expired.db'));
+    expect(outcomes).toHaveLength(5);
+    for (const outcome of outcomes) {
+      expect(outcome.error?.code, outcome.target).toBe('TLS_FAILED');
+      expect(outcome.error?.message, outcome.target).toContain('its certificate has expired');
+      expect(outcome.ms, outcome.target).toBeLessThan(2000);
     }
   });
 

@@ -27,6 +27,8 @@ export interface FaultProxy {
   stats(): FaultProxyStats;
   /** Faults are injected only while on (off at the start). */
   setFaults(on: boolean): void;
+  /** The next chunk a client sends is reset before it reaches the server (once, faults on or off). */
+  resetNextRequest(): void;
   close(): Promise<void>;
 }
 

@@ -9,6 +9,9 @@
  *   lost: the ambiguous outcome a retry must not turn into a duplicate or a loss);
  * - a stall: this connection forwards nothing, either way, for a random time, then goes on in order.
  *
+ * `resetNextRequest()` resets the next chunk any client sends, once, before it reaches the
+ * server (a request lost with its connection, on purpose).
+ *
  * Resets are real TCP resets (`socket.resetAndDestroy()`, RST on both sides). A connection made
  * while sqld is down (the soak restarts it) fails as it would without the proxy: the client's
  * socket is reset. Faults are drawn from a seeded generator (the same seed, the same sequence of draws),
@@ -38,6 +41,8 @@ export async function startFaultProxy(target, { seed = 1, resetBefore = 0.003, r
   const random = seededRandom(seed);
   const totals = { connections: 0, upstreamRefused: 0, resetsBeforeForward: 0, resetsAfterForward: 0, stalls: 0, stalledMs: 0 };
   let faults = false;
+  /** Chunks still to reset before they reach the server, whatever `faults` says (`resetNextRequest`). */
+  let resetsRequested = 0;
   const sockets = new Set();
 
   const server = createServer({ allowHalfOpen: true }, (client) => {
@@ -78,6 +83,12 @@ export async function startFaultProxy(target, { seed = 1, resetBefore = 0.003, r
         }
       };
       from.on('data', (data) => {
+        if (injects && resetsRequested > 0) {
+          resetsRequested--;
+          totals.resetsBeforeForward++;
+          reset();
+          return;
+        }
         if (injects && faults) {
           const draw = random();
           if (draw < resetBefore) {
@@ -123,6 +134,9 @@ export async function startFaultProxy(target, { seed = 1, resetBefore = 0.003, r
     stats: () => ({ ...totals }),
     setFaults(on) {
       faults = on;
+    },
+    resetNextRequest() {
+      resetsRequested++;
     },
     close: () =>
       new Promise((done) => {

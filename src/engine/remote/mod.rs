@@ -274,10 +274,15 @@ impl RemoteConnection {
                 // Until it ends, nothing meant for this transaction may run outside it.
                 let begin = execute_plain("BEGIN IMMEDIATE");
                 let with_begin: Vec<&StreamRequest> = std::iter::once(&begin).chain(requests.iter().copied()).collect();
+                // This request commits nothing (the COMMIT comes later), so one lost with its
+                // connection — a kept-alive connection a server restart closed as it was sent —
+                // is sent once more, on a new connection. Had the server run it, its stream
+                // would only hold the write lock until it expires; the new BEGIN waits for it.
                 let begun = match self.outside_transaction(&with_begin).await {
-                    Ok(results) => Ok(results),
-                    Err(err) => Err(err.context("could not begin the transaction")),
+                    Err(err) if err.code == ErrorCode::ServerUnreachable => self.outside_transaction(&with_begin).await,
+                    begun => begun,
                 };
+                let begun = begun.map_err(|err| err.context("could not begin the transaction"));
                 let results = begun
                     .and_then(|results| {
                         let mut results = results.into_iter();
