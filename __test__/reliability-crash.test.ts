@@ -24,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_READ_LIMIT } from '@flue/runtime/adapter';
 import { libsql, open } from '../dist/index.js';
 import { makeTempDir, runNodeChild, type ChildResult, type TempDir } from './support/runner-helpers.js';
+import { seededRandom } from '../scripts/seeded-random.mjs';
 
 const WORKER = fileURLToPath(new URL('./support/children/reliability-crash-worker.mjs', import.meta.url));
 const STREAM = 'agents/crash/main';
@@ -38,17 +39,6 @@ console.log(
     `(FLUE_LIBSQL_CRASH_SEED=${SEED} repeats these timings; FLUE_LIBSQL_CRASH_KILLS=200 for a long run)`,
 );
 
-/** mulberry32: a small seeded PRNG, so a failing run's timings can be repeated. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Busy-waits for `ms` (fractions allowed): timers are too coarse to aim a kill inside a 10 ms migrate. */
 function spin(ms: number): void {
@@ -198,7 +188,7 @@ describe('SIGKILL during a Flue workload', () => {
   it(
     `loses no acknowledged write and leaves no partial batch over ${WORKLOAD_KILLS} kills of one database`,
     async () => {
-      const random = prng(SEED);
+      const random = seededRandom(SEED);
       const path = dir.file('crash.db');
       const ledger: Ledger = { submissions: new Map(), batches: new Map(), attachments: new Map() };
       const runs: string[] = [];
@@ -310,7 +300,7 @@ describe('SIGKILL during migrate() on a fresh file', () => {
   it(
     `the next start migrates cleanly after ${MIGRATE_KILLS} kills at random points of a first migrate()`,
     async () => {
-      const random = prng(SEED ^ 0x5bd1e995);
+      const random = seededRandom(SEED ^ 0x5bd1e995);
       // How long an uninterrupted migrate of a fresh file takes in a child, to aim the kills.
       const calibration = runNodeChild(WORKER, [dir.file('calibrate.db'), '0', 'full', 'migrate']);
       const calibrated = await calibration.done;

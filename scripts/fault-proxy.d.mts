@@ -32,5 +32,4 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-export declare function seededRandom(seed: number): () => number;
 export declare function startFaultProxy(target: string, options?: FaultProxyOptions): Promise<FaultProxy>;

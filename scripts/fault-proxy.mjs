@@ -18,18 +18,7 @@
  * and only while `setFaults(true)` is in force.
  */
 import { connect, createServer } from 'node:net';
-
-/** mulberry32: a small seeded generator of floats in [0, 1). */
-export function seededRandom(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from './seeded-random.mjs';
 
 /**
  * Starts the proxy to `target` (`http://host:port`). Options: `seed`; per client chunk, the

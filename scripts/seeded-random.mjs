@@ -1,0 +1,14 @@
+/**
+ * mulberry32: a small seeded generator of floats in [0, 1), so a run's random choices (the
+ * crash test's kill timings, the soak's faults) can be drawn again from its seed.
+ */
+export function seededRandom(seed) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
