@@ -15,13 +15,12 @@
 #
 # Only on a Linux x64 host (the packages hold x64 binaries); elsewhere it exports nothing.
 
-glibc_toolchain_version=1.0.0
-
 glibc_toolchain() {
-  local triple="$1" short
+  local triple="$1" short version
+  # The newest release of each package on the npm registry.
   case "$triple" in
-    x86_64-unknown-linux-gnu) short=x86_64 ;;
-    aarch64-unknown-linux-gnu) short=aarch64 ;;
+    x86_64-unknown-linux-gnu) short=x86_64 version=1.0.0 ;;
+    aarch64-unknown-linux-gnu) short=aarch64 version=1.0.3 ;;
     *) echo "glibc-toolchain: no toolchain for $triple" >&2; return 1 ;;
   esac
   if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
@@ -29,8 +28,8 @@ glibc_toolchain() {
   fi
   local root
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-  local package="@napi-rs/cross-toolchain-x64-target-$short@$glibc_toolchain_version"
-  local dir="$root/node_modules/.cache/flue-libsql-toolchains/$triple-$glibc_toolchain_version"
+  local package="@napi-rs/cross-toolchain-x64-target-$short@$version"
+  local dir="$root/node_modules/.cache/flue-libsql-toolchains/$triple-$version"
   if [ ! -x "$dir/bin/$triple-gcc" ]; then
     echo "glibc-toolchain: fetching $package from the npm registry"
     local work

@@ -16,7 +16,7 @@
  * required: a clean machine fills it from the registry).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
@@ -96,26 +96,44 @@ export async function runOk(command: string, args: string[], options: Parameters
   return result;
 }
 
-function hasExecutable(dir: string, name: string): boolean {
+/** What building from source would use: a fresh project must never find them. */
+const RUST_TOOLS = /^(cargo|rustc|rustup|rustdoc|rustfmt|rust-gdb|rust-lldb|clippy-driver|cargo-.*)(-web)?$/;
+
+/**
+ * `dir` as a PATH entry without Rust's tools: itself when it holds none; else a folder of links
+ * to everything else in it (a system folder such as /usr/bin can hold Debian's `rustc` beside
+ * `npm`), made once per process.
+ */
+function withoutRust(dir: string): string {
+  let names: string[];
   try {
-    return statSync(join(dir, name)).isFile();
+    names = readdirSync(dir);
   } catch {
-    return false;
+    return dir;
   }
+  if (!names.some((name) => RUST_TOOLS.test(name))) return dir;
+  const mirrors = join(tmpdir(), `flue-libsql-path-${process.pid}`);
+  const mirror = join(mirrors, dir.replace(/[^a-zA-Z0-9]+/g, '_'));
+  if (!existsSync(mirror)) {
+    if (!existsSync(mirrors)) process.once('exit', () => rmSync(mirrors, { recursive: true, force: true }));
+    mkdirSync(mirror, { recursive: true });
+    for (const name of names) if (!RUST_TOOLS.test(name)) symlinkSync(join(dir, name), join(mirror, name));
+  }
+  return mirror;
 }
 
 /**
  * The environment a user's shell would give a fresh project, minus Rust: PATH is Node 22's
- * folder, then the current PATH without any folder holding `cargo`/`rustc`/`rustup` (and
- * without ~/.cargo/bin by name); no CARGO_ / RUSTUP_ variables; no `npm_*` variables from a
- * surrounding `npm test` (they would point npm at this repo's config).
+ * folder, then the current PATH without ~/.cargo/bin and without Rust's tools in any other
+ * folder; no CARGO_ / RUSTUP_ variables; no `npm_*` variables from a surrounding `npm test`
+ * (they would point npm at this repo's config).
  */
 export function userEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const cargoBin = join(process.env.CARGO_HOME ?? join(homedir(), '.cargo'), 'bin');
   const path = (process.env.PATH ?? '')
     .split(delimiter)
     .filter((dir) => dir !== '' && dir !== cargoBin && dir !== join(homedir(), '.cargo', 'bin'))
-    .filter((dir) => !['cargo', 'rustc', 'rustup'].some((tool) => hasExecutable(dir, tool)));
+    .map(withoutRust);
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     const lower = key.toLowerCase();
