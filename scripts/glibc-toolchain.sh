@@ -48,6 +48,10 @@ glibc_toolchain() {
   export "AR_$env_triple=$dir/bin/$triple-ar"
   export "RANLIB_$env_triple=$dir/bin/$triple-ranlib"
   export "CARGO_TARGET_${upper}_LINKER=$dir/bin/$triple-gcc"
+  if [ "$short" = aarch64 ]; then
+    # gcc 4.8 does not define __ARM_ARCH for aarch64; ring's assembly (rustls' crypto) needs it.
+    export "CFLAGS_$env_triple=-D__ARM_ARCH=8"
+  fi
   # A target folder of its own: what another compiler configured there (libsql's CMake cache)
   # would be reused, and the build would fail.
   export CARGO_TARGET_DIR="$root/target/glibc-2.17"

@@ -151,7 +151,8 @@ export function userEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 
 /** The platform name of the native module built at the repo root, e.g. `linux-x64-gnu`. */
 export function builtPlatform(): string | undefined {
-  const built = readdirSync(REPO_ROOT).find((name) => /^flue-libsql\..+\.node$/.test(name));
+  // This machine's (another may sit beside it: `npm run build:arm64` on x64).
+  const built = readdirSync(REPO_ROOT).find((name) => name.startsWith(`flue-libsql.${process.platform}-${process.arch}`) && name.endsWith('.node'));
   return built?.slice('flue-libsql.'.length, -'.node'.length);
 }
 
