@@ -86,6 +86,42 @@ describe.skipIf(OWN_SERVER_SKIP_REASON !== undefined)(`a server connection's lan
     }
   });
 
+  it('over a slow link, writes of callers in turns of their own commit in call order on the writer\'s one connection; over WebSocket, several are in flight at once (pipelined)', async () => {
+    const server = await startSqld();
+    const proxy = await startLatencyProxy(server.httpUrl, { delayMs: 10 });
+    try {
+      const db = await open({ url: TEST_TRANSPORT === 'ws' ? overWebSocket(proxy.url) : proxy.url });
+      await db.exec('CREATE TABLE p(id INTEGER PRIMARY KEY, caller INTEGER, i INTEGER)');
+      // The lanes learn the link's round trip from a few requests; the writer's stream is open.
+      for (let i = 0; i < 3; i++) await db.query('SELECT 1');
+      await db.execute('INSERT INTO p(caller, i) VALUES (-1, -1)');
+      const connectionsBefore = proxy.stats().connections;
+      proxy.resetMostUnanswered();
+      const called: Array<[number, number]> = [];
+      await Promise.all(
+        Array.from({ length: 12 }, async (_, caller) => {
+          await sleep(2 * caller);
+          for (let i = 0; i < 3; i++) {
+            called.push([caller, i]);
+            await db.execute('INSERT INTO p(caller, i) VALUES (?, ?)', [caller, i]);
+          }
+        }),
+      );
+      const stored = await db.query<{ caller: number; i: number }>('SELECT caller, i FROM p WHERE caller >= 0 ORDER BY id');
+      expect(stored.map(({ caller, i }) => [caller, i])).toEqual(called);
+      const { connections, mostUnanswered } = proxy.stats();
+      expect(connections - connectionsBefore).toBe(0);
+      // One request at a time sends one chunk and waits; pipelined, the next go out meanwhile.
+      if (TEST_TRANSPORT === 'ws') expect(mostUnanswered).toBeGreaterThanOrEqual(3);
+      await db.close();
+      await sleep(100);
+      expect(proxy.openConnections()).toBe(0);
+    } finally {
+      await proxy.close();
+      await server.dispose();
+    }
+  });
+
   it('writes called together commit together; a statement that fails, and a batch that fails, fail alone and leave nothing', async () => {
     const { db, dispose } = await serverWithDatabase();
     try {

@@ -22,6 +22,9 @@
  *   server→client chunk on it): HTTP requests, or WebSocket request batches. More than
  *   `roundTrips` when a client sends requests in parallel on several connections.
  * - `connections` (new TCP connections), `bytesUp`, `bytesDown`.
+ * - `mostUnanswered`: the most client chunks one connection sent in a row, before the server
+ *   sent anything back on it, since the start or `resetMostUnanswered()`: above 1 when a client
+ *   pipelines requests (sends the next before the answer to the last).
  */
 import { connect, createServer } from 'node:net';
 
@@ -59,7 +62,7 @@ function delayedPipe(from, to, delayMs, { extraMs = 0, onChunk }) {
  */
 export async function startLatencyProxy(target, { delayMs = 10 } = {}) {
   const { hostname, port } = new URL(target);
-  const totals = { roundTrips: 0, requests: 0, connections: 0, bytesUp: 0, bytesDown: 0 };
+  const totals = { roundTrips: 0, requests: 0, connections: 0, bytesUp: 0, bytesDown: 0, mostUnanswered: 0 };
   let answered = true; // whether the server sent anything since the client last did (any connection)
   const sockets = new Set();
   // Half-open allowed: each direction ends on its own, after what it still holds is written.
@@ -74,18 +77,21 @@ export async function startLatencyProxy(target, { delayMs = 10 } = {}) {
       socket.on('close', () => sockets.delete(socket));
     }
     let connectionAnswered = true; // the same, on this connection: its first chunk is a request
+    let unanswered = 0; // client chunks on this connection since the server's last
     delayedPipe(client, upstream, delayMs, {
       extraMs: 2 * delayMs, // the TCP handshake's round trip
       onChunk: (data) => {
         if (answered) totals.roundTrips++;
         if (connectionAnswered) totals.requests++;
         answered = connectionAnswered = false;
+        totals.mostUnanswered = Math.max(totals.mostUnanswered, ++unanswered);
         totals.bytesUp += data.length;
       },
     });
     delayedPipe(upstream, client, delayMs, {
       onChunk: (data) => {
         answered = connectionAnswered = true;
+        unanswered = 0;
         totals.bytesDown += data.length;
       },
     });
@@ -94,6 +100,9 @@ export async function startLatencyProxy(target, { delayMs = 10 } = {}) {
   return {
     url: `http://127.0.0.1:${server.address().port}`,
     stats: () => ({ ...totals }),
+    resetMostUnanswered: () => {
+      totals.mostUnanswered = 0;
+    },
     /** Client connections still open (each is two sockets here: the client's and the server's). */
     openConnections: () => sockets.size / 2,
     close: () =>

@@ -52,6 +52,27 @@ impl<A: Default> Connection<A> {
         })
     }
 
+    /// A server connection's lane on its own stream, pipelining requests beside it
+    /// (`RemoteConnection::pipelined`); `None` for the other backends and over HTTP.
+    pub fn pipelined_lane(&self) -> Option<Connection<A>> {
+        let Backend::Remote(conn) = &self.backend else { return None };
+        Some(Connection { backend: Backend::Remote(conn.pipelined()?), target: self.target.clone(), busy_timeout: self.busy_timeout })
+    }
+
+    /// A pipelined lane's place in the order its stream's requests go out in
+    /// (`RemoteConnection::take_turn`), and giving it up when its job sent nothing.
+    pub fn take_turn(&mut self) {
+        if let Backend::Remote(conn) = &mut self.backend {
+            conn.take_turn();
+        }
+    }
+
+    pub fn end_turn(&mut self) {
+        if let Backend::Remote(conn) = &mut self.backend {
+            conn.end_turn();
+        }
+    }
+
     /// A server connection lets go of its kept stream: its next request starts a new one (a
     /// new connection on the server, which reads the schema afresh).
     pub fn forget_stream(&mut self) {

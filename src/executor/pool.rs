@@ -11,14 +11,24 @@
 //!   lane more starts only when the last one has been busy for `QUICK` (reads waiting meanwhile
 //!   share one request); on a slow link at once.
 //! * **Writes** — top-level statements, batches, scripts, migrations, and transactions — run
-//!   on the one writer lane, in call order. While its request is in flight, the writes called
+//!   on the writer's stream, in call order. While a request is in flight, the writes called
 //!   meanwhile wait; then all of them (statements and batches, up to `MAX_TOGETHER` statements)
-//!   go in its next request, as one group commit (`remote/group.rs`). A transaction holds the
-//!   writer lane from `begin` to COMMIT or ROLLBACK. One writer, because the server has one
-//!   write lock anyway, and sqld 0.24 handles writers that wait for it on other connections
-//!   badly: measured here, writes spread over lanes ran slower than writes on one, and with
-//!   eight writer lanes about one run in four saw a request left unanswered for 30 s
+//!   go in one request, as one group commit (`remote/group.rs`). One stream, because the server
+//!   has one write lock anyway, and sqld 0.24 handles writers that wait for it on other
+//!   connections badly: measured here, writes spread over lanes ran slower than writes on one,
+//!   and with eight writer lanes about one run in four saw a request left unanswered for 30 s
 //!   (docs/performance.md, "Many conversations on one server").
+//! * **Pipelined group commits.** Over WebSocket on a slow link, up to `PIPELINED_WRITES` group
+//!   commits are in flight on that one stream at once, each sent by a writer lane of its own that
+//!   shares the writer's socket and stream (`Connection::pipelined_lane`): the server runs them
+//!   one after another on its one connection, so no writer waits for the lock, and a write no
+//!   longer waits out the round trip of the group before it. On a quick link one group at a time
+//!   (the server's time per commit is what costs there, and bigger groups spend less of it);
+//!   over HTTP always, where a stream's next request needs the baton of its last answer. Any
+//!   other writer job — a transaction from `begin` to COMMIT or ROLLBACK, a script, a migration —
+//!   has the stream to itself: it starts once the groups before it are answered, and nothing
+//!   starts beside it. Groups answered out of turn are not possible (one stream, one order);
+//!   a group whose transaction is lost runs again call by call after the groups sent behind it.
 //!
 //! With `concurrency: 1` there are no reader lanes: every call runs on the writer lane in the
 //! order it was made, as before lanes existed.
@@ -40,6 +50,14 @@ use super::{guarded, run_statements, Job, JsConnection, MAX_TOGETHER};
 /// a 20 ms round trip, 21 ms and more).
 const QUICK: Duration = Duration::from_millis(10);
 
+/// Group commits in flight at once on the writer's stream, on a slow link over WebSocket: a
+/// write waits for a free one a small fraction of a round trip. Measured at a 20 ms round trip,
+/// 20 writers each writing in a loop: a write took 41 ms with 1 in flight, 32 with 4, 25 with 8,
+/// 24 with 16 (a read: 23–24); 50 Flue conversations made 124 turns/s with 8, 212 with 16.
+/// The server runs them one after another either way; what it costs is smaller groups (more
+/// commits), which a slow link leaves time for.
+const PIPELINED_WRITES: usize = 16;
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Duty {
     Writer,
@@ -55,6 +73,8 @@ struct Finished {
     ended: bool,
     /// How long it took, its request(s) included.
     took: Duration,
+    /// It was a group commit on the writer's stream (`travels_together`).
+    group: bool,
     /// The schema generation when it started.
     schema: u64,
     /// It may have changed the schema (`Op::changes_schema`).
@@ -62,9 +82,14 @@ struct Finished {
 }
 
 struct Pool {
-    /// Makes new lanes; never runs a request itself.
+    /// Makes new reader lanes; never runs a request itself.
     template: JsConnection,
+    /// Makes new writer lanes, on the writer's stream (`Connection::pipelined_lane`); `None`
+    /// where requests cannot be pipelined.
+    pipelined: Option<JsConnection>,
     writer: Lanes,
+    /// Writer lanes running a group commit.
+    groups_in_flight: usize,
     readers: Lanes,
     /// When the last reader lane started a job.
     reader_started: Instant,
@@ -104,9 +129,13 @@ struct Transaction {
 pub(super) async fn work(first: JsConnection, concurrency: usize, mut jobs: mpsc::UnboundedReceiver<Job>) {
     let (done, mut finished) = mpsc::unbounded_channel();
     let template = first.another_lane().expect("a server connection has lanes");
+    let pipelined = if concurrency > 1 { first.pipelined_lane() } else { None };
+    let writers = if pipelined.is_some() { PIPELINED_WRITES } else { 1 };
     let mut pool = Pool {
         template,
-        writer: Lanes { idle: vec![first], opened: 1, limit: 1, waiting: VecDeque::new() },
+        pipelined,
+        writer: Lanes { idle: vec![first], opened: 1, limit: writers, waiting: VecDeque::new() },
+        groups_in_flight: 0,
         readers: Lanes { idle: Vec::new(), opened: 0, limit: concurrency - 1, waiting: VecDeque::new() },
         reader_started: Instant::now(),
         schema: 0,
@@ -167,10 +196,16 @@ impl Pool {
     /// Starts what waits, on the lanes that are free or may be opened; returns when to look
     /// again if reads wait for a quick link's reader.
     fn pump(&mut self) -> Option<Instant> {
-        if let Some((lane, job)) = self.writer.next(&self.template) {
+        let slow = self.round_trip.is_some_and(|round_trip| round_trip >= QUICK);
+        while let Some(next) = self.writer.waiting.front() {
+            // Alone on the stream, or a group commit beside group commits only, on a slow link.
+            let busy = self.writer.busy();
+            if busy > 0 && !(slow && travels_together(next) && busy == self.groups_in_flight) {
+                break;
+            }
+            let Some((lane, job)) = self.writer.next(|| self.pipelined.as_ref()?.pipelined_lane()) else { break };
             self.start(lane, Duty::Writer, job);
         }
-        let slow = self.round_trip.is_some_and(|round_trip| round_trip >= QUICK);
         while !self.readers.waiting.is_empty() {
             if !slow && self.readers.busy() > 0 {
                 let next_start = self.reader_started + QUICK;
@@ -178,15 +213,18 @@ impl Pool {
                     return Some(next_start);
                 }
             }
-            let Some((lane, job)) = self.readers.next(&self.template) else { break };
+            let Some((lane, job)) = self.readers.next(|| self.template.another_lane()) else { break };
             self.reader_started = Instant::now();
             self.start(lane, Duty::Reader, job);
         }
         None
     }
 
-    fn finished(&mut self, Finished { mut lane, duty, transaction, ended, took, schema, changed_schema }: Finished) {
+    fn finished(&mut self, Finished { mut lane, duty, transaction, ended, took, group, schema, changed_schema }: Finished) {
         self.running -= 1;
+        if group {
+            self.groups_in_flight -= 1;
+        }
         if duty == Duty::Reader && schema < self.schema {
             lane.forget_stream();
         }
@@ -243,6 +281,13 @@ impl Pool {
         let done = self.done.clone();
         let schema = self.schema;
         let changed_schema = duty == Duty::Writer && self.readers.opened > 0 && changes_schema(&job);
+        let group = duty == Duty::Writer && travels_together(&job);
+        if group {
+            self.groups_in_flight += 1;
+            // Now, in the order jobs are handed on: the server commits the groups in the order
+            // they reach it, whichever lane's task gets to send first.
+            lane.take_turn();
+        }
         if changed_schema {
             // Now as well as when it has ended: its reply reaches the caller before this task
             // hears that it ended, and a read called right after it must not find an idle
@@ -268,7 +313,8 @@ impl Pool {
                 }
                 Job::Close(_) => unreachable!("close is the pool's own"),
             };
-            let _ = done.send(Finished { lane, duty, transaction, ended, took: started.elapsed(), schema, changed_schema });
+            lane.end_turn();
+            let _ = done.send(Finished { lane, duty, transaction, ended, took: started.elapsed(), group, schema, changed_schema });
         });
     }
 
@@ -292,16 +338,16 @@ impl Lanes {
         self.opened - self.idle.len()
     }
 
-    /// The next waiting job and a lane to run it on (an idle one, or a new one while the limit
-    /// allows), if both can be had.
-    fn next(&mut self, template: &JsConnection) -> Option<(JsConnection, Job)> {
+    /// The next waiting job and a lane to run it on (an idle one, or a new one from `open` while
+    /// the limit allows), if both can be had.
+    fn next(&mut self, open: impl FnOnce() -> Option<JsConnection>) -> Option<(JsConnection, Job)> {
         if self.waiting.is_empty() {
             return None;
         }
         let lane = match self.idle.pop() {
             Some(lane) => lane,
             None if self.opened < self.limit => {
-                let lane = template.another_lane()?;
+                let lane = open()?;
                 self.opened += 1;
                 lane
             }

@@ -93,6 +93,28 @@ impl RemoteConnection {
         }
     }
 
+    /// Another lane on this one's stream, its requests in flight beside this lane's
+    /// (`Transport::pipelined`): `None` where the transport cannot pipeline a stream.
+    pub fn pipelined(&self) -> Option<RemoteConnection> {
+        Some(RemoteConnection {
+            transport: self.transport.pipelined()?,
+            busy_timeout: self.busy_timeout,
+            stream: None,
+            transaction: Transaction::None,
+            last_insert_rowid: 0,
+        })
+    }
+
+    /// Its next request goes out after those of the lanes on its stream that took their turn
+    /// before it (`HranaWs::take_turn`); `end_turn` gives the turn up if unused.
+    pub fn take_turn(&mut self) {
+        self.transport.take_turn();
+    }
+
+    pub fn end_turn(&mut self) {
+        self.transport.end_turn();
+    }
+
     /// Outside a transaction: the next request starts a new stream (`Connection::forget_stream`).
     /// The server forgets the old one after its idle timeout, or, over WebSocket, when the new
     /// one replaces it.

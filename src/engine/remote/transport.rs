@@ -41,6 +41,30 @@ impl Transport {
         }
     }
 
+    /// A lane that shares this one's stream and pipelines its requests on it: over WebSocket.
+    /// `None` over HTTP, where each answer carries the baton the stream's next request needs.
+    pub fn pipelined(&self) -> Option<Transport> {
+        match self {
+            Transport::Http(_) => None,
+            Transport::WebSocket(ws) => Some(Transport::WebSocket(ws.pipelined())),
+        }
+    }
+
+    /// Takes this lane's place in the order its socket's lanes send in (`HranaWs::take_turn`);
+    /// nothing to order over HTTP, where lanes do not share a stream.
+    pub fn take_turn(&mut self) {
+        if let Transport::WebSocket(ws) = self {
+            ws.take_turn();
+        }
+    }
+
+    /// Gives up a turn taken and not used.
+    pub fn end_turn(&mut self) {
+        if let Transport::WebSocket(ws) = self {
+            ws.end_turn();
+        }
+    }
+
     /// Sends `requests` on the stream named by `baton` (a new stream when `None`); a baton the
     /// server (or the socket) no longer has is refused with `STREAM_EXPIRED` before anything ran.
     pub async fn pipeline(&mut self, stream_url: Option<&str>, baton: Option<&str>, requests: &[&StreamRequest]) -> DbResult<PipelineRespBody> {

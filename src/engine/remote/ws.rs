@@ -1,5 +1,5 @@
-//! Hrana 3 over WebSocket (`ws://`, `wss://`): one kept socket per connection, its requests
-//! sent together and answered by id.
+//! Hrana 3 over WebSocket (`ws://`, `wss://`): one kept socket per lane, its requests answered
+//! by id.
 //!
 //! It answers the same calls as the HTTP transport, so the connection above keeps one logic for
 //! both: the stream is named by a baton of our own — the socket's generation and the stream's
@@ -7,13 +7,23 @@
 //! on it failed or ran past its deadline) is refused before anything is sent, as sqld refuses a
 //! baton it forgot. A stream lives as long as its socket: a new one closes the previous one.
 //!
+//! Requests do not wait for each other's answers: a task of the socket's own reads every answer
+//! and hands it to the request it names. So lanes that share a socket (`pipelined`) have
+//! several requests in flight on one stream, which the server runs one after another, in the
+//! order they arrived, on its one connection (the writer's pipeline, `executor/pool.rs`).
+//!
 //! Every exchange has a deadline (`requestTimeout`) covering connect, hello, send and every
-//! answer; a socket whose exchange failed is dropped, so a late answer never meets a new
-//! request. The token travels in the hello message only and never reaches a message of ours.
+//! answer; a socket whose exchange failed is dropped (with whatever else was in flight on it), so
+//! a late answer never meets a new request. The token travels in the hello message only and
+//! never reaches a message of ours.
 
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::{FutureExt, SinkExt, StreamExt};
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
 use libsql_hrana::proto::{
     self, BatchStreamResp, CloseSqlStreamResp, CloseStreamResp, DescribeStreamResp, ExecuteStreamResp, GetAutocommitStreamResp,
     PipelineRespBody, SequenceStreamResp, StoreSqlStreamResp, StreamRequest, StreamResponse, StreamResult,
@@ -21,6 +31,8 @@ use libsql_hrana::proto::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::net::TcpStream;
+use tokio::sync::{oneshot, Notify};
+use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -46,22 +58,77 @@ pub struct HranaWs {
     url: String,
     token: Option<String>,
     timeout: Duration,
-    socket: Option<Live>,
+    link: Arc<Link>,
+    /// This lane's place in the order its next request goes out in, among the lanes on the
+    /// socket (`take_turn`).
+    turn: Option<u64>,
+}
+
+/// A lane's socket, or the one socket of the lanes that pipeline on it.
+struct Link {
+    /// Locked while a request is sent, not while its answer is awaited.
+    slot: tokio::sync::Mutex<Slot>,
+    /// Lanes pipeline on this socket: a lane without a stream joins the socket's stream instead
+    /// of replacing it.
+    shared: AtomicBool,
+    turns: Mutex<Turns>,
+    turn_ended: Notify,
+}
+
+/// The order in which the lanes on a socket send: the server runs a stream's requests in the
+/// order they arrive, so what was handed on first must go out first, whichever lane's task
+/// happens to run first. A turn taken and never used (its job sent nothing) is skipped.
+#[derive(Default)]
+struct Turns {
+    issued: u64,
+    /// The turn whose request goes out next.
+    serving: u64,
+    /// Turns that ended before their time came.
+    ended_early: BTreeSet<u64>,
+}
+
+struct Slot {
+    live: Option<Live>,
     /// Counts sockets, so a baton names the one its stream lives on.
     generation: u64,
 }
 
-/// An open socket and what it holds.
+/// An open socket: its sending half, and the task reading its answers.
 struct Live {
-    socket: Socket,
+    sink: SplitSink<Socket, Message>,
+    answers: Arc<Answers>,
+    reader: JoinHandle<()>,
     generation: u64,
-    /// Sent with the first requests (Hrana lets the hello travel with them); answered among them.
-    hello_pending: bool,
+    /// Sent with the first requests (Hrana lets the hello travel with them).
+    hello_sent: bool,
     next_request_id: i32,
     next_stream_id: i32,
-    /// The one stream this connection keeps on the socket.
+    /// The one stream this socket keeps.
     stream: Option<i32>,
     last_used: Instant,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.reader.abort();
+        // Requests still in flight on it (other lanes' when it is shared) fail now, not at their deadline.
+        self.answers.end(connection_lost(&self.answers.url, "it was dropped after another request on it failed"));
+    }
+}
+
+type Answer = Result<Response, proto::Error>;
+
+/// The requests of a socket waiting for their answers, shared with its reading task.
+struct Answers {
+    url: String,
+    waiting: Mutex<Waiting>,
+}
+
+#[derive(Default)]
+struct Waiting {
+    by_id: HashMap<i32, oneshot::Sender<Answer>>,
+    /// Why the socket ended, once it has: the error of every request still waiting.
+    ended: Option<DbError>,
 }
 
 #[derive(Deserialize)]
@@ -115,152 +182,156 @@ enum Response {
 
 impl HranaWs {
     pub fn new(url: &str, token: Option<&str>, timeout: Duration) -> HranaWs {
-        HranaWs { url: url.trim_end_matches('/').to_owned(), token: token.map(str::to_owned), timeout, socket: None, generation: 0 }
+        HranaWs { url: url.trim_end_matches('/').to_owned(), token: token.map(str::to_owned), timeout, link: Link::new(), turn: None }
     }
 
     /// Another socket to the same server, connected at its first request (a lane of its own).
     pub fn another(&self) -> HranaWs {
-        HranaWs { url: self.url.clone(), token: self.token.clone(), timeout: self.timeout, socket: None, generation: 0 }
+        HranaWs { url: self.url.clone(), token: self.token.clone(), timeout: self.timeout, link: Link::new(), turn: None }
     }
 
-    /// Sends `requests` on the stream named by `baton` (a new stream when `None`).
+    /// Another lane on this one's socket and stream: its requests go out without waiting for
+    /// this lane's answers, and the server runs them in the order they arrive.
+    pub fn pipelined(&self) -> HranaWs {
+        self.link.shared.store(true, Ordering::Relaxed);
+        HranaWs { url: self.url.clone(), token: self.token.clone(), timeout: self.timeout, link: self.link.clone(), turn: None }
+    }
+
+    /// Takes this lane's place in the order of the socket's requests: its next request goes out
+    /// after those of lanes that took theirs before, before those of lanes that take theirs
+    /// after. Taken when a job is handed to the lane, in the order jobs are handed on.
+    pub fn take_turn(&mut self) {
+        self.end_turn();
+        self.turn = Some(self.link.issue_turn());
+    }
+
+    /// Gives up a turn this lane did not use (its job sent nothing, or only after failing).
+    pub fn end_turn(&mut self) {
+        if let Some(turn) = self.turn.take() {
+            self.link.end_turn(turn);
+        }
+    }
+
+    /// Sends `requests` on the stream named by `baton` (a new stream when `None`, or the
+    /// socket's stream for a lane that shares it).
     pub async fn pipeline(&mut self, baton: Option<&str>, requests: &[&StreamRequest]) -> DbResult<PipelineRespBody> {
-        self.drop_if_stale();
-        let stream = match baton {
-            Some(baton) => Some(self.stream_of(baton)?),
-            None => None,
-        };
-        let timeout = self.timeout;
-        let exchange = tokio::time::timeout(timeout, self.exchange(stream, requests)).await;
-        let outcome = match exchange {
+        let mut sent_on = None;
+        let mut turn = self.turn.take();
+        let outcome = match tokio::time::timeout(self.timeout, self.exchange(baton, requests, &mut turn, &mut sent_on)).await {
             Ok(outcome) => outcome,
-            Err(_) => Err(timed_out(&self.url, timeout)),
+            Err(_) => Err(timed_out(&self.url, self.timeout)),
         };
-        if outcome.is_err() {
+        if let Some(unused) = turn {
+            match &outcome {
+                // Refused before anything was sent (a baton of a socket that is gone): the
+                // request goes again on a new stream, in the same turn.
+                Err(err) if err.code == ErrorCode::StreamExpired => self.turn = Some(unused),
+                _ => self.link.end_turn(unused),
+            }
+        }
+        if let (Err(_), Some(generation)) = (&outcome, sent_on) {
             // Answers may still be on their way: the socket cannot carry another request.
-            self.socket = None;
+            let mut slot = self.link.slot.lock().await;
+            if slot.live.as_ref().is_some_and(|live| live.generation == generation) {
+                slot.live = None;
+            }
         }
         outcome
     }
 
-    /// The stream a baton names, if it lives on the current socket.
-    fn stream_of(&self, baton: &str) -> DbResult<i32> {
-        let named = baton.split_once('.').and_then(|(generation, stream)| Some((generation.parse::<u64>().ok()?, stream.parse::<i32>().ok()?)));
-        match (named, &self.socket) {
-            (Some((generation, stream)), Some(live)) if generation == live.generation && live.stream == Some(stream) => Ok(stream),
-            _ => Err(DbError::libsql(ErrorCode::StreamExpired, format!("the connection to {} that held this stream is gone", self.url))),
+    async fn exchange(&self, baton: Option<&str>, requests: &[&StreamRequest], turn: &mut Option<u64>, sent_on: &mut Option<u64>) -> DbResult<PipelineRespBody> {
+        let url = self.url.as_str();
+        if let Some(turn) = *turn {
+            self.link.wait_for_turn(turn).await;
         }
-    }
+        let (receivers, stream_changes, baton, answers) = {
+            let mut slot = self.link.slot.lock().await;
+            // Idle too long, or closed by the server (a restart, an idle limit of its own), which
+            // its reader saw without a request: replaced before a request is lost on it.
+            if slot.live.as_ref().is_some_and(|live| live.last_used.elapsed() > SOCKET_IDLE_LIMIT || live.answers.has_ended()) {
+                slot.live = None;
+            }
+            let stream = baton.map(|baton| slot.stream_of(baton, url)).transpose()?;
+            if slot.live.is_none() {
+                slot.generation += 1;
+                let (sink, source) = self.connect().await?.split();
+                let answers = Arc::new(Answers { url: self.url.clone(), waiting: Mutex::default() });
+                let reader = tokio::spawn(read_answers(source, answers.clone()));
+                let generation = slot.generation;
+                slot.live = Some(Live { sink, answers, reader, generation, hello_sent: false, next_request_id: 0, next_stream_id: 0, stream: None, last_used: Instant::now() });
+            }
+            let live = slot.live.as_mut().expect("connected above");
+            *sent_on = Some(live.generation);
 
-    /// Drops a socket that idled past `SOCKET_IDLE_LIMIT`, or that the server closed (a restart,
-    /// an idle limit of its own), which shows without a request: before a request is lost on it.
-    fn drop_if_stale(&mut self) {
-        let Some(live) = &mut self.socket else { return };
-        // Nothing but answers to our requests is expected between exchanges.
-        if live.last_used.elapsed() > SOCKET_IDLE_LIMIT || live.socket.next().now_or_never().is_some() {
-            self.socket = None;
-        }
-    }
-
-    async fn exchange(&mut self, stream: Option<i32>, requests: &[&StreamRequest]) -> DbResult<PipelineRespBody> {
-        if self.socket.is_none() {
-            self.generation += 1;
-            let socket = self.connect().await?;
-            self.socket = Some(Live { socket, generation: self.generation, hello_pending: true, next_request_id: 0, next_stream_id: 0, stream: None, last_used: Instant::now() });
-        }
-        let HranaWs { url, token, socket, .. } = self;
-        let url = url.as_str();
-        let live = socket.as_mut().expect("connected above");
-
-        let mut messages = Vec::with_capacity(requests.len() + 3);
-        if live.hello_pending {
-            messages.push(json!({ "type": "hello", "jwt": token }).to_string());
-        }
-        // Request ids run on from here: an answer's id minus this is its place.
-        let first_id = live.next_request_id;
-        // A new stream replaces the previous one: close it, open the new one, before the requests.
-        let mut stream_changes = 0;
-        let stream_id = match stream {
-            Some(stream_id) => stream_id,
-            None => {
-                if let Some(previous) = live.stream.take() {
-                    live.request(&mut messages, StreamControl::CloseStream { stream_id: previous })?;
+            let mut messages = Vec::with_capacity(requests.len() + 3);
+            if !live.hello_sent {
+                messages.push(json!({ "type": "hello", "jwt": self.token }).to_string());
+                live.hello_sent = true;
+            }
+            let first_id = live.next_request_id;
+            // A new stream replaces the previous one: close it, open the new one, before the requests.
+            let mut stream_changes = 0;
+            let stream_id = match (stream, live.stream) {
+                (Some(stream_id), _) => stream_id,
+                (None, Some(stream_id)) if self.link.shared.load(Ordering::Relaxed) => stream_id,
+                (None, previous) => {
+                    if let Some(previous) = previous {
+                        live.request(&mut messages, StreamControl::CloseStream { stream_id: previous })?;
+                        stream_changes += 1;
+                    }
+                    let stream_id = live.next_stream_id;
+                    live.next_stream_id = live.next_stream_id.wrapping_add(1);
+                    live.request(&mut messages, StreamControl::OpenStream { stream_id })?;
                     stream_changes += 1;
+                    stream_id
                 }
-                let stream_id = live.next_stream_id;
-                live.next_stream_id = live.next_stream_id.wrapping_add(1);
-                live.request(&mut messages, StreamControl::OpenStream { stream_id })?;
-                stream_changes += 1;
-                stream_id
+            };
+            let mut closes_stream = false;
+            for request in requests {
+                match request {
+                    StreamRequest::Close(_) => {
+                        closes_stream = true;
+                        live.request(&mut messages, StreamControl::CloseStream { stream_id })?;
+                    }
+                    request => live.request(&mut messages, OnStream { stream_id, request })?,
+                }
             }
+            // Waiting before they are sent: an answer can come back before the last is written.
+            let receivers = (0..stream_changes + requests.len())
+                .map(|index| live.answers.wait_for(first_id.wrapping_add(index as i32)))
+                .collect::<DbResult<Vec<_>>>()?;
+            for message in messages {
+                live.sink.feed(Message::Text(message)).await.map_err(|err| connection_lost(url, &err.to_string()))?;
+            }
+            live.sink.flush().await.map_err(|err| connection_lost(url, &err.to_string()))?;
+            if let Some(turn) = turn.take() {
+                self.link.end_turn(turn);
+            }
+            live.stream = (!closes_stream).then_some(stream_id);
+            live.last_used = Instant::now();
+            let baton = live.stream.map(|stream| format!("{}.{stream}", live.generation));
+            (receivers, stream_changes, baton, live.answers.clone())
         };
-        let mut closes_stream = false;
-        for request in requests {
-            match request {
-                StreamRequest::Close(_) => {
-                    closes_stream = true;
-                    live.request(&mut messages, StreamControl::CloseStream { stream_id })?;
-                }
-                request => live.request(&mut messages, OnStream { stream_id, request })?,
+
+        let mut answers_in_order = Vec::with_capacity(receivers.len());
+        for receiver in receivers {
+            match receiver.await {
+                Ok(answer) => answers_in_order.push(answer),
+                Err(_) => return Err(answers.why_ended()),
             }
         }
-
-        for message in messages {
-            live.socket.feed(Message::Text(message)).await.map_err(|err| connection_lost(url, &err.to_string()))?;
-        }
-        live.socket.flush().await.map_err(|err| connection_lost(url, &err.to_string()))?;
-
-        let mut answers: Vec<Option<Result<Response, proto::Error>>> = (0..stream_changes + requests.len()).map(|_| None).collect();
-        let mut waiting = answers.len();
-        while waiting > 0 || live.hello_pending {
-            let message = match live.socket.next().await {
-                Some(Ok(message)) => message,
-                Some(Err(err)) => return Err(connection_lost(url, &err.to_string())),
-                None => return Err(connection_lost(url, "the server closed it")),
-            };
-            let text = match message {
-                Message::Text(text) => text,
-                Message::Ping(_) | Message::Pong(_) => continue,
-                Message::Close(frame) => {
-                    let why = frame.map(|frame| frame.reason.into_owned()).filter(|reason| !reason.is_empty());
-                    return Err(connection_lost(url, &format!("the server closed it{}", why.map(|why| format!(": {why}")).unwrap_or_default())));
-                }
-                Message::Binary(_) | Message::Frame(_) => return Err(answer_not_hrana(url, "a binary message")),
-            };
-            let (request_id, result) = match serde_json::from_str::<ServerMsg>(&text).map_err(|err| answer_not_hrana(url, &err.to_string()))? {
-                ServerMsg::HelloOk {} => {
-                    live.hello_pending = false;
-                    continue;
-                }
-                ServerMsg::HelloError { error } => return Err(auth_failed(url, "hello_error", &error.message)),
-                ServerMsg::ResponseOk { request_id, response } => (request_id, Ok(response)),
-                ServerMsg::ResponseError { request_id, error } => (request_id, Err(error)),
-            };
-            let slot = usize::try_from(request_id.wrapping_sub(first_id)).ok().and_then(|index| answers.get_mut(index));
-            match slot {
-                Some(slot @ None) => {
-                    *slot = Some(result);
-                    waiting -= 1;
-                }
-                _ => return Err(answer_not_hrana(url, &format!("an answer to request {request_id}, which is not waiting for one"))),
-            }
-        }
-
-        let mut answers = answers.into_iter().map(|answer| answer.expect("every request answered"));
+        let mut answers_in_order = answers_in_order.into_iter();
         for _ in 0..stream_changes {
-            if let Some(Err(error)) = answers.next() {
+            if let Some(Err(error)) = answers_in_order.next() {
                 return Err(server_error(url, &format!("could not open a new stream: {}", redact(&error.message))));
             }
         }
-        let results = answers
+        let results = answers_in_order
             .map(|answer| match answer {
                 Ok(response) => response.into_http().map(|response| StreamResult::Ok { response }),
                 Err(error) => Ok(StreamResult::Error { error }),
             })
             .collect::<DbResult<Vec<_>>>()?;
-        live.stream = (!closes_stream).then_some(stream_id);
-        live.last_used = Instant::now();
-        let baton = live.stream.map(|stream| format!("{}.{stream}", live.generation));
         Ok(PipelineRespBody { baton, base_url: None, results })
     }
 
@@ -287,6 +358,139 @@ impl HranaWs {
         }
         Ok(socket)
     }
+}
+
+impl Link {
+    fn new() -> Arc<Link> {
+        Arc::new(Link {
+            slot: tokio::sync::Mutex::new(Slot { live: None, generation: 0 }),
+            shared: AtomicBool::new(false),
+            turns: Mutex::default(),
+            turn_ended: Notify::new(),
+        })
+    }
+
+    fn issue_turn(&self) -> u64 {
+        let mut turns = self.turns.lock().expect("turns lock");
+        turns.issued += 1;
+        turns.issued - 1
+    }
+
+    async fn wait_for_turn(&self, turn: u64) {
+        loop {
+            let ended = self.turn_ended.notified();
+            tokio::pin!(ended);
+            // Registered before the check: a turn that ends in between still wakes this one.
+            ended.as_mut().enable();
+            if self.turns.lock().expect("turns lock").serving >= turn {
+                return;
+            }
+            ended.await;
+        }
+    }
+
+    fn end_turn(&self, turn: u64) {
+        let mut turns = self.turns.lock().expect("turns lock");
+        if turns.serving == turn {
+            turns.serving += 1;
+            loop {
+                let next = turns.serving;
+                if !turns.ended_early.remove(&next) {
+                    break;
+                }
+                turns.serving += 1;
+            }
+        } else if turn > turns.serving {
+            turns.ended_early.insert(turn);
+        }
+        drop(turns);
+        self.turn_ended.notify_waiters();
+    }
+}
+
+impl Slot {
+    /// The stream a baton names, if it lives on the current socket.
+    fn stream_of(&self, baton: &str, url: &str) -> DbResult<i32> {
+        let named = baton.split_once('.').and_then(|(generation, stream)| Some((generation.parse::<u64>().ok()?, stream.parse::<i32>().ok()?)));
+        match (named, &self.live) {
+            (Some((generation, stream)), Some(live)) if generation == live.generation && live.stream == Some(stream) => Ok(stream),
+            _ => Err(DbError::libsql(ErrorCode::StreamExpired, format!("the connection to {url} that held this stream is gone"))),
+        }
+    }
+}
+
+impl Answers {
+    /// Where the answer to request `id` will come; the socket's end, if it has ended.
+    fn wait_for(&self, id: i32) -> DbResult<oneshot::Receiver<Answer>> {
+        let mut waiting = self.waiting.lock().expect("answers lock");
+        if let Some(why) = &waiting.ended {
+            return Err(why.clone());
+        }
+        let (sender, receiver) = oneshot::channel();
+        waiting.by_id.insert(id, sender);
+        Ok(receiver)
+    }
+
+    /// Hands an answer to its request; false when no request waits for it.
+    fn answer(&self, id: i32, answer: Answer) -> bool {
+        match self.waiting.lock().expect("answers lock").by_id.remove(&id) {
+            Some(sender) => {
+                // Its exchange may have given up (its deadline): the socket is dropped then anyway.
+                let _ = sender.send(answer);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The socket ended: every request still waiting fails with `why`.
+    fn end(&self, why: DbError) {
+        let mut waiting = self.waiting.lock().expect("answers lock");
+        waiting.by_id.clear();
+        waiting.ended.get_or_insert(why);
+    }
+
+    fn has_ended(&self) -> bool {
+        self.waiting.lock().expect("answers lock").ended.is_some()
+    }
+
+    fn why_ended(&self) -> DbError {
+        let ended = self.waiting.lock().expect("answers lock").ended.clone();
+        ended.unwrap_or_else(|| connection_lost(&self.url, "it was dropped"))
+    }
+}
+
+/// The socket's reading task: hands each answer to the request it names, until the socket ends
+/// or says something that is not Hrana, which ends it for every request in flight.
+async fn read_answers(mut source: SplitStream<Socket>, answers: Arc<Answers>) {
+    let url = answers.url.as_str();
+    let why = loop {
+        let message = match source.next().await {
+            Some(Ok(message)) => message,
+            Some(Err(err)) => break connection_lost(url, &err.to_string()),
+            None => break connection_lost(url, "the server closed it"),
+        };
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Ping(_) | Message::Pong(_) => continue,
+            Message::Close(frame) => {
+                let why = frame.map(|frame| frame.reason.into_owned()).filter(|reason| !reason.is_empty());
+                break connection_lost(url, &format!("the server closed it{}", why.map(|why| format!(": {why}")).unwrap_or_default()));
+            }
+            Message::Binary(_) | Message::Frame(_) => break answer_not_hrana(url, "a binary message"),
+        };
+        let (request_id, answer) = match serde_json::from_str::<ServerMsg>(&text) {
+            Err(err) => break answer_not_hrana(url, &err.to_string()),
+            Ok(ServerMsg::HelloOk {}) => continue,
+            Ok(ServerMsg::HelloError { error }) => break auth_failed(url, "hello_error", &error.message),
+            Ok(ServerMsg::ResponseOk { request_id, response }) => (request_id, Ok(response)),
+            Ok(ServerMsg::ResponseError { request_id, error }) => (request_id, Err(error)),
+        };
+        if !answers.answer(request_id, answer) {
+            break answer_not_hrana(url, &format!("an answer to request {request_id}, which is not waiting for one"));
+        }
+    };
+    answers.end(why);
 }
 
 impl Live {
