@@ -110,6 +110,33 @@ describe.skipIf(OWN_SERVER_SKIP_REASON !== undefined)(`an embedded replica's wri
     primary.resume();
   });
 
+  it('over a slow link, writes of callers in turns of their own reach the primary in call order on one connection and are read back at once; over WebSocket, several are in flight at once (pipelined)', async () => {
+    const primary = await server();
+    const proxy = later(await startLatencyProxy(primary.httpUrl, { delayMs: 10 }), (p) => p.close());
+    const db = await opened(replicaOf(primary, await tempFile('pipelined.db'), { syncUrl: sameTransport(proxy.url) }));
+    await db.exec('CREATE TABLE p(id INTEGER PRIMARY KEY, caller INTEGER, i INTEGER)');
+    // The replica learns the link's round trip from its first writes.
+    for (let i = 0; i < 3; i++) await db.execute('INSERT INTO p(caller, i) VALUES (-1, ?)', [i]);
+    const connectionsBefore = proxy.stats().connections;
+    proxy.resetMostUnanswered();
+    const called: Array<[number, number]> = [];
+    await Promise.all(
+      Array.from({ length: 12 }, async (_, caller) => {
+        await sleep(2 * caller);
+        for (let i = 0; i < 3; i++) {
+          called.push([caller, i]);
+          await db.execute('INSERT INTO p(caller, i) VALUES (?, ?)', [caller, i]);
+        }
+      }),
+    );
+    const { connections, mostUnanswered } = proxy.stats();
+    // Read through the replica right away: every write is there, in the order it was called.
+    const stored = await db.query<{ caller: number; i: number }>('SELECT caller, i FROM p WHERE caller >= 0 ORDER BY id');
+    expect(stored.map(({ caller, i }) => [caller, i])).toEqual(called);
+    expect(connections - connectionsBefore).toBe(0);
+    if (TEST_TRANSPORT === 'ws') expect(mostUnanswered).toBeGreaterThanOrEqual(3);
+  });
+
   it('close() leaves the writes made through the replica in its file: reopened with the server down, it reads them', async () => {
     const primary = await server();
     const writer = await opened({ url: primary.url, authToken: token(primary) });

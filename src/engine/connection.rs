@@ -52,11 +52,24 @@ impl<A: Default> Connection<A> {
         })
     }
 
-    /// A server connection's lane on its own stream, pipelining requests beside it
-    /// (`RemoteConnection::pipelined`); `None` for the other backends and over HTTP.
+    /// A lane on a server connection's stream (an embedded replica's: its primary's),
+    /// pipelining requests beside it (`RemoteConnection::pipelined`); `None` for local targets
+    /// and over HTTP.
     pub fn pipelined_lane(&self) -> Option<Connection<A>> {
-        let Backend::Remote(conn) = &self.backend else { return None };
-        Some(Connection { backend: Backend::Remote(conn.pipelined()?), target: self.target.clone(), busy_timeout: self.busy_timeout })
+        let lane = match &self.backend {
+            Backend::Remote(conn) => conn.pipelined()?,
+            Backend::Replica(conn) => conn.primary_pipelined()?,
+            Backend::Local { .. } => return None,
+        };
+        Some(Connection { backend: Backend::Remote(lane), target: self.target.clone(), busy_timeout: self.busy_timeout })
+    }
+
+    /// An embedded replica's write goes to its primary on a lane of its own
+    /// (`executor/serial.rs`): reads wait for the file to have it (`ReplicaConnection::write_sent`).
+    pub fn replica_write_sent(&mut self) {
+        if let Backend::Replica(conn) = &mut self.backend {
+            conn.write_sent();
+        }
     }
 
     /// A pipelined lane's place in the order its stream's requests go out in

@@ -16,7 +16,9 @@
 //! `LibsqlError` with code `INTERNAL`.
 
 mod inline;
+mod job;
 mod pool;
+mod round_trip;
 mod serial;
 mod worker;
 
@@ -25,15 +27,16 @@ use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt;
 use napi::bindgen_prelude::*;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-use crate::engine::{Connection, Op, Output};
+use crate::engine::{Connection, Op};
 use crate::error::{DbError, DbResult, ErrorCode};
 use crate::js::error::ToJsError;
 use crate::js::primitives::{undefined, RawValue};
 use crate::js::row_builder::RowBuilderSlot;
 use crate::options::{OpenOptions, Target};
 
+pub use job::{Job, Reply};
 pub use worker::{ReplicaReader, Worker};
 
 /// A connection whose local statements keep their row builders.
@@ -49,26 +52,6 @@ pub enum Executor {
     Inline(RefCell<Option<JsConnection>>),
     /// Remote and replica: the task that owns the connection (or a server's lanes).
     Worker(Worker),
-}
-
-type Reply = oneshot::Sender<DbResult<Output>>;
-
-/// What the JS thread hands to a server's or a replica's task.
-pub enum Job {
-    /// An operation other than a statement.
-    Run(Op, Reply, TransactionId),
-    /// Statements (`Op::Query`, `Op::Execute`) called together, in call order (`Worker::send_held`).
-    Together(Vec<(Op, Reply)>, TransactionId),
-    Close(oneshot::Sender<()>),
-}
-
-impl Job {
-    fn transaction(&self) -> TransactionId {
-        match self {
-            Job::Run(_, _, transaction) | Job::Together(_, transaction) => *transaction,
-            Job::Close(_) => None,
-        }
-    }
 }
 
 /// The most statements one request carries when many are called at once.

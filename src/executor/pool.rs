@@ -8,7 +8,7 @@
 //!   calls need them up to `concurrency - 1`, so one conversation's read no longer waits for
 //!   another's round trip. A free lane is reused most-recently-freed first (its stream is the
 //!   warmest). On a quick link, where the server's time per request is what costs, a reader
-//!   lane more starts only when the last one has been busy for `QUICK` (reads waiting meanwhile
+//!   lane more starts only when the last one has been busy for `RoundTrip::quick` (reads waiting meanwhile
 //!   share one request); on a slow link at once.
 //! * **Writes** — top-level statements, batches, scripts, migrations, and transactions — run
 //!   on the writer's stream, in call order. While a request is in flight, the writes called
@@ -44,11 +44,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::engine::Op;
 use crate::error::{DbError, ErrorCode};
 
-use super::{guarded, run_statements, Job, JsConnection, MAX_TOGETHER};
+use super::round_trip::RoundTrip;
+use super::{guarded, run_statements, Job, JsConnection};
 
-/// A request quicker than this is a quick link's (on loopback well under a millisecond; across
-/// a 20 ms round trip, 21 ms and more).
-const QUICK: Duration = Duration::from_millis(10);
 
 /// Group commits in flight at once on the writer's stream, on a slow link over WebSocket: a
 /// write waits for a free one a small fraction of a round trip. Measured at a 20 ms round trip,
@@ -56,7 +54,7 @@ const QUICK: Duration = Duration::from_millis(10);
 /// 24 with 16 (a read: 23–24); 50 Flue conversations made 124 turns/s with 8, 212 with 16.
 /// The server runs them one after another either way; what it costs is smaller groups (more
 /// commits), which a slow link leaves time for.
-const PIPELINED_WRITES: usize = 16;
+pub(super) const PIPELINED_WRITES: usize = 16;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Duty {
@@ -98,11 +96,8 @@ struct Pool {
     /// ALTER TABLE added), so a reader lane that last ran before the latest such job starts a
     /// new stream.
     schema: u64,
-    /// The link's round trip, as the quickest recent top-level request took: each request
-    /// lowers it to its own time when quicker and raises it by a sixteenth when slower, so a
-    /// server busy with queued work does not read as a distant one, while a link that became
-    /// slower shows after a few dozen requests.
-    round_trip: Option<Duration>,
+    /// The link's round trip, as top-level requests took.
+    round_trip: RoundTrip,
     /// Open transactions: the writer lane while it runs none of their jobs, and their jobs
     /// waiting for it.
     transactions: HashMap<u64, Transaction>,
@@ -139,7 +134,7 @@ pub(super) async fn work(first: JsConnection, concurrency: usize, mut jobs: mpsc
         readers: Lanes { idle: Vec::new(), opened: 0, limit: concurrency - 1, waiting: VecDeque::new() },
         reader_started: Instant::now(),
         schema: 0,
-        round_trip: None,
+        round_trip: RoundTrip::default(),
         transactions: HashMap::new(),
         running: 0,
         done,
@@ -183,12 +178,12 @@ impl Pool {
                     Some(lane) => self.start(lane, Duty::Writer, job),
                     None => transaction.waiting.push_back(job),
                 },
-                None => refuse(job, DbError::libsql(ErrorCode::TransactionClosed, "this transaction has already ended")),
+                None => job.refuse(DbError::libsql(ErrorCode::TransactionClosed, "this transaction has already ended")),
             },
             (None, Job::Run(Op::Begin | Op::Commit | Op::Rollback, ..)) => {
-                refuse(job, DbError::libsql(ErrorCode::Internal, "a transaction on a server connection is named by the number given at begin"))
+                job.refuse(DbError::libsql(ErrorCode::Internal, "a transaction on a server connection is named by the number given at begin"))
             }
-            (None, _) if self.readers.limit > 0 && only_reads(&job) => self.readers.waiting.push_back(job),
+            (None, _) if self.readers.limit > 0 && job.only_reads() => self.readers.waiting.push_back(job),
             (None, _) => self.writer.waiting.push_back(job),
         }
     }
@@ -196,11 +191,11 @@ impl Pool {
     /// Starts what waits, on the lanes that are free or may be opened; returns when to look
     /// again if reads wait for a quick link's reader.
     fn pump(&mut self) -> Option<Instant> {
-        let slow = self.round_trip.is_some_and(|round_trip| round_trip >= QUICK);
+        let slow = self.round_trip.is_slow();
         while let Some(next) = self.writer.waiting.front() {
             // Alone on the stream, or a group commit beside group commits only, on a slow link.
             let busy = self.writer.busy();
-            if busy > 0 && !(slow && travels_together(next) && busy == self.groups_in_flight) {
+            if busy > 0 && !(slow && next.travels_together() && busy == self.groups_in_flight) {
                 break;
             }
             let Some((lane, job)) = self.writer.next(|| self.pipelined.as_ref()?.pipelined_lane()) else { break };
@@ -208,7 +203,7 @@ impl Pool {
         }
         while !self.readers.waiting.is_empty() {
             if !slow && self.readers.busy() > 0 {
-                let next_start = self.reader_started + QUICK;
+                let next_start = self.reader_started + RoundTrip::quick();
                 if next_start > Instant::now() {
                     return Some(next_start);
                 }
@@ -232,10 +227,7 @@ impl Pool {
             if changed_schema {
                 self.schema_changed();
             }
-            self.round_trip = Some(match self.round_trip {
-                Some(floor) if took > floor => (floor + floor / 16).min(took),
-                _ => took,
-            });
+            self.round_trip.took(took);
             return self.lanes(duty).idle.push(lane);
         };
         if !ended {
@@ -254,7 +246,7 @@ impl Pool {
                 self.schema_changed();
             }
             for job in transaction.waiting {
-                refuse(job, DbError::libsql(ErrorCode::TransactionClosed, "this transaction has already ended"));
+                job.refuse(DbError::libsql(ErrorCode::TransactionClosed, "this transaction has already ended"));
             }
         }
         self.lanes(duty).idle.push(lane);
@@ -280,8 +272,8 @@ impl Pool {
         self.running += 1;
         let done = self.done.clone();
         let schema = self.schema;
-        let changed_schema = duty == Duty::Writer && self.readers.opened > 0 && changes_schema(&job);
-        let group = duty == Duty::Writer && travels_together(&job);
+        let changed_schema = duty == Duty::Writer && self.readers.opened > 0 && job.changes_schema();
+        let group = duty == Duty::Writer && job.travels_together();
         if group {
             self.groups_in_flight += 1;
             // Now, in the order jobs are handed on: the server commits the groups in the order
@@ -353,80 +345,6 @@ impl Lanes {
             }
             None => return None,
         };
-        Some((lane, next_job(&mut self.waiting)))
-    }
-}
-
-/// Whether every statement of a top-level job only reads.
-fn only_reads(job: &Job) -> bool {
-    match job {
-        Job::Together(statements, None) => statements.iter().all(|(op, _)| op.only_reads()),
-        _ => false,
-    }
-}
-
-fn changes_schema(job: &Job) -> bool {
-    match job {
-        Job::Run(op, ..) => op.changes_schema(),
-        Job::Together(calls, _) => calls.iter().any(|(op, _)| op.changes_schema()),
-        Job::Close(_) => false,
-    }
-}
-
-/// Whether a top-level job can travel in one request with others: statements and batches.
-fn travels_together(job: &Job) -> bool {
-    match job {
-        Job::Together(_, None) => true,
-        Job::Run(op, _, None) => op.travels_together(),
-        _ => false,
-    }
-}
-
-/// The first job of `queue`; top-level statements and batches waiting right behind it join it
-/// (one request), up to `MAX_TOGETHER` statements.
-fn next_job(queue: &mut VecDeque<Job>) -> Job {
-    let first = queue.pop_front().expect("a waiting job");
-    if !travels_together(&first) || !queue.front().is_some_and(travels_together) {
-        return first;
-    }
-    let mut calls = Vec::new();
-    let mut statements = 0;
-    let mut job = Some(first);
-    while let Some(next) = job.take() {
-        let size = match &next {
-            Job::Together(together, _) => together.len(),
-            Job::Run(Op::Batch(batch), ..) => batch.len(),
-            _ => 1,
-        };
-        if !calls.is_empty() && statements + size > MAX_TOGETHER {
-            queue.push_front(next);
-            break;
-        }
-        statements += size;
-        match next {
-            Job::Together(together, _) => calls.extend(together),
-            Job::Run(op, reply, _) => calls.push((op, reply)),
-            Job::Close(_) => unreachable!("close never waits"),
-        }
-        if queue.front().is_some_and(travels_together) {
-            job = queue.pop_front();
-        }
-    }
-    Job::Together(calls, None)
-}
-
-fn refuse(job: Job, err: DbError) {
-    match job {
-        Job::Run(_, reply, _) => {
-            let _ = reply.send(Err(err));
-        }
-        Job::Together(statements, _) => {
-            for (_, reply) in statements {
-                let _ = reply.send(Err(err.clone()));
-            }
-        }
-        Job::Close(reply) => {
-            let _ = reply.send(());
-        }
+        Some((lane, Job::next_of(&mut self.waiting)))
     }
 }

@@ -4,6 +4,7 @@ use libsql::Value;
 use libsql_hrana::proto::{self, ExecuteStreamReq, Stmt, StreamRequest, StreamResponse, StreamResult};
 
 use crate::error::{DbError, DbResult, ErrorCode};
+use crate::sql::text::ensure_single_statement;
 use crate::values::Params;
 
 use super::errors::statement_error;
@@ -65,4 +66,15 @@ pub fn value_from_server(value: proto::Value) -> Value {
         proto::Value::Text { value } => Value::Text(value.to_string()),
         proto::Value::Blob { value } => Value::Blob(value.to_vec()),
     }
+}
+
+/// Each result of a request as an answer of its own.
+pub(super) fn answers(results: Vec<StreamResult>) -> Vec<DbResult<StreamResponse>> {
+    results.into_iter().map(|result| response(Some(result))).collect()
+}
+
+/// One statement as an execute request, refused before sending when the text holds none or several.
+pub(super) fn execute_request(sql: &str, params: Params, want_rows: bool) -> DbResult<StreamRequest> {
+    ensure_single_statement(sql)?;
+    Ok(StreamRequest::Execute(ExecuteStreamReq { stmt: new_stmt(sql, params, want_rows) }))
 }

@@ -24,14 +24,13 @@ mod ws;
 
 use std::time::{Duration, Instant};
 
-use libsql_hrana::proto::{CloseStreamReq, ExecuteStreamReq, GetAutocommitStreamReq, SequenceStreamReq, StmtResult, StreamRequest, StreamResponse, StreamResult};
+use libsql_hrana::proto::{CloseStreamReq, GetAutocommitStreamReq, SequenceStreamReq, StmtResult, StreamRequest, StreamResponse, StreamResult};
 
 use crate::error::{DbError, DbResult, ErrorCode};
-use crate::sql::text::ensure_single_statement;
 use crate::values::Params;
 
 use super::{Rows, StatementResult};
-use hrana::{execute_plain, response, new_stmt, executed_stmt, unexpected, value_from_server};
+use hrana::{answers, execute_plain, execute_request, executed_stmt, response, unexpected, value_from_server};
 use transport::Transport;
 
 /// A call that may travel in one request with others (`RemoteConnection::calls`).
@@ -379,17 +378,6 @@ impl RemoteConnection {
         let values = result.rows.into_iter().flat_map(|row| row.values).map(value_from_server).collect();
         StatementResult { rows: Rows { columns, values }, rows_affected: result.affected_row_count, last_insert_rowid: self.last_insert_rowid }
     }
-}
-
-/// Each result of a request as an answer of its own.
-fn answers(results: Vec<StreamResult>) -> Vec<DbResult<StreamResponse>> {
-    results.into_iter().map(|result| response(Some(result))).collect()
-}
-
-/// One statement as an execute request, refused before sending when the text holds none or several.
-fn execute_request(sql: &str, params: Params, want_rows: bool) -> DbResult<StreamRequest> {
-    ensure_single_statement(sql)?;
-    Ok(StreamRequest::Execute(ExecuteStreamReq { stmt: new_stmt(sql, params, want_rows) }))
 }
 
 /// The transaction cannot go on: its stream is gone (the server rolled back what it held), or

@@ -102,7 +102,14 @@ impl ReplicaConnection {
         self.primary.begin()
     }
 
-    fn write_sent(&mut self) {
+    /// A lane on the primary's stream, for writes pipelined beside this connection's
+    /// (`Connection::pipelined_lane`).
+    pub fn primary_pipelined(&self) -> Option<RemoteConnection> {
+        self.primary.pipelined()
+    }
+
+    /// A write is on its way to the primary: the file lacks it until a sync.
+    pub fn write_sent(&mut self) {
         self.catch_up.write_sent();
         self.last_write = Instant::now();
     }

@@ -17,21 +17,16 @@
 //! a late answer never meets a new request. The token travels in the hello message only and
 //! never reaches a message of ours.
 
-use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::stream::{SplitSink, SplitStream};
+use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
-use libsql_hrana::proto::{
-    self, BatchStreamResp, CloseSqlStreamResp, CloseStreamResp, DescribeStreamResp, ExecuteStreamResp, GetAutocommitStreamResp,
-    PipelineRespBody, SequenceStreamResp, StoreSqlStreamResp, StreamRequest, StreamResponse, StreamResult,
-};
-use serde::{Deserialize, Serialize};
+use libsql_hrana::proto::{PipelineRespBody, StreamRequest, StreamResult};
+use serde::Serialize;
 use serde_json::json;
 use tokio::net::TcpStream;
-use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
@@ -41,8 +36,16 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::error::{redact, DbError, DbResult, ErrorCode};
 
+mod answers;
+mod messages;
+mod turns;
+
+use answers::{read_answers, Answers};
+use messages::{OnStream, RequestMsg, StreamControl};
+use turns::TurnOrder;
+
 use super::tls::{client_config, tls_failed, tls_failure};
-use super::errors::transport::{answer_not_hrana, auth_failed, not_a_server, server_error, timed_out, unreachable};
+use super::errors::transport::{auth_failed, not_a_server, server_error, timed_out, unreachable};
 
 const SUBPROTOCOL: &str = "hrana3";
 
@@ -71,20 +74,7 @@ struct Link {
     /// Lanes pipeline on this socket: a lane without a stream joins the socket's stream instead
     /// of replacing it.
     shared: AtomicBool,
-    turns: Mutex<Turns>,
-    turn_ended: Notify,
-}
-
-/// The order in which the lanes on a socket send: the server runs a stream's requests in the
-/// order they arrive, so what was handed on first must go out first, whichever lane's task
-/// happens to run first. A turn taken and never used (its job sent nothing) is skipped.
-#[derive(Default)]
-struct Turns {
-    issued: u64,
-    /// The turn whose request goes out next.
-    serving: u64,
-    /// Turns that ended before their time came.
-    ended_early: BTreeSet<u64>,
+    turns: TurnOrder,
 }
 
 struct Slot {
@@ -116,70 +106,6 @@ impl Drop for Live {
     }
 }
 
-type Answer = Result<Response, proto::Error>;
-
-/// The requests of a socket waiting for their answers, shared with its reading task.
-struct Answers {
-    url: String,
-    waiting: Mutex<Waiting>,
-}
-
-#[derive(Default)]
-struct Waiting {
-    by_id: HashMap<i32, oneshot::Sender<Answer>>,
-    /// Why the socket ended, once it has: the error of every request still waiting.
-    ended: Option<DbError>,
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ServerMsg {
-    HelloOk {},
-    HelloError { error: proto::Error },
-    ResponseOk { request_id: i32, response: Response },
-    ResponseError { request_id: i32, error: proto::Error },
-}
-
-/// `{"type": "request", "request_id", "request"}`.
-#[derive(Serialize)]
-#[serde(tag = "type", rename = "request")]
-struct RequestMsg<R> {
-    request_id: i32,
-    request: R,
-}
-
-/// Opening and closing a stream, which the WebSocket variant asks for as requests of their own
-/// (the HTTP variant's `close` is `close_stream` here).
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum StreamControl {
-    OpenStream { stream_id: i32 },
-    CloseStream { stream_id: i32 },
-}
-
-/// A request of the HTTP variant as the WebSocket variant sends it: on a stream named by id.
-#[derive(Serialize)]
-struct OnStream<'a> {
-    stream_id: i32,
-    #[serde(flatten)]
-    request: &'a StreamRequest,
-}
-
-/// A request's answer: the HTTP variant's responses, named as the WebSocket variant names them.
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Response {
-    OpenStream {},
-    CloseStream(CloseStreamResp),
-    Execute(ExecuteStreamResp),
-    Batch(BatchStreamResp),
-    Sequence(SequenceStreamResp),
-    Describe(DescribeStreamResp),
-    StoreSql(StoreSqlStreamResp),
-    CloseSql(CloseSqlStreamResp),
-    GetAutocommit(GetAutocommitStreamResp),
-}
-
 impl HranaWs {
     pub fn new(url: &str, token: Option<&str>, timeout: Duration) -> HranaWs {
         HranaWs { url: url.trim_end_matches('/').to_owned(), token: token.map(str::to_owned), timeout, link: Link::new(), turn: None }
@@ -202,13 +128,13 @@ impl HranaWs {
     /// after. Taken when a job is handed to the lane, in the order jobs are handed on.
     pub fn take_turn(&mut self) {
         self.end_turn();
-        self.turn = Some(self.link.issue_turn());
+        self.turn = Some(self.link.turns.issue());
     }
 
     /// Gives up a turn this lane did not use (its job sent nothing, or only after failing).
     pub fn end_turn(&mut self) {
         if let Some(turn) = self.turn.take() {
-            self.link.end_turn(turn);
+            self.link.turns.end(turn);
         }
     }
 
@@ -226,7 +152,7 @@ impl HranaWs {
                 // Refused before anything was sent (a baton of a socket that is gone): the
                 // request goes again on a new stream, in the same turn.
                 Err(err) if err.code == ErrorCode::StreamExpired => self.turn = Some(unused),
-                _ => self.link.end_turn(unused),
+                _ => self.link.turns.end(unused),
             }
         }
         if let (Err(_), Some(generation)) = (&outcome, sent_on) {
@@ -242,7 +168,7 @@ impl HranaWs {
     async fn exchange(&self, baton: Option<&str>, requests: &[&StreamRequest], turn: &mut Option<u64>, sent_on: &mut Option<u64>) -> DbResult<PipelineRespBody> {
         let url = self.url.as_str();
         if let Some(turn) = *turn {
-            self.link.wait_for_turn(turn).await;
+            self.link.turns.wait_for(turn).await;
         }
         let (receivers, stream_changes, baton, answers) = {
             let mut slot = self.link.slot.lock().await;
@@ -255,7 +181,7 @@ impl HranaWs {
             if slot.live.is_none() {
                 slot.generation += 1;
                 let (sink, source) = self.connect().await?.split();
-                let answers = Arc::new(Answers { url: self.url.clone(), waiting: Mutex::default() });
+                let answers = Arc::new(Answers::new(&self.url));
                 let reader = tokio::spawn(read_answers(source, answers.clone()));
                 let generation = slot.generation;
                 slot.live = Some(Live { sink, answers, reader, generation, hello_sent: false, next_request_id: 0, next_stream_id: 0, stream: None, last_used: Instant::now() });
@@ -305,7 +231,7 @@ impl HranaWs {
             }
             live.sink.flush().await.map_err(|err| connection_lost(url, &err.to_string()))?;
             if let Some(turn) = turn.take() {
-                self.link.end_turn(turn);
+                self.link.turns.end(turn);
             }
             live.stream = (!closes_stream).then_some(stream_id);
             live.last_used = Instant::now();
@@ -362,49 +288,7 @@ impl HranaWs {
 
 impl Link {
     fn new() -> Arc<Link> {
-        Arc::new(Link {
-            slot: tokio::sync::Mutex::new(Slot { live: None, generation: 0 }),
-            shared: AtomicBool::new(false),
-            turns: Mutex::default(),
-            turn_ended: Notify::new(),
-        })
-    }
-
-    fn issue_turn(&self) -> u64 {
-        let mut turns = self.turns.lock().expect("turns lock");
-        turns.issued += 1;
-        turns.issued - 1
-    }
-
-    async fn wait_for_turn(&self, turn: u64) {
-        loop {
-            let ended = self.turn_ended.notified();
-            tokio::pin!(ended);
-            // Registered before the check: a turn that ends in between still wakes this one.
-            ended.as_mut().enable();
-            if self.turns.lock().expect("turns lock").serving >= turn {
-                return;
-            }
-            ended.await;
-        }
-    }
-
-    fn end_turn(&self, turn: u64) {
-        let mut turns = self.turns.lock().expect("turns lock");
-        if turns.serving == turn {
-            turns.serving += 1;
-            loop {
-                let next = turns.serving;
-                if !turns.ended_early.remove(&next) {
-                    break;
-                }
-                turns.serving += 1;
-            }
-        } else if turn > turns.serving {
-            turns.ended_early.insert(turn);
-        }
-        drop(turns);
-        self.turn_ended.notify_waiters();
+        Arc::new(Link { slot: tokio::sync::Mutex::new(Slot { live: None, generation: 0 }), shared: AtomicBool::new(false), turns: TurnOrder::default() })
     }
 }
 
@@ -419,79 +303,6 @@ impl Slot {
     }
 }
 
-impl Answers {
-    /// Where the answer to request `id` will come; the socket's end, if it has ended.
-    fn wait_for(&self, id: i32) -> DbResult<oneshot::Receiver<Answer>> {
-        let mut waiting = self.waiting.lock().expect("answers lock");
-        if let Some(why) = &waiting.ended {
-            return Err(why.clone());
-        }
-        let (sender, receiver) = oneshot::channel();
-        waiting.by_id.insert(id, sender);
-        Ok(receiver)
-    }
-
-    /// Hands an answer to its request; false when no request waits for it.
-    fn answer(&self, id: i32, answer: Answer) -> bool {
-        match self.waiting.lock().expect("answers lock").by_id.remove(&id) {
-            Some(sender) => {
-                // Its exchange may have given up (its deadline): the socket is dropped then anyway.
-                let _ = sender.send(answer);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// The socket ended: every request still waiting fails with `why`.
-    fn end(&self, why: DbError) {
-        let mut waiting = self.waiting.lock().expect("answers lock");
-        waiting.by_id.clear();
-        waiting.ended.get_or_insert(why);
-    }
-
-    fn has_ended(&self) -> bool {
-        self.waiting.lock().expect("answers lock").ended.is_some()
-    }
-
-    fn why_ended(&self) -> DbError {
-        let ended = self.waiting.lock().expect("answers lock").ended.clone();
-        ended.unwrap_or_else(|| connection_lost(&self.url, "it was dropped"))
-    }
-}
-
-/// The socket's reading task: hands each answer to the request it names, until the socket ends
-/// or says something that is not Hrana, which ends it for every request in flight.
-async fn read_answers(mut source: SplitStream<Socket>, answers: Arc<Answers>) {
-    let url = answers.url.as_str();
-    let why = loop {
-        let message = match source.next().await {
-            Some(Ok(message)) => message,
-            Some(Err(err)) => break connection_lost(url, &err.to_string()),
-            None => break connection_lost(url, "the server closed it"),
-        };
-        let text = match message {
-            Message::Text(text) => text,
-            Message::Ping(_) | Message::Pong(_) => continue,
-            Message::Close(frame) => {
-                let why = frame.map(|frame| frame.reason.into_owned()).filter(|reason| !reason.is_empty());
-                break connection_lost(url, &format!("the server closed it{}", why.map(|why| format!(": {why}")).unwrap_or_default()));
-            }
-            Message::Binary(_) | Message::Frame(_) => break answer_not_hrana(url, "a binary message"),
-        };
-        let (request_id, answer) = match serde_json::from_str::<ServerMsg>(&text) {
-            Err(err) => break answer_not_hrana(url, &err.to_string()),
-            Ok(ServerMsg::HelloOk {}) => continue,
-            Ok(ServerMsg::HelloError { error }) => break auth_failed(url, "hello_error", &error.message),
-            Ok(ServerMsg::ResponseOk { request_id, response }) => (request_id, Ok(response)),
-            Ok(ServerMsg::ResponseError { request_id, error }) => (request_id, Err(error)),
-        };
-        if !answers.answer(request_id, answer) {
-            break answer_not_hrana(url, &format!("an answer to request {request_id}, which is not waiting for one"));
-        }
-    };
-    answers.end(why);
-}
 
 impl Live {
     /// Queues a request message under the next request id.
@@ -505,21 +316,6 @@ impl Live {
     }
 }
 
-impl Response {
-    fn into_http(self) -> DbResult<StreamResponse> {
-        Ok(match self {
-            Response::CloseStream(close) => StreamResponse::Close(close),
-            Response::Execute(execute) => StreamResponse::Execute(execute),
-            Response::Batch(batch) => StreamResponse::Batch(batch),
-            Response::Sequence(sequence) => StreamResponse::Sequence(sequence),
-            Response::Describe(describe) => StreamResponse::Describe(describe),
-            Response::StoreSql(store) => StreamResponse::StoreSql(store),
-            Response::CloseSql(close) => StreamResponse::CloseSql(close),
-            Response::GetAutocommit(state) => StreamResponse::GetAutocommit(state),
-            Response::OpenStream {} => return Err(DbError::libsql(ErrorCode::ServerError, "the server answered a request with open_stream")),
-        })
-    }
-}
 
 /// The socket failed after requests went out: the server may have run some of them. sqld also
 /// answers some requests it refuses outright by dropping the socket, without a word.
