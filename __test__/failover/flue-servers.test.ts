@@ -29,6 +29,7 @@ import {
   admit,
   AGENT_TS,
   APP_TS,
+  FAUX_MODEL_TS,
   history,
   settled,
   snapshot,
@@ -198,6 +199,7 @@ describe.skipIf(skipReason)(`failover: SIGKILL one of two live Flue servers (vit
     });
     await app.write('vite.config.ts', VITE_CONFIG);
     await app.write('src/app.ts', APP_TS);
+    await app.write('src/faux-model.ts', FAUX_MODEL_TS);
     await app.write('src/agents/echo.ts', AGENT_TS);
     await app.write('src/db.ts', DB_TS);
     await runOk('npx', ['vite', 'build'], { cwd: app.dir, env: app.env, timeoutMs: 180_000 });

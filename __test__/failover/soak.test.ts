@@ -30,6 +30,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startFaultProxy } from '../../scripts/fault-proxy.mjs';
 import { seededRandom } from '../../scripts/seeded-random.mjs';
 import { libsql, open } from '../../dist/index.js';
+import { textOf } from '../support/faux-model.js';
 import { OWN_SERVER_SKIP_REASON, skipSuffix } from '../support/remote-target.js';
 import { startSqld, stopAllSqld } from '../support/sqld-server.js';
 
@@ -53,12 +54,6 @@ const DRAIN_LIMIT_MS = 120_000;
 
 const random = seededRandom(SEED);
 const faux = fauxProvider({ provider: 'faux-soak', models: [{ id: 'echo-model' }] });
-
-function textOf(message: Context['messages'][number]): string {
-  const content = message.content;
-  if (typeof content === 'string') return content;
-  return content.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('');
-}
 
 /** The model takes 10–100 ms (turns overlap the faults) and names the prompt it answers and how many it has heard. */
 async function reply(context: Context): Promise<AssistantMessage> {

@@ -10,12 +10,13 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { resolveOptions } from '../../dist/flue/adapter.js';
 import { DEFAULT_URL, libsql, LibsqlError, open, type Database, type LibsqlAdapter, type OpenOptions, type Runner } from '../../dist/index.js';
 import { schemaOf, stampRows } from '../support/flue-stamp.js';
-import { makeTempDir } from '../support/runner-helpers.js';
+import { makeTempDir, rejectionOf } from '../support/runner-helpers.js';
 import {
   freshRemote,
   OWN_SERVER_SKIP_REASON,
@@ -38,18 +39,11 @@ async function onDatabase<T>(target: string | OpenOptions, use: (db: Database) =
 
 /**
  * Runs, in a new Node process in `cwd` with `env`, a program whose `libsql()` takes its
- * connection from that environment: it migrates, creates stream `agents/<agent>/1` and closes.
+ * connection from that environment (support/children/adapter-from-env.mjs): it migrates,
+ * creates stream `agents/<agent>/1` and closes.
  */
 async function adapterInNewProcess(cwd: string, env: NodeJS.ProcessEnv, agent: string): Promise<void> {
-  const entry = new URL('../../dist/index.js', import.meta.url).href;
-  const script = `
-    const { libsql } = await import(${JSON.stringify(entry)});
-    const adapter = libsql();
-    await adapter.migrate();
-    const stores = await adapter.connect();
-    await stores.conversationStreamStore.createStream('agents/${agent}/1', { agentName: '${agent}', instanceId: '1' });
-    await adapter.close();`;
-  await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd, env });
+  await promisify(execFile)(process.execPath, [fileURLToPath(new URL('../support/children/adapter-from-env.mjs', import.meta.url)), agent], { cwd, env });
 }
 
 /** close() called while connect() is failing resolves; the connect rejects with its own error (a LibsqlError). */
@@ -361,16 +355,6 @@ describe('libsql({ url }) lifecycle', () => {
 /** Every variable `resolveOptions` reads, unset: a test sets only what it means to. */
 function clearConnectionEnv(): void {
   for (const name of ['LIBSQL_URL', 'TURSO_DATABASE_URL', 'LIBSQL_AUTH_TOKEN', 'TURSO_AUTH_TOKEN']) vi.stubEnv(name, '');
-}
-
-/** The rejection of `promise` (failing the test if it resolves). */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection, but the call succeeded');
-    },
-    (rejection: unknown) => rejection,
-  );
 }
 
 const STREAM = { agentName: 'a', instanceId: '1' };

@@ -20,6 +20,7 @@ import { start, type Flue } from '@flue/runtime/node';
 import { createAgentRouter } from '@flue/runtime/routing';
 import { libsql, open, type Database, type LibsqlAdapterOptions } from '../../dist/index.js';
 import { createStores } from '../../lib/flue/stores/index.js';
+import { echoReply, transcriptOf } from '../support/faux-model.js';
 import { writeStamp } from '../support/flue-stamp.js';
 import {
   freshRemote,
@@ -35,22 +36,10 @@ const faux = fauxProvider({ provider: 'faux-e2e', models: [{ id: 'echo-model' }]
 /** The messages the model saw on each call, in order, as role and text. */
 const contexts: { role: string; text: string }[][] = [];
 
-function textOf(message: Context['messages'][number]): string {
-  const content = message.content;
-  if (typeof content === 'string') return content;
-  return content.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('');
-}
-
-/**
- * The model: "echo #<user messages it received>: <last user text> | heard: <every user text> |
- * replies seen: <assistant messages it received>". Every part is computed from the context, so
- * a reply after a restart proves what history reached the model.
- */
+/** The echo model (support/faux-model.ts), recording what it saw. */
 function reply(context: Context): AssistantMessage {
-  contexts.push(context.messages.map((message) => ({ role: message.role, text: textOf(message) })));
-  const users = context.messages.filter((message) => message.role === 'user').map(textOf);
-  const assistants = context.messages.filter((message) => message.role === 'assistant');
-  return fauxAssistantMessage(`echo #${users.length}: ${users.at(-1)} | heard: ${users.join(' / ')} | replies seen: ${assistants.length}`);
+  contexts.push(transcriptOf(context));
+  return fauxAssistantMessage(echoReply(context));
 }
 
 function Echo() {

@@ -33,7 +33,7 @@ import { createAgentRouter } from '@flue/runtime/routing';
 import { libsql, open } from '../../dist/index.js';
 import type { Row, Runner } from '../../lib/types.js';
 import { createStores } from '../../lib/flue/stores/index.js';
-import { clientRunner } from '../support/client-runner.js';
+import { clientRunner } from '../../scripts/libsql-client-runner.mjs';
 import { schemaOf } from '../support/flue-stamp.js';
 import {
   canonicalJson,

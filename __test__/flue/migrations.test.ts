@@ -28,10 +28,11 @@ import {
   type Migration,
 } from '../../dist/index.js';
 import type { Runner } from '../../lib/types.js';
-import { clientRunner } from '../support/client-runner.js';
+import { clientRunner } from '../../scripts/libsql-client-runner.mjs';
 import { flueTableNames, schemaOf, stampRows, writeStamp } from '../support/flue-stamp.js';
 import { loadFormat1Fixture } from '../support/format1-fixture.js';
 import { freshRemote, REMOTE_SKIP_REASON, skipSuffix } from '../support/remote-target.js';
+import { expectLibsqlError } from '../support/runner-helpers.js';
 import { stopAllSqld } from '../support/sqld-server.js';
 import { emptyTempDatabase, type TempDatabase } from '../support/temp-database.js';
 
@@ -127,18 +128,6 @@ const appMigrations: Migration[] = [
   m(1, 'create_users', 'CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\nCREATE TABLE side_effects (id INTEGER PRIMARY KEY AUTOINCREMENT, note TEXT);\nINSERT INTO side_effects (note) VALUES (\'migration 1\');'),
   m(2, 'add_email', 'ALTER TABLE users ADD COLUMN email TEXT;\nCREATE INDEX users_email ON users (email);'),
 ];
-
-async function expectLibsqlError(promise: Promise<unknown>, code: string): Promise<LibsqlError> {
-  const error = await promise.then(
-    () => {
-      throw new Error(`expected a LibsqlError ${code}, but the call succeeded`);
-    },
-    (rejection: unknown) => rejection,
-  );
-  expect(error).toBeInstanceOf(LibsqlError);
-  expect((error as LibsqlError).code).toBe(code);
-  return error as LibsqlError;
-}
 
 // ─── db.migrate ──────────────────────────────────────────────────────────────────────────
 
@@ -428,7 +417,7 @@ for (const location of locations) describe.skipIf(location.skipReason !== undefi
 
 // ─── several processes at once ───────────────────────────────────────────────────────────
 
-const WORKER = fileURLToPath(new URL('../support/migrate-worker.mjs', import.meta.url));
+const WORKER = fileURLToPath(new URL('../support/children/migrate-worker.mjs', import.meta.url));
 
 interface WorkerResult {
   ok: boolean;

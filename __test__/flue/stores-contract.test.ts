@@ -20,7 +20,7 @@
  */
 import { afterAll, describe } from 'vitest';
 import { libsql, open, type Database, type LibsqlAdapter, type Runner } from '../../dist/index.js';
-import { clientRunner } from '../support/client-runner.js';
+import { clientRunner } from '../../scripts/libsql-client-runner.mjs';
 import { defineAllContractSuites, type OpenedRunner } from '../support/contract-suites.js';
 import { formatVersionBackend, type StampHandleParts } from '../support/flue-stamp.js';
 import {

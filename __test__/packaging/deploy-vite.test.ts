@@ -31,7 +31,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   AGENT_TS,
   APP_TS,
-  echo,
+  FAUX_MODEL_TS,
   history,
   prompt,
   replyTo,
@@ -43,6 +43,7 @@ import {
   writeLoopbackPreload,
   type Turn,
 } from '../support/flue-server.js';
+import { echo } from '../support/faux-model.js';
 import {
   cannotPackReason,
   createProject,
@@ -114,6 +115,7 @@ for (const flueRuntime of [VERSIONS.flueRuntimeOldest, VERSIONS.flueRuntime]) {
       });
       await app.write('vite.config.ts', VITE_CONFIG);
       await app.write('src/app.ts', APP_TS);
+      await app.write('src/faux-model.ts', FAUX_MODEL_TS);
       await app.write('src/agents/echo.ts', AGENT_TS);
       await app.write('src/db.ts', readmeDbTs());
       const build = await runOk('npx', ['vite', 'build'], { cwd: app.dir, env: app.env, timeoutMs: 180_000 });

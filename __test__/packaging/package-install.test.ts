@@ -41,6 +41,7 @@ import {
   type PackedPackages,
   type Project,
 } from '../support/packed-project.js';
+import { FAUX_MODEL_TS } from '../support/flue-server.js';
 
 const skipReason = cannotPackReason();
 if (skipReason) console.warn(`package-install.test.ts skipped: ${skipReason}`);
@@ -70,21 +71,14 @@ import { start } from '@flue/runtime/node';
 import { createAgentRouter } from '@flue/runtime/routing';
 import db from './src/db.ts';
 import { Echo } from './src/agents/echo.ts';
+import { echoReply, transcriptOf } from './src/faux-model.ts';
 
 const faux = fauxProvider({ provider: 'faux-e2e', models: [{ id: 'echo-model' }] });
 const seen: { role: string; text: string }[][] = [];
 
-function textOf(message: Context['messages'][number]): string {
-  const content = message.content;
-  if (typeof content === 'string') return content;
-  return content.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('');
-}
-
 function reply(context: Context): AssistantMessage {
-  seen.push(context.messages.map((message) => ({ role: message.role, text: textOf(message) })));
-  const users = context.messages.filter((message) => message.role === 'user').map(textOf);
-  const assistants = context.messages.filter((message) => message.role === 'assistant');
-  return fauxAssistantMessage(\`echo #\${users.length}: \${users.at(-1)} | heard: \${users.join(' / ')} | replies seen: \${assistants.length}\`);
+  seen.push(transcriptOf(context));
+  return fauxAssistantMessage(echoReply(context));
 }
 faux.setResponses(Array.from({ length: 10 }, () => reply));
 
@@ -266,6 +260,7 @@ describe.skipIf(skipReason)('npm install flue-libsql in a fresh Flue project (no
     console.log(`package-install (Node ${process.versions.node}, @flue/runtime ${VERSIONS.flueRuntime}): npm pack ${packMs} ms, npm install ${project.installMs} ms (npm cache: node_modules/.cache/flue-libsql-tests)`);
     await project.write('src/db.ts', readmeDbTs());
     await project.write('src/agents/echo.ts', AGENT_TS);
+    await project.write('src/faux-model.ts', FAUX_MODEL_TS);
     await project.write('run.ts', RUN_TS);
     await project.write('dual.mjs', DUAL_MJS);
     await project.write('dual.cjs', DUAL_CJS);

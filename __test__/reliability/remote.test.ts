@@ -11,30 +11,19 @@
  *   whole output, with RUST_LOG=trace, for any log line carrying it).
  * No fake server is written here: a fake would prove only that the fake behaves.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { inspect } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it, type TestContext } from 'vitest';
 import { libsql, LibsqlError, open, type Database, type OpenOptions, type Transaction } from '../../dist/index.js';
 import { startFaultProxy } from '../../scripts/fault-proxy.mjs';
 import { CLAIM_WORKER, CLAIMED_ROWS_SQL, claimedRows, expectOneWinnerPerRound, queueRaceSubmissions, raceClaims } from '../support/claim-race.js';
 import { OWN_SERVER_SKIP_REASON, skipSuffix } from '../support/remote-target.js';
-import { DIST_ENTRY_URL, lastJsonLine, makeTempDir, rejectionOf, runNodeChild, sleep, type ChildResult, type TempDir } from '../support/runner-helpers.js';
+import { DIST_ENTRY_URL, lastJsonLine, rejectionOf, runNodeChild, sleep, type ChildResult } from '../support/runner-helpers.js';
+import { assertNoToken, secretsOf } from '../support/secrets.js';
 import { startSqld, stopAllSqld, TEST_TRANSPORT, type SqldServer } from '../support/sqld-server.js';
 
 const SECRET = 'SECRET-TOKEN-123';
-
-/** The strings that must never be shown: each token, and a JWT's signature on its own. */
-function secretsOf(...tokens: (string | undefined)[]): string[] {
-  return tokens.flatMap((token) => (token ? [token, ...(token.split('.').length === 3 ? [token.split('.')[2]] : [])] : []));
-}
-
-function assertNoToken(error: unknown, ...tokens: (string | undefined)[]): void {
-  const e = error as Error;
-  for (const text of [String(e?.message), String(e), String(e?.stack), inspect(error)]) {
-    for (const secret of secretsOf(...tokens)) expect(text).not.toContain(secret);
-  }
-}
 
 function allTokens(server: SqldServer): string[] {
   return Object.values(server.tokens ?? {});
@@ -669,74 +658,11 @@ describe.skipIf(ownSkip !== undefined)(`a transaction the server lost (idle past
 /**
  * The child processes. Both import the shipped package. The claim racers are
  * support/children/reliability-contention-worker.mjs's `claim`, given the server's url and
- * token (support/claim-race.ts); the fault child is written to a temp folder at run time:
- *
- *   node child.mjs <dist url> faults <server url> <token> <bad token>
- *     Reads one command a line (query, write, hold, continue, migrate-bad, exit), runs it and
- *     prints { step, ok, error? } with the error's code, message, String(), stack and inspect().
+ * token (support/claim-race.ts); the fault child is support/children/reliability-remote-faults-child.mjs.
  */
-const CHILD_SOURCE = `
-import { createInterface } from 'node:readline';
-import { inspect } from 'node:util';
-
-const [entry, mode, url, token, ...rest] = process.argv.slice(2);
-const { libsql, open } = await import(entry);
-const say = (line) => process.stdout.write((typeof line === 'string' ? line : JSON.stringify(line)) + '\\n');
-const lines = createInterface({ input: process.stdin });
-const queued = [];
-const waiting = [];
-lines.on('line', (line) => (waiting.length > 0 ? waiting.shift()(line) : queued.push(line)));
-const nextLine = () => (queued.length > 0 ? Promise.resolve(queued.shift()) : new Promise((resolve) => waiting.push(resolve)));
-const described = (error) => ({ code: error?.code, name: error?.name, message: String(error?.message ?? error), string: String(error), stack: String(error?.stack), inspect: inspect(error) });
-
-if (mode === 'faults') {
-  const [badToken] = rest;
-  const db = await open({ url, authToken: token, requestTimeout: 500 });
-  const report = async (step, promise) => {
-    try {
-      await promise;
-      say({ step, ok: true });
-    } catch (error) {
-      say({ step, ok: false, error: described(error) });
-    }
-  };
-  for (;;) {
-    const command = await nextLine();
-    if (command === 'query') await report(command, db.query('SELECT 1'));
-    else if (command === 'write') await report(command, db.execute("INSERT INTO t(label) VALUES ('child ' || random())"));
-    else if (command === 'hold') {
-      // A transaction that writes, says so, waits for 'continue', then writes again.
-      await report('transaction', db.transaction(async (tx) => {
-        await tx.execute("INSERT INTO t(label) VALUES ('child tx 1')");
-        say({ step: 'hold', ok: true });
-        await nextLine();
-        await tx.execute("INSERT INTO t(label) VALUES ('child tx 2')");
-      }));
-    } else if (command === 'migrate-bad') {
-      const adapter = libsql({ url, authToken: badToken });
-      await report(command, adapter.migrate());
-      await adapter.close();
-    } else if (command === 'exit') {
-      await db.close();
-      say({ step: 'exit', ok: true });
-      process.exit(0);
-    } else {
-      say({ step: command, ok: false, error: { message: 'unknown command' } });
-    }
-  }
-}
-`;
+const FAULT_CHILD = fileURLToPath(new URL('../support/children/reliability-remote-faults-child.mjs', import.meta.url));
 
 describe.skipIf(ownSkip !== undefined)(`processes on one server${suffix}`, () => {
-  let dir: TempDir;
-  let childPath: string;
-  beforeAll(async () => {
-    dir = await makeTempDir();
-    childPath = dir.file('reliability-remote-child.mjs');
-    await writeFile(childPath, CHILD_SOURCE);
-  });
-  afterAll(() => dir?.remove());
-
   /** Spawns `script` with Rust's and Node's most talkative logging, so a token in any log would show. */
   function child(script: string, args: string[], onStdoutLine?: (line: string) => void) {
     const saved = { RUST_LOG: process.env.RUST_LOG, RUST_BACKTRACE: process.env.RUST_BACKTRACE };
@@ -796,7 +722,7 @@ describe.skipIf(ownSkip !== undefined)(`processes on one server${suffix}`, () =>
 
     const said: { step: string; ok: boolean; error?: { code?: string; message: string; string: string; stack: string; inspect: string } }[] = [];
     const waiters: ((line: { step: string }) => void)[] = [];
-    const faults = child(childPath, [DIST_ENTRY_URL, 'faults', server.url, token, badToken], (line) => {
+    const faults = child(FAULT_CHILD, [server.url, token, badToken], (line) => {
       if (!line.startsWith('{')) return;
       const parsed = JSON.parse(line);
       said.push(parsed);

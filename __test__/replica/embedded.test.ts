@@ -8,12 +8,12 @@
  * suite (moved from runner-remote.test.ts) also runs on an external server (FLUE_LIBSQL_TEST_URL).
  */
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  DIST_ENTRY_URL,
   expectLibsqlError,
   makeTempDir,
   open,
@@ -27,6 +27,8 @@ import {
 import { freshRemote, OWN_SERVER_SKIP_REASON, REMOTE_SKIP_REASON, skipSuffix, type RemoteDatabase } from '../support/remote-target.js';
 import { startSqld, stopAllSqld, type SqldServer } from '../support/sqld-server.js';
 
+const LOCAL_FIRST_CHILD = fileURLToPath(new URL('../support/children/replica-local-first.mjs', import.meta.url));
+const CLOSE_EXITS_CHILD = fileURLToPath(new URL('../support/children/replica-close-exits.mjs', import.meta.url));
 
 const ownServer = describe.skipIf(OWN_SERVER_SKIP_REASON !== undefined);
 const ownSuffix = skipSuffix(OWN_SERVER_SKIP_REASON);
@@ -642,20 +644,7 @@ ownServer(`closing a replica with syncInterval${ownSuffix}`, () => {
     const dir = await tempDir();
     const writer = await remote(primary);
     await writer.exec(`CREATE TABLE t(v); INSERT INTO t VALUES ('from-server')`);
-    const script = dir.file('local-first.mjs');
-    await writeFile(
-      script,
-      `import { open } from ${JSON.stringify(DIST_ENTRY_URL)};
-const [file, syncUrl, localFile] = process.argv.slice(2);
-const memory = await open(':memory:');
-const local = await open('file:' + localFile);
-await local.exec('CREATE TABLE x(a)');
-const replica = await open({ url: 'file:' + file, syncUrl });
-console.log(JSON.stringify({ memory: await memory.query('SELECT 1 AS one'), replica: await replica.query('SELECT v FROM t') }));
-await Promise.all([memory.close(), local.close(), replica.close()]);
-`,
-    );
-    const result = await runNodeChild(script, [dir.file('replica.db'), primary.url, dir.file('local.db')]).done;
+    const result = await runNodeChild(LOCAL_FIRST_CHILD, [dir.file('replica.db'), primary.url, dir.file('local.db')]).done;
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout.trim().split('\n').pop()!)).toEqual({ memory: [{ one: 1 }], replica: [{ v: 'from-server' }] });
   });
@@ -704,21 +693,7 @@ await Promise.all([memory.close(), local.close(), replica.close()]);
     const dir = await tempDir();
     const writer = await remote(primary);
     await writer.exec(`CREATE TABLE t(v); INSERT INTO t VALUES ('hello')`);
-    const script = dir.file('child.mjs');
-    await writeFile(
-      script,
-      `import { open } from ${JSON.stringify(DIST_ENTRY_URL)};
-const [file, syncUrl] = process.argv.slice(2);
-const db = await open({ url: 'file:' + file, syncUrl, syncInterval: 0.1 });
-await db.sync();
-const rows = await db.query('SELECT v FROM t');
-await new Promise((resolve) => setTimeout(resolve, 300)); // a few background syncs
-await db.close();
-console.log(JSON.stringify({ rows, closedAt: Date.now() }));
-// No process.exit(): the event loop must empty by itself.
-`,
-    );
-    const { child, done } = runNodeChild(script, [dir.file('replica.db'), primary.url]);
+    const { child, done } = runNodeChild(CLOSE_EXITS_CHILD, [dir.file('replica.db'), primary.url]);
     const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
     const result = await done.finally(() => clearTimeout(killer));
     expect(result.signal, `the child did not exit within 15 s after close():\n${result.stdout}\n${result.stderr}`).toBeNull();

@@ -7,9 +7,7 @@
  * second one on the same file waits asynchronously, in order, and gives up after busyTimeout.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LibsqlError, makeTempDir, open, type Database, type TempDir } from '../support/runner-helpers.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { LibsqlError, makeTempDir, open, sleep, type Database, type TempDir } from '../support/runner-helpers.js';
 
 /**
  * Starts a transaction on `db` that writes a row, then holds the write lock for `holdMs`.

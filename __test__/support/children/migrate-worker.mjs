@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 const [url, mode, migrationsFile] = process.argv.slice(2);
-const { libsql, open } = await import(new URL('../../dist/index.js', import.meta.url).href);
+const { libsql, open } = await import(new URL('../../../dist/index.js', import.meta.url).href);
 const migrations = mode === 'app' ? JSON.parse(readFileSync(migrationsFile, 'utf8')) : [];
 
 process.stdout.write('ready\n');

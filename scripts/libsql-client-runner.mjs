@@ -3,14 +3,13 @@
  * write one: every call joins one promise chain, rows become plain objects from
  * `rows`/`columns`, and `transaction` wraps `client.transaction('write')`.
  *
- * The one copy: the tests use it (through `__test__/support/client-runner.ts`) as the
- * reference driver, the benchmark uses it as "peer 1". Keep it faithful to the guide. Two
- * additions: the file pragmas (the benchmark's common set, which a careful user sets too),
- * and a `close` that joins the chain, because the `Runner` contract has close wait for work
- * in flight.
+ * The one copy: the tests use it as the reference driver, the benchmark (bench/) uses it as
+ * "peer 1". Keep it faithful to the guide. Two additions: the file pragmas (the benchmark's
+ * common set, scripts/connection-pragmas.mjs, which a careful user sets too), and a `close`
+ * that joins the chain, because the `Runner` contract has close wait for work in flight.
  */
 import { createClient } from '@libsql/client';
-import { pragmasFor } from './pragmas.mjs';
+import { pragmasFor } from './connection-pragmas.mjs';
 
 /** @param {import('@libsql/client').ResultSet} rs */
 const toRows = (rs) => rs.rows.map((row) => Object.fromEntries(rs.columns.map((column) => [column, row[column]])));
@@ -18,7 +17,7 @@ const toRows = (rs) => rs.rows.map((row) => Object.fromEntries(rs.columns.map((c
 /**
  * @param {string} url
  * @param {'full' | 'normal'} [durability] the synchronous level of the file pragmas
- * @returns {import('../../lib/runner.js').Runner}
+ * @returns {import('../lib/runner.js').Runner}
  */
 export function clientRunner(url, durability = 'full') {
   const client = createClient({ url });
