@@ -17,7 +17,7 @@ const toRows = (rs) => rs.rows.map((row) => Object.fromEntries(rs.columns.map((c
 /**
  * @param {string} url
  * @param {'full' | 'normal'} [durability] the synchronous level of the file pragmas
- * @returns {import('../lib/runner.js').Runner}
+ * @returns {import('../lib/types.js').Runner}
  */
 export function clientRunner(url, durability = 'full') {
   const client = createClient({ url });

@@ -45,7 +45,7 @@ import { OWN_SERVER_SKIP_REASON, skipSuffix } from '../support/remote-target.js'
 import { startSqld, stopAllSqld } from '../support/sqld-server.js';
 
 const skipReason = cannotPackReason() ?? OWN_SERVER_SKIP_REASON;
-if (skipReason) console.warn(`failover.test.ts skipped: ${skipReason}`);
+if (skipReason) console.warn(`failover/flue-servers.test.ts skipped: ${skipReason}`);
 
 /** db.ts of the app: LIBSQL_SYNC_URL, when set, makes the LIBSQL_URL file an embedded replica of that server. */
 const DB_TS = `import { libsql } from 'flue-libsql';

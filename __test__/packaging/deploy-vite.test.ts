@@ -20,7 +20,7 @@
  *   server ships and runs the app's 2.1.0 only.
  *
  * The app's sources (the faux model that answers from the context it receives) and the server's
- * start, stop and HTTP routes: support/flue-server.ts, shared with failover.test.ts.
+ * start, stop and HTTP routes: support/flue-server.ts, shared with failover/flue-servers.test.ts.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp } from 'node:fs/promises';
@@ -58,7 +58,7 @@ import {
 } from '../support/packed-project.js';
 
 const skipReason = cannotPackReason();
-if (skipReason) console.warn(`deploy-vite.test.ts skipped: ${skipReason}`);
+if (skipReason) console.warn(`packaging/deploy-vite.test.ts skipped: ${skipReason}`);
 
 /** Every installed copy of `name` under a node_modules tree (nested ones included). */
 function findPackages(nodeModules: string, name: string): string[] {

@@ -44,7 +44,7 @@ import {
 import { FAUX_MODEL_TS } from '../support/flue-server.js';
 
 const skipReason = cannotPackReason();
-if (skipReason) console.warn(`package-install.test.ts skipped: ${skipReason}`);
+if (skipReason) console.warn(`packaging/package-install.test.ts skipped: ${skipReason}`);
 
 /** The agent module of the fresh project (what a user writes; `'use agent'` as Flue's docs show). */
 const AGENT_TS = `'use agent';

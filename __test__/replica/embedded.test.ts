@@ -5,7 +5,7 @@
  *
  * Most suites start their own sqld (scripts/sqld-binary.mjs finds the binary) because they pause,
  * stop or restart it; without one they are skipped with the reason in their name. The first
- * suite (moved from runner-remote.test.ts) also runs on an external server (FLUE_LIBSQL_TEST_URL).
+ * suite (moved from runner/remote.test.ts) also runs on an external server (FLUE_LIBSQL_TEST_URL).
  */
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
@@ -112,7 +112,7 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<{ settled: tr
 afterEach(runCleanups);
 afterAll(() => stopAllSqld());
 
-// ---- moved from runner-remote.test.ts: also runs on an external server (Turso) -----------------
+// ---- moved from runner/remote.test.ts: also runs on an external server (Turso) -----------------
 
 describe.skipIf(REMOTE_SKIP_REASON !== undefined)(`embedded replica${skipSuffix(REMOTE_SKIP_REASON)}`, () => {
   const replicaTable = `flue_libsql_test_${randomUUID().replaceAll('-', '').slice(0, 12)}_replica`;

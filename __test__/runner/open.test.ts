@@ -134,9 +134,9 @@ describe('connection settings', () => {
   const pragma = async (db: Database, name: string) => Object.values((await db.query(`PRAGMA ${name}`))[0])[0];
 
   // The busy timeout is enforced by the JS layer (SQLite's own handler would sleep on the JS
-  // thread), so it is proven by behaviour in runner-concurrency.test.ts, not by a PRAGMA.
+  // thread), so it is proven by behaviour in runner/concurrency.test.ts, not by a PRAGMA.
   // Durability 'full' (the default) runs SQLite at NORMAL and syncs the WAL itself before any
-  // result is given back; shared-fsync.test.ts proves the syncs at the system calls.
+  // result is given back; reliability/shared-fsync.test.ts proves the syncs at the system calls.
   it('a local file uses WAL, foreign keys ON and gives synchronous=FULL (2; its commits share syncs) by default', async () => {
     const db = await opened(`file:${dir.file('settings.db')}`);
     expect(await pragma(db, 'journal_mode')).toBe('wal');

@@ -1,6 +1,6 @@
 /**
  * A libSQL server (sqld or Turso) on a fresh database (see support/remote-target.ts for where
- * the server comes from). Embedded replicas: replica.test.ts.
+ * the server comes from). Embedded replicas: replica/embedded.test.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

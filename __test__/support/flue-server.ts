@@ -1,10 +1,11 @@
 /**
  * A Flue app built with `vite build` (Node target) and run as `node dist/server.mjs`, for the
- * tests that ship one (`deploy-vite.test.ts`, `failover.test.ts`): the project's sources, the
- * server's start and stop, and its HTTP routes (a prompt, the history view).
+ * tests that ship one (`packaging/deploy-vite.test.ts`, `failover/flue-servers.test.ts`): the
+ * project's sources, the server's start and stop, and its HTTP routes (a prompt, the history
+ * view).
  *
- * The model is pi-ai's faux provider registered in app.ts with Flue's `setProvider()`; its
- * reply is computed from the context it receives, so a reply proves what history reached it.
+ * The model is the echo model of support/faux-model.ts (copied in as src/faux-model.ts) on
+ * pi-ai's faux provider, registered in app.ts with Flue's `setProvider()`.
  * `FAUX_REPLY_MS` in the server's environment makes each reply wait that long (turns stay in
  * flight), and the server prints `faux model call <n>` as each call starts, so a test can wait
  * for a turn to be running on it.
