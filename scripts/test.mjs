@@ -84,7 +84,7 @@ for (const match of (cargo.stdout ?? '').matchAll(/test result: \w+\. (\d+) pass
 /**
  * One vitest run under `node` (its folder first on PATH, so the tests' child processes and npm
  * run under it too), with JSON results; resolves to its counts. `beside`: it runs while another
- * run prints, so its output is held and printed when it ends.
+ * run prints, so its output is held (`heldOutput`) for the caller to print after that one.
  */
 function vitestRun(id, label, node, args, { env: extraEnv = {}, beside = false } = {}) {
   mkdirSync(CACHE, { recursive: true });
@@ -99,14 +99,16 @@ function vitestRun(id, label, node, args, { env: extraEnv = {}, beside = false }
     env,
     stdio: beside ? ['ignore', 'pipe', 'pipe'] : 'inherit',
   });
-  const output = [];
-  child.stdout?.on('data', (chunk) => output.push(chunk));
-  child.stderr?.on('data', (chunk) => output.push(chunk));
+  const held = [];
+  child.stdout?.on('data', (chunk) => held.push(chunk));
+  child.stderr?.on('data', (chunk) => held.push(chunk));
   return new Promise((settle) => {
-    child.on('error', () => {}); // no results file follows, and that is counted below
-    child.on('close', (status) => {
+    let ended = false;
+    // A node that cannot be started ends in 'error' (no results file, counted below), not always in 'close'.
+    const end = (status) => {
+      if (ended) return;
+      ended = true;
       const ms = performance.now() - started;
-      if (beside) process.stdout.write(`${heading}(beside the run before it)\n${Buffer.concat(output).toString()}`);
       let results = { numPassedTests: 0, numFailedTests: 0, numPendingTests: 0, numTodoTests: 0, testResults: [] };
       let noResults = false;
       try {
@@ -126,8 +128,11 @@ function vitestRun(id, label, node, args, { env: extraEnv = {}, beside = false }
         passed: results.numPassedTests,
         failed,
         skipped: results.numPendingTests + results.numTodoTests,
+        heldOutput: beside ? `${heading}${Buffer.concat(held).toString()}` : '',
       });
-    });
+    };
+    child.on('error', () => end(null));
+    child.on('close', end);
   });
 }
 
@@ -149,6 +154,7 @@ if (userArgs.length > 0) {
   const failover = vitestRun('node 22 failover', `Node ${node22Version}, @flue/runtime 2.1.0, failover`, NODE22, ['--project', 'failover'], { beside: true });
   runs.push(await vitestRun('node 22', `Node ${node22Version}, @flue/runtime 2.1.0, all suites but failover`, NODE22, ['--project', '!failover']));
   runs.push(await failover);
+  process.stdout.write(runs.at(-1).heldOutput);
 
   if (process.env.FLUE_LIBSQL_SQLD || process.env.FLUE_LIBSQL_TEST_URL) {
     runs.push(await vitestRun('node 22 ws', `Node ${node22Version}, remote suites over WebSocket`, NODE22, [...RUNS_CONFIG, '--project', 'websocket'], {
