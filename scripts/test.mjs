@@ -146,9 +146,9 @@ if (userArgs.length > 0) {
 } else {
   // The `failover` project (a Flue server killed mid-turn, then 30–50 s until the survivor takes
   // its leases over; the soak's fixed 30 s under faults) spends most of its minute and a half
-  // waiting, while vitest runs the other suites one file at a time on two cores (its default:
-  // one worker fewer than the cores). In a vitest process of its own beside them, that wait
-  // costs no wall time. Nothing they touch is shared but the npm cache, which npm keeps safe
+  // waiting (about 45 s of CPU in all), while vitest runs the other suites one file at a time
+  // on two cores (its default: one worker fewer than the cores). In a vitest process of its own
+  // beside them, that wait costs no wall time. Nothing they touch is shared but the npm cache, which npm keeps safe
   // for concurrent installs (each test starts its own servers on free ports, in temp folders),
   // and where there are more cores vitest ran these files side by side anyway.
   const failover = vitestRun('node 22 failover', `Node ${node22Version}, @flue/runtime 2.1.0, failover`, NODE22, ['--project', 'failover'], { beside: true });
