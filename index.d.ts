@@ -75,7 +75,7 @@ export declare function registerErrorClass(errorClass: new (message: string, cod
 export declare function registerResultBuilders(compileRowBuilder: (columns: string[]) => (...args: never[]) => unknown, executeResult: (rowsAffected: number, lastInsertRowid: number | bigint) => unknown): void
 
 /**
- * The runner's own error codes (src/error.rs, `ErrorCode::RUNNER`): __test__/error-codes.test.ts
+ * The runner's own error codes (src/error.rs, `ErrorCode::RUNNER`): __test__/repo/error-codes.test.ts
  * checks them against lib/errors.ts and docs/api.md.
  */
 export declare function runnerErrorCodes(): Array<string>

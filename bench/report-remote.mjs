@@ -177,7 +177,7 @@ export function renderRemote(remote, config) {
     `${groupCommas(String(r.rows))} seeded rows (the local seed's rows), every other table dropped (so each Flue cell migrates an empty database).`,
     `Peers: **${OURS}** \`open({ url })\` / \`libsql({ url })\` with an \`http://\` url (its own Hrana-over-HTTP client: the statements`,
     `called in one turn in one request, a transaction is one stream) and, as **${OURS_WS}**, with a \`ws://\` url (its own`,
-    'Hrana-over-WebSocket client, one kept socket); peer 1, the `@libsql/client` runner (bench/peers/libsql-client-runner.mjs), over',
+    'Hrana-over-WebSocket client, one kept socket); peer 1, the `@libsql/client` runner (scripts/libsql-client-runner.mjs), over',
     '`http://` (Hrana over HTTP) and over `ws://` (Hrana over WebSocket, the client\'s default for `libsql://` urls). Workload e',
     `fires ${r.burst} operations at once. Cells warm up for ${r.warmupMs} ms and run for at least ${r.durationMs} ms.`,
     `The server's own connection settings (sqld's defaults; the bench sets no pragmas over it), read back: ${settings(cells, 'remote', OURS)}.`,

@@ -156,7 +156,7 @@ export function renderReport({ meta, cells, concurrency, remote, cli }) {
     `- Statements: better-sqlite3 and node:sqlite use prepared statements made once; flue-libsql caches prepared statements`,
     `  natively; \`@libsql/client\` has no prepared-statement API (it prepares on every call).`,
     `- Async peers (flue-libsql's \`Database\`, peer 1 = \`@libsql/client\` in the runner Flue's guide describes,`,
-    `  bench/peers/libsql-client-runner.mjs) are called through the runner seam (\`query\`, \`transaction\`) and awaited per`,
+    `  scripts/libsql-client-runner.mjs) are called through the runner seam (\`query\`, \`transaction\`) and awaited per`,
     `  operation, as Flue calls them; better-sqlite3 and node:sqlite are called directly.`,
     `- Write transactions are \`BEGIN IMMEDIATE\` for every peer (runners: \`transaction(fn)\`; better-sqlite3:`,
     `  \`db.transaction(fn).immediate()\`; node:sqlite: prepared \`BEGIN IMMEDIATE\`/\`COMMIT\`).`,

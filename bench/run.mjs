@@ -23,7 +23,7 @@ import { localConcurrencyGroups } from './concurrency.mjs';
 import { DURABILITIES, MODES } from './config.mjs';
 import { FLUE_ADAPTERS } from './peers/flue-adapters.mjs';
 import { RUNNER_PEERS } from './peers/runner-peers.mjs';
-import { pragmasFor } from './peers/pragmas.mjs';
+import { pragmasFor } from '../scripts/connection-pragmas.mjs';
 import { runRemoteSections } from './remote/section.mjs';
 import { renderReport } from './report.mjs';
 import { removeDatabase, runCell, runRounds } from './rounds.mjs';

@@ -74,6 +74,6 @@ started=$(date +%s)
 status=0
 PATH="$(dirname "$arm_node"):$PATH" NODE_PATH="$cache/node_modules" \
   "$arm_node" node_modules/vitest/vitest.mjs run --testTimeout=300000 --hookTimeout=300000 \
-  __test__/runner- __test__/stores-contract.test.ts __test__/native-binding.test.ts || status=$?
+  --config scripts/vitest.runs.config.ts --project arm64 || status=$?
 echo "arm64: the runner and Flue contract suites under qemu-user took $(( $(date +%s) - started )) s (exit $status)"
 exit $status

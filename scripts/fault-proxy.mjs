@@ -1,6 +1,6 @@
 /**
  * A TCP proxy on 127.0.0.1 in front of sqld that breaks connections at random, for the soak
- * (__test__/soak.test.ts, `npm run soak`). Built like scripts/latency-proxy.mjs (one upstream
+ * (__test__/failover/soak.test.ts, `npm run soak`). Built like scripts/latency-proxy.mjs (one upstream
  * connection per client connection, either side failing takes the other with it), but instead of
  * delaying every chunk it injects, per chunk the client sends:
  *

@@ -1,4 +1,4 @@
-// `npm run soak [seconds]`: the soak under faults (__test__/soak.test.ts) for longer than the
+// `npm run soak [seconds]`: the soak under faults (__test__/failover/soak.test.ts) for longer than the
 // test command's 30 s — 600 s unless told — with the same workload, faults and checks; its
 // report line (faults injected, turns acknowledged, lost) is the last thing it prints.
 // FLUE_LIBSQL_SOAK_SEED draws a run's faults again; FLUE_LIBSQL_SQLD names another sqld.
@@ -18,7 +18,7 @@ if (!/^\d+$/.test(seconds) || Number(seconds) < 10) {
 const built = spawnSync(process.execPath, [join(ROOT, 'scripts', 'ensure-built.mjs')], { cwd: ROOT, stdio: 'inherit' });
 if (built.status !== 0) process.exit(built.status ?? 1);
 
-const result = spawnSync(NODE22, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '__test__/soak.test.ts'], {
+const result = spawnSync(NODE22, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '__test__/failover/soak.test.ts'], {
   cwd: ROOT,
   stdio: 'inherit',
   env: { ...process.env, FLUE_LIBSQL_SOAK_SECONDS: seconds },

@@ -2,7 +2,7 @@
  * Certificates for the TLS tests, made per run with `openssl`: a certificate authority of the
  * run's own, and server certificates it signs. Used by the test command (the TLS pass: its
  * servers sit behind a TLS terminator whose CA the tests trust through NODE_EXTRA_CA_CERTS) and
- * by __test__/remote-tls.test.ts (untrusted issuers, wrong names, expired certificates).
+ * by __test__/remote/tls.test.ts (untrusted issuers, wrong names, expired certificates).
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

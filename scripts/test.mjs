@@ -3,9 +3,11 @@
 //
 // The vitest runs, one after another (each prints its own counts and time):
 //
-// 1. every suite under the repo's Node 22 (`node_modules/node`) and @flue/runtime 2.1.0;
-// 2. with a libSQL server, the remote suites again over Hrana on WebSocket (`WEBSOCKET_FILES`);
-//    and the server suites over TLS, behind a terminator whose CA is in NODE_EXTRA_CA_CERTS (`TLS_FILES`);
+// 1. every suite (the projects of vitest.config.ts, one per folder of __test__/) under the repo's
+//    Node 22 (`node_modules/node`) and @flue/runtime 2.1.0, the `failover` project in a second
+//    vitest process beside the others (see below);
+// 2. with a libSQL server, the remote suites again over Hrana on WebSocket, and the server suites
+//    over TLS, behind a terminator whose CA is in NODE_EXTRA_CA_CERTS;
 // 3. the Flue-facing suites (Flue's three contract suites, the Flue agent restart test and the
 //    runtime-identity check) on @flue/runtime 2.0.3, the oldest the peer range admits
 //    (scripts/vitest.flue-2.0.config.ts);
@@ -14,9 +16,12 @@
 //    A Node that cannot be installed is skipped, saying why. `FLUE_LIBSQL_TEST_NODES` picks the
 //    extra majors (default `24,26`; empty for none).
 //
+// Runs 2 to 4 take subsets of the suites, each a project of scripts/vitest.runs.config.ts named
+// after its run (`websocket`, `tls`, `other-nodes`) or the one project of the 2.0.3 config.
+//
 // Arguments (`npm test -- <vitest filters/flags>`) go to run 1 only, and a run with arguments
 // skips runs 2 to 4.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,48 +32,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CACHE = join(ROOT, 'node_modules', '.cache', 'flue-libsql-tests');
 const VITEST = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
 const NODE22 = join(ROOT, 'node_modules', 'node', 'bin', 'node');
-
-/** What runs under the extra Node versions (vitest file filters). */
-const EXTRA_NODE_FILES = [
-  '__test__/runner-',
-  '__test__/stores-contract.test.ts',
-  '__test__/flue-agent.test.ts',
-  '__test__/flue-runtime-version.test.ts',
-  '__test__/package-install.test.ts',
-];
-/**
- * The remote suites run a second time with the servers' clients on Hrana over WebSocket
- * (`FLUE_LIBSQL_TEST_TRANSPORT=ws`: the tests' sqld servers hand out ws:// urls); the runner
- * suites cover both transports in every run (their `remote` and `remote-ws` kinds).
- */
-const WEBSOCKET_FILES = [
-  '__test__/sqld-harness.test.ts',
-  '__test__/runner-remote.test.ts',
-  '__test__/reliability-remote.test.ts',
-  '__test__/remote-auth.test.ts',
-  '__test__/stores-contract.test.ts',
-  '__test__/stores-one-request.test.ts',
-  '__test__/remote-lanes.test.ts',
-  '__test__/replica-writes.test.ts',
-  '__test__/flue-agent.test.ts',
-];
-/**
- * The TLS pass: the servers sit behind a TLS terminator with a certificate from a CA made for
- * the run (scripts/test-certificates.mjs), trusted the way a Node user trusts one:
- * NODE_EXTRA_CA_CERTS. The runner's server kinds (`https://` and `wss://`), Flue's contract
- * suites, the agent restart and a replica syncing over `https://`. Trust and TLS failures have
- * a suite of their own in the first run (__test__/remote-tls.test.ts).
- */
-const TLS_FILES = [
-  // The runner suites with server kinds (the others open only local targets).
-  ...['values', 'statements', 'errors', 'transactions', 'lifecycle', 'concurrency', 'open', 'remote'].map((name) => `__test__/runner-${name}.test.ts`),
-  '__test__/stores-contract.test.ts',
-  '__test__/flue-agent.test.ts',
-  '__test__/replica-writes.test.ts',
-];
-/** What runs on the oldest @flue/runtime the peer range admits. */
-// cli-commands: the CLI (a child process on the installed @flue/runtime) reads what 2.0.3 wrote.
-const FLUE_2_0_FILES = ['__test__/flue-runtime-version.test.ts', '__test__/stores-contract.test.ts', '__test__/stores-one-request.test.ts', '__test__/flue-agent.test.ts', '__test__/cli-commands.test.ts'];
+const RUNS_CONFIG = ['--config', 'scripts/vitest.runs.config.ts'];
 
 // The server tests' sqld: FLUE_LIBSQL_SQLD, else the `sqld` dev dependency's; every run below
 // (and every child of theirs) is given it as FLUE_LIBSQL_SQLD.
@@ -119,67 +83,101 @@ for (const match of (cargo.stdout ?? '').matchAll(/test result: \w+\. (\d+) pass
 
 /**
  * One vitest run under `node` (its folder first on PATH, so the tests' child processes and npm
- * run under it too), with JSON results; returns its counts.
+ * run under it too), with JSON results; resolves to its counts. `beside`: it runs while another
+ * run prints, so its output is held (`heldOutput`) for the caller to print after that one.
  */
-function vitestRun(id, label, node, args, extraEnv = {}) {
+function vitestRun(id, label, node, args, { env: extraEnv = {}, beside = false } = {}) {
   mkdirSync(CACHE, { recursive: true });
   const resultsFile = join(CACHE, `vitest-results-${id.replace(/[^a-z0-9.]+/gi, '-')}.json`);
   rmSync(resultsFile, { force: true });
   const env = { ...process.env, ...extraEnv, PATH: [dirname(node), ...(process.env.PATH ?? '').split(delimiter)].join(delimiter) };
-  console.log(`\n=== vitest: ${label}\n`);
+  const heading = `\n=== vitest: ${label}\n`;
+  if (!beside) console.log(heading);
   const started = performance.now();
-  const status = run(node, [VITEST, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsFile}`, ...args], { env }).status;
-  const ms = performance.now() - started;
-  let results = { numPassedTests: 0, numFailedTests: 0, numPendingTests: 0, numTodoTests: 0, testResults: [] };
-  let noResults = false;
-  try {
-    results = JSON.parse(readFileSync(resultsFile, 'utf8'));
-  } catch {
-    noResults = true; // no results file: vitest itself failed to run
-  } finally {
-    rmSync(resultsFile, { force: true });
-  }
-  const tests = (results.testResults ?? []).flatMap((file) => file.assertionResults ?? []);
-  const failed = results.numFailedTests + (noResults ? 1 : 0) + (status !== 0 && results.numFailedTests === 0 && !noResults ? 1 : 0);
-  timings.push(`${id} ${seconds(ms)}`);
-  return {
-    label,
-    ms,
-    tests,
-    passed: results.numPassedTests,
-    failed,
-    skipped: results.numPendingTests + results.numTodoTests,
-  };
+  const child = spawn(node, [VITEST, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsFile}`, ...args], {
+    cwd: ROOT,
+    env,
+    stdio: beside ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+  });
+  const held = [];
+  child.stdout?.on('data', (chunk) => held.push(chunk));
+  child.stderr?.on('data', (chunk) => held.push(chunk));
+  return new Promise((settle) => {
+    let ended = false;
+    // A node that cannot be started ends in 'error' (no results file, counted below), not always in 'close'.
+    const end = (status) => {
+      if (ended) return;
+      ended = true;
+      const ms = performance.now() - started;
+      let results = { numPassedTests: 0, numFailedTests: 0, numPendingTests: 0, numTodoTests: 0, testResults: [] };
+      let noResults = false;
+      try {
+        results = JSON.parse(readFileSync(resultsFile, 'utf8'));
+      } catch {
+        noResults = true; // no results file: vitest itself failed to run
+      } finally {
+        rmSync(resultsFile, { force: true });
+      }
+      const tests = (results.testResults ?? []).flatMap((file) => file.assertionResults ?? []);
+      const failed = results.numFailedTests + (noResults ? 1 : 0) + (status !== 0 && results.numFailedTests === 0 && !noResults ? 1 : 0);
+      timings.push(`${id} ${seconds(ms)}`);
+      settle({
+        label,
+        ms,
+        tests,
+        passed: results.numPassedTests,
+        failed,
+        skipped: results.numPendingTests + results.numTodoTests,
+        heldOutput: beside ? `${heading}${Buffer.concat(held).toString()}` : '',
+      });
+    };
+    child.on('error', () => end(null));
+    child.on('close', end);
+  });
 }
 
 const runs = [];
 const skippedRuns = [];
 
 const node22Version = spawnSync(NODE22, ['-v'], { encoding: 'utf8' }).stdout?.trim().replace(/^v/, '') || '22';
-runs.push(vitestRun('node 22', `Node ${node22Version}, @flue/runtime 2.1.0, ${userArgs.length > 0 ? userArgs.join(' ') : 'all suites'}`, NODE22, userArgs));
-
 if (userArgs.length > 0) {
+  runs.push(await vitestRun('node 22', `Node ${node22Version}, @flue/runtime 2.1.0, ${userArgs.join(' ')}`, NODE22, userArgs));
   skippedRuns.push('@flue/runtime 2.0.3 and the extra Node versions: not run when the test command is given vitest arguments');
 } else {
+  // The `failover` project (a Flue server killed mid-turn, then 30–50 s until the survivor takes
+  // its leases over; the soak's fixed 30 s under faults) spends most of its minute and a half
+  // waiting (about 45 s of CPU in all), while vitest runs the other suites one file at a time
+  // on two cores (its default: one worker fewer than the cores). In a vitest process of its own
+  // beside them, that wait costs no wall time. Nothing they touch is shared but the npm cache, which npm keeps safe
+  // for concurrent installs (each test starts its own servers on free ports, in temp folders),
+  // and where there are more cores vitest ran these files side by side anyway.
+  const failover = vitestRun('node 22 failover', `Node ${node22Version}, @flue/runtime 2.1.0, failover`, NODE22, ['--project', 'failover'], { beside: true });
+  runs.push(await vitestRun('node 22', `Node ${node22Version}, @flue/runtime 2.1.0, all suites but failover`, NODE22, ['--project', '!failover']));
+  runs.push(await failover);
+  process.stdout.write(runs.at(-1).heldOutput);
+
   if (process.env.FLUE_LIBSQL_SQLD || process.env.FLUE_LIBSQL_TEST_URL) {
-    runs.push(vitestRun('node 22 ws', `Node ${node22Version}, remote suites over WebSocket`, NODE22, WEBSOCKET_FILES, { FLUE_LIBSQL_TEST_TRANSPORT: 'ws' }));
+    runs.push(await vitestRun('node 22 ws', `Node ${node22Version}, remote suites over WebSocket`, NODE22, [...RUNS_CONFIG, '--project', 'websocket'], {
+      env: { FLUE_LIBSQL_TEST_TRANSPORT: 'ws' },
+    }));
+    // The terminator's certificate comes from a CA made for the run (scripts/test-certificates.mjs),
+    // trusted the way a Node user trusts one: NODE_EXTRA_CA_CERTS.
     const tlsDir = join(CACHE, 'tls');
     rmSync(tlsDir, { recursive: true, force: true });
     const ca = makeCertificateAuthority(tlsDir, 'test-ca');
     issueCertificate(ca, tlsDir, 'server', ['127.0.0.1', 'localhost']);
-    runs.push(vitestRun('node 22 tls', `Node ${node22Version}, server suites over TLS (https://, wss://; the CA in NODE_EXTRA_CA_CERTS)`, NODE22, TLS_FILES, {
-      FLUE_LIBSQL_TEST_TLS_DIR: tlsDir,
-      NODE_EXTRA_CA_CERTS: ca.certPath,
+    runs.push(await vitestRun('node 22 tls', `Node ${node22Version}, server suites over TLS (https://, wss://; the CA in NODE_EXTRA_CA_CERTS)`, NODE22, [...RUNS_CONFIG, '--project', 'tls'], {
+      env: { FLUE_LIBSQL_TEST_TLS_DIR: tlsDir, NODE_EXTRA_CA_CERTS: ca.certPath },
     }));
   } else {
     skippedRuns.push('the remote suites over WebSocket: no libSQL server (FLUE_LIBSQL_SQLD and FLUE_LIBSQL_TEST_URL are not set)');
   }
-  runs.push(vitestRun('node 22 + flue 2.0.3', `Node ${node22Version}, @flue/runtime 2.0.3, Flue contract suites + agent restart`, NODE22, ['--config', 'scripts/vitest.flue-2.0.config.ts', ...FLUE_2_0_FILES]));
+  runs.push(await vitestRun('node 22 + flue 2.0.3', `Node ${node22Version}, @flue/runtime 2.0.3, Flue contract suites + agent restart`, NODE22, ['--config', 'scripts/vitest.flue-2.0.config.ts']));
 
   for (const major of extraNodes) {
     const installed = timed(`install node@${major}`, () => installNode(major));
     if (installed.node) {
-      runs.push(vitestRun(`node ${major}`, `Node ${installed.version}, @flue/runtime 2.1.0, runner + Flue contract + agent + package install`, installed.node, EXTRA_NODE_FILES));
+      runs.push(await vitestRun(`node ${major}`, `Node ${installed.version}, @flue/runtime 2.1.0, runner + Flue contract + agent + package install`, installed.node, [...RUNS_CONFIG, '--project', 'other-nodes']));
     } else {
       console.log(`\nNode ${major}: skipped — ${installed.reason}`);
       skippedRuns.push(`Node ${major}: ${installed.reason}`);

@@ -21,7 +21,7 @@ pub enum ErrorClass {
 /// A `DbError`'s code, what a JS error's `code` says: SQLite's name of the result code it came
 /// with (`SQLITE_CONSTRAINT_UNIQUE`, `SQLITE_BUSY`, …), or one of the runner's own. The runner's
 /// list (`ErrorCode::RUNNER`) is checked against lib/errors.ts's `LibsqlErrorCode` and
-/// docs/api.md's table of codes by __test__/error-codes.test.ts.
+/// docs/api.md's table of codes by __test__/repo/error-codes.test.ts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     /// SQLite's name of a (primary or extended) result code (`SQLITE_CODE_NAMES`).

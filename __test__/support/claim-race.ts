@@ -2,7 +2,7 @@
  * `claimSubmission` raced by two processes, A and B (support/children/reliability-contention-worker.mjs
  * in its `claim` mode), one round per queued submission `race-<i>`: the seeding, the barrier that
  * starts both racers of a round at one instant, and what the results must show. Shared by
- * reliability-contention.test.ts (a file) and reliability-remote.test.ts (a libSQL server).
+ * reliability/contention.test.ts (a file) and reliability/remote.test.ts (a libSQL server).
  */
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';

@@ -1,10 +1,11 @@
 /**
  * A Flue app built with `vite build` (Node target) and run as `node dist/server.mjs`, for the
- * tests that ship one (`deploy-vite.test.ts`, `failover.test.ts`): the project's sources, the
- * server's start and stop, and its HTTP routes (a prompt, the history view).
+ * tests that ship one (`packaging/deploy-vite.test.ts`, `failover/flue-servers.test.ts`): the
+ * project's sources, the server's start and stop, and its HTTP routes (a prompt, the history
+ * view).
  *
- * The model is pi-ai's faux provider registered in app.ts with Flue's `setProvider()`; its
- * reply is computed from the context it receives, so a reply proves what history reached it.
+ * The model is the echo model of support/faux-model.ts (copied in as src/faux-model.ts) on
+ * pi-ai's faux provider, registered in app.ts with Flue's `setProvider()`.
  * `FAUX_REPLY_MS` in the server's environment makes each reply wait that long (turns stay in
  * flight), and the server prints `faux model call <n>` as each call starts, so a test can wait
  * for a turn to be running on it.
@@ -15,6 +16,7 @@
  * without a host use 127.0.0.1; `dist/server.mjs` itself is run unchanged.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -46,21 +48,14 @@ import { createAgentRouter } from '@flue/runtime/routing';
 import { Hono } from 'hono';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Echo } from './agents/echo.ts';
+import { echoReply } from './faux-model.ts';
 
 const replyMs = Number(process.env.FAUX_REPLY_MS ?? 0);
-
-function textOf(message: Context['messages'][number]): string {
-  const content = message.content;
-  if (typeof content === 'string') return content;
-  return content.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('');
-}
 
 async function reply(context: Context, _options: unknown, state: { callCount: number }): Promise<AssistantMessage> {
   console.log(\`faux model call \${state.callCount}\`);
   if (replyMs > 0) await sleep(replyMs);
-  const users = context.messages.filter((message) => message.role === 'user').map(textOf);
-  const assistants = context.messages.filter((message) => message.role === 'assistant');
-  return fauxAssistantMessage(\`echo #\${users.length}: \${users.at(-1)} | heard: \${users.join(' / ')} | replies seen: \${assistants.length}\`);
+  return fauxAssistantMessage(echoReply(context));
 }
 
 const faux = fauxProvider({ provider: 'faux-e2e', models: [{ id: 'echo-model' }] });
@@ -74,9 +69,8 @@ app.route('/agents/echo', createAgentRouter(Echo));
 export default app;
 `;
 
-/** The model's reply to a conversation that has heard `heard` and seen `repliesSeen` replies. */
-export const echo = (heard: string[], repliesSeen: number) =>
-  `echo #${heard.length}: ${heard.at(-1)} | heard: ${heard.join(' / ')} | replies seen: ${repliesSeen}`;
+/** The faux model (support/faux-model.ts), for the project's src/faux-model.ts. */
+export const FAUX_MODEL_TS = readFileSync(new URL('./faux-model.ts', import.meta.url), 'utf8');
 
 /** Test-harness preload (not part of the app): a listen() without a host binds 127.0.0.1. */
 const LOOPBACK_ONLY_MJS = `import net from 'node:net';

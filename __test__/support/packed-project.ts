@@ -1,6 +1,6 @@
 /**
  * Packing and installing flue-libsql the way a user gets it, for the install and deploy tests
- * (`package-install.test.ts`, `deploy-vite.test.ts`).
+ * (`packaging/package-install.test.ts`, `packaging/deploy-vite.test.ts`).
  *
  * - `packPackages()` runs `npm pack` on the main package (the repo root) and on the platform
  *   package (a temp copy of `npm/<platform>/` with the built `.node` copied in, so the repo's

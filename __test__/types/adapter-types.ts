@@ -14,7 +14,7 @@ import {
   type Runner,
 } from '../../dist/index.js';
 import { libsql as libsqlFromSource, type LibsqlAdapter as SourceLibsqlAdapter } from '../../lib/index.js';
-import { clientRunner } from '../support/client-runner.js';
+import { clientRunner } from '../../scripts/libsql-client-runner.mjs';
 
 type Assert<T extends true> = T;
 type IsAssignable<From, To> = [From] extends [To] ? true : false;

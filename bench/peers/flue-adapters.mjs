@@ -17,7 +17,7 @@ export const FLUE_ADAPTERS = {
   async 'flue-libsql stores over @libsql/client runner'(path, durability) {
     const [{ libsql }, { clientRunner }] = await Promise.all([
       import('../../dist/index.js'),
-      import('./libsql-client-runner.mjs'),
+      import('../../scripts/libsql-client-runner.mjs'),
     ]);
     return libsql(clientRunner(`file:${path}`, durability));
   },

@@ -9,7 +9,7 @@ import { CLIENT_HTTP, CLIENT_WS, LOCAL_FILE, OURS, OURS_OVER_CLIENT_HTTP, OURS_O
 import { runnerPeer } from './runner-peers.mjs';
 
 const ours = () => import('../../dist/index.js');
-const client = async () => (await import('./libsql-client-runner.mjs')).clientRunner;
+const client = async () => (await import('../../scripts/libsql-client-runner.mjs')).clientRunner;
 const overWs = (url) => url.replace(/^http/, 'ws');
 
 /** flue-libsql's replica, synced before it is used (so timed reads never wait for the first sync). */

@@ -14,7 +14,7 @@
  * factory takes the file and the durability ('full' or 'normal', see bench/config.mjs).
  */
 import { createRequire } from 'node:module';
-import { PRAGMA_READBACK, mergeRows, pragmasFor } from './pragmas.mjs';
+import { PRAGMA_READBACK, mergeRows, pragmasFor } from '../../scripts/connection-pragmas.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -63,7 +63,7 @@ export const RUNNER_PEERS = {
 
   /** Peer 1: `@libsql/client` wrapped in the runner Flue's guide tells users to write. */
   async '@libsql/client runner'(path, durability) {
-    const { clientRunner } = await import('./libsql-client-runner.mjs');
+    const { clientRunner } = await import('../../scripts/libsql-client-runner.mjs');
     return runnerPeer(clientRunner(`file:${path}`, durability));
   },
 

@@ -148,7 +148,7 @@ impl NativeDatabase {
 }
 
 
-/// The runner's own error codes (src/error.rs, `ErrorCode::RUNNER`): __test__/error-codes.test.ts
+/// The runner's own error codes (src/error.rs, `ErrorCode::RUNNER`): __test__/repo/error-codes.test.ts
 /// checks them against lib/errors.ts and docs/api.md.
 #[napi]
 pub fn runner_error_codes() -> Vec<String> {

@@ -1,4 +1,4 @@
-// Bad-input cases that need a process of their own, for reliability-bad-input.test.ts.
+// Bad-input cases that need a process of their own, for reliability/bad-input.test.ts.
 // Imports the shipped JavaScript. Prints one JSON line per step, then `{"alive":true}` last:
 // the parent checks that the process was still up after every refused operation.
 //

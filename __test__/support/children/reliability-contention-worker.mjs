@@ -1,4 +1,4 @@
-// Processes that share one database file, for reliability-contention.test.ts. Imports the
+// Processes that share one database file, for reliability/contention.test.ts. Imports the
 // shipped JavaScript, like a user's program.
 //
 //   node reliability-contention-worker.mjs rows <db path> <writer> <rows>
@@ -13,8 +13,8 @@
 //     through the adapter on <url> (a `file:` url, or a server's with its token; with a replica
 //     file, an embedded replica of that server kept in the file) and prints
 //     { i, won, attemptId, start, end } (or { error } with its code, message, String(), stack
-//     and inspect()). Ends with { done: true }. Also used by reliability-remote.test.ts and
-//     replica-writes.test.ts.
+//     and inspect()). Ends with { done: true }. Also used by reliability/remote.test.ts and
+//     replica/writes.test.ts.
 import { createInterface } from 'node:readline';
 import { inspect } from 'node:util';
 import { libsql, open } from '../../../dist/index.js';

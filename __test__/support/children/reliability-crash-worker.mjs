@@ -1,4 +1,4 @@
-// A Flue workload for reliability-crash.test.ts, killed with SIGKILL at random moments.
+// A Flue workload for reliability/crash.test.ts, killed with SIGKILL at random moments.
 //
 //   node reliability-crash-worker.mjs <db path> <run> <durability> workload
 //     Opens the database through the real adapter (libsql() -> migrate() -> connect()), takes

@@ -1,4 +1,4 @@
-// An embedded replica in a process of its own, for replica-writes.test.ts: another machine's
+// An embedded replica in a process of its own, for replica/writes.test.ts: another machine's
 // copy of the same primary. Imports the shipped JavaScript, like a user's program.
 //
 //   node replica-peer.mjs <file> <syncUrl> <token> [<syncInterval seconds>]

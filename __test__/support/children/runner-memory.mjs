@@ -1,4 +1,4 @@
-// A memory probe for runner-memory.test.ts (run with --expose-gc). Runs bursts of 100k calls
+// A memory probe for runner/memory.test.ts (run with --expose-gc). Runs bursts of 100k calls
 // in a plain `for` loop that never yields to the event loop, and reports process memory after
 // each burst (after a full GC) as one JSON line.
 import { open } from '../../../dist/index.js';

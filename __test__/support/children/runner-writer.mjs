@@ -1,4 +1,4 @@
-// A writer process for runner-concurrency.test.ts: opens the database file it is given,
+// A writer process for runner/concurrency.test.ts: opens the database file it is given,
 // prints "ready", waits for "go" on stdin, then writes its rows in transactions and prints
 // one JSON report. Imports the shipped JavaScript, like a user's program would.
 import { createInterface } from 'node:readline';

@@ -1,4 +1,4 @@
-// Writes for shared-fsync.test.ts, run under strace: every result this process is given is
+// Writes for reliability/shared-fsync.test.ts, run under strace: every result this process is given is
 // reported by a write to `<db path>.acks` made right after its promise resolved, so the
 // parent can see, in the order of the system calls, whether the WAL was synced before it.
 //

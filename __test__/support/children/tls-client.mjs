@@ -1,4 +1,4 @@
-// A program of a user's, for remote-tls.test.ts: trust comes from the environment it is started
+// A program of a user's, for remote/tls.test.ts: trust comes from the environment it is started
 // with (NODE_EXTRA_CA_CERTS, SSL_CERT_FILE), read once per process. Imports the shipped package.
 //
 //   node tls-client.mjs <token> <url>... [replica=<file>:<syncUrl>]...
