@@ -16,14 +16,21 @@ export function sendingTogether(statements: StatementFunctions): StatementFuncti
     scheduled = false;
     statements.sendHeld();
   };
-  const held =
-    (run: StatementFunctions['query']): StatementFunctions['query'] =>
-    (sql, params, transaction) => {
-      if (!scheduled) {
-        scheduled = true;
-        RESOLVED.then(send);
-      }
-      return run(sql, params, transaction);
-    };
-  return { ...statements, query: held(statements.query), execute: held(statements.execute) };
+  const schedule = (): void => {
+    if (!scheduled) {
+      scheduled = true;
+      RESOLVED.then(send);
+    }
+  };
+  return {
+    ...statements,
+    query: <R>(sql: string, params?: unknown, transaction?: number) => {
+      schedule();
+      return statements.query<R>(sql, params, transaction);
+    },
+    execute: (sql, params, transaction) => {
+      schedule();
+      return statements.execute(sql, params, transaction);
+    },
+  };
 }
