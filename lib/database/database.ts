@@ -77,12 +77,12 @@ export class Database implements Runner {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#scheduler.whole('batch', () => this.#native.batch<R>(pairs));
+    return this.#scheduler.call('batch', () => this.#native.batch<R>(pairs));
   }
 
   /** Runs a script of statements without parameters (DDL, seed data). */
   exec(sql: string): Promise<void> {
-    return this.#scheduler.whole('exec', () => this.#native.exec(sql));
+    return this.#scheduler.call('exec', () => this.#native.exec(sql));
   }
 
   /**
@@ -91,17 +91,17 @@ export class Database implements Runner {
    */
   migrate(migrations: readonly Migration[], options: { set?: string } = {}): Promise<MigrationReport> {
     const set = options.set ?? 'app';
-    return this.#scheduler.whole('migrate', () => this.#native.migrate(set, checkMigrations(migrations), false));
+    return this.#scheduler.call('migrate', () => this.#native.migrate(set, checkMigrations(migrations), false));
   }
 
   /** @internal Flue's built-in schema with its format stamp (used by the adapter). */
   migrateFlueSchema(): Promise<MigrationReport> {
-    return this.#scheduler.whole('migrate', () => this.#native.migrate('flue', native.flueMigrations(), true));
+    return this.#scheduler.call('migrate', () => this.#native.migrate('flue', native.flueMigrations(), true));
   }
 
   /** Embedded replicas: pull the primary's new frames now. Other targets: a no-op. */
   sync(): Promise<SyncResult> {
-    return this.#scheduler.whole('sync', () => this.#native.sync());
+    return this.#scheduler.call('sync', () => this.#native.sync());
   }
 
   /**

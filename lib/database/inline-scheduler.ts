@@ -67,10 +67,10 @@ export class InlineScheduler implements Scheduler {
   }
 
   /** After any group, in gate order. */
-  whole<T>(what: string, call: () => T): Promise<Awaited<T>> {
+  call<T>(what: string, op: () => T): Promise<Awaited<T>> {
     this.#group.commit();
-    if (this.#gate.held || this.#closing) return this.#queued(what, call);
-    return this.#run(call);
+    if (this.#gate.held || this.#closing) return this.#queued(what, op);
+    return this.#run(op);
   }
 
   async transaction<T>(fn: (tx: Transaction) => Promise<T> | T): Promise<T> {

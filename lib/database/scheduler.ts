@@ -20,8 +20,8 @@ export interface Scheduler {
   readonly closed: boolean;
   query<R extends Row>(sql: string, params: Params | undefined): Promise<R[]>;
   execute(sql: string, params: Params | undefined): Promise<ExecuteResult>;
-  /** A call on the whole connection (`batch`, `exec`, `migrate`, `sync`), in call order with the statements. */
-  whole<T>(what: string, call: () => T): Promise<Awaited<T>>;
+  /** A native call other than a statement (`batch`, `exec`, `migrate`, `sync`), in call order with the statements. */
+  call<T>(what: string, op: () => T): Promise<Awaited<T>>;
   transaction<T>(fn: (tx: Transaction) => Promise<T> | T): Promise<T>;
   /** Closes the connection after the work already queued; idempotent. */
   close(): Promise<void>;

@@ -38,19 +38,20 @@ export class WorkerScheduler implements Scheduler {
   }
 
   query<R extends Row>(sql: string, params: Params | undefined): Promise<R[]> {
-    return this.whole('query', () => this.#statements.query<R>(sql, params));
+    return this.call('query', () => this.#statements.query<R>(sql, params));
   }
 
   execute(sql: string, params: Params | undefined): Promise<ExecuteResult> {
-    return this.whole('execute', () => this.#statements.execute(sql, params));
+    return this.call('execute', () => this.#statements.execute(sql, params));
   }
 
-  whole<T>(what: string, call: () => T): Promise<Awaited<T>> {
-    if (this.#gate.held || this.#closing) return this.#queued(what, call);
+  /** Statements too: the worker orders them all. */
+  call<T>(what: string, op: () => T): Promise<Awaited<T>> {
+    if (this.#gate.held || this.#closing) return this.#queued(what, op);
     try {
       // From inside one of a server's transaction callbacks, refused as where the transaction holds the gate.
       if (this.#transactions.running) this.#transactions.refuseInside(what);
-      return Promise.resolve(call());
+      return Promise.resolve(op());
     } catch (error) {
       return Promise.reject(error);
     }
