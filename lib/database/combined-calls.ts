@@ -19,5 +19,5 @@ export interface CombiningRunner extends Runner {
 }
 
 export function combinesCalls(runner: Runner): runner is CombiningRunner {
-  return (runner as Partial<CombiningRunner>)[COMBINES_CALLS] === true;
+  return COMBINES_CALLS in runner && runner[COMBINES_CALLS] === true;
 }

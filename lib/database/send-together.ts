@@ -1,6 +1,6 @@
 /**
  * Servers and replicas: the statements called in one turn of the microtask queue travel to the
- * worker together. The native side holds each statement it is given (src/executor.rs,
+ * worker together. The native side holds each statement it is given (src/executor/worker.rs,
  * `Worker::send_held`) until `sendHeld()` at the end of the turn, or until an operation of
  * another kind is called, which sends them first; a server then gets them in one request
  * (concurrent promises, a store's statements issued side by side, in a transaction or not).
