@@ -35,6 +35,8 @@ export declare class NativeDatabase {
    * functions bound to this connection. They are called for every statement, so they skip
    * what a class method costs on each call (unwrapping `this`, checking its type tag,
    * tracking the borrow: together about as much as a point query's row building).
+   *
+   * Here and below, an operation returns its value where `runsInline`, else a Promise of it.
    */
   statementFunctions(): { query<R = Record<string, unknown>>(sql: string, params?: unknown, transaction?: number): R[] | Promise<R[]>; execute(sql: string, params?: unknown, transaction?: number): { rowsAffected: number; lastInsertRowid: number | bigint } | Promise<{ rowsAffected: number; lastInsertRowid: number | bigint }>; begin(transaction?: number): void | Promise<void>; commit(transaction?: number): void | Promise<void>; rollback(transaction?: number): void | Promise<void>; awaitsFsync(): boolean; fsyncCommits(): void; sendHeld(): void }
   /** `statements`: an array of `[sql, params?]` pairs (the JS layer normalizes the forms). */
