@@ -45,7 +45,7 @@ export class WorkerScheduler implements Scheduler {
     return this.call('execute', () => this.#statements.execute(sql, params));
   }
 
-  /** Statements too: the worker orders them all. */
+  /** Statements come this way too: past the gate, the worker keeps the order of everything. */
   call<T>(what: string, op: () => T): Promise<Awaited<T>> {
     if (this.#gate.held || this.#closing) return this.#queued(what, op);
     try {
