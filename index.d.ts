@@ -13,7 +13,7 @@ export declare class FlueMigrationOverRunner {
 
 export declare class NativeDatabase {
   /** `memory`, `file`, `remote` or `replica`. */
-  get kind(): string
+  get kind(): 'memory' | 'file' | 'remote' | 'replica'
   /** How long the JS layer keeps retrying a statement that found the database locked. */
   get busyTimeoutMs(): number
   /**
@@ -35,15 +35,17 @@ export declare class NativeDatabase {
    * functions bound to this connection. They are called for every statement, so they skip
    * what a class method costs on each call (unwrapping `this`, checking its type tag,
    * tracking the borrow: together about as much as a point query's row building).
+   *
+   * Here and below, an operation returns its value where `runsInline`, else a Promise of it.
    */
-  statementFunctions(): { query(sql: string, params?: unknown, transaction?: number): unknown; execute(sql: string, params?: unknown, transaction?: number): unknown; begin(transaction?: number): unknown; commit(transaction?: number): unknown; rollback(transaction?: number): unknown; awaitsFsync(): boolean; fsyncCommits(): void; sendHeld(): void }
+  statementFunctions(): { query<R = Record<string, unknown>>(sql: string, params?: unknown, transaction?: number): R[] | Promise<R[]>; execute(sql: string, params?: unknown, transaction?: number): { rowsAffected: number; lastInsertRowid: number | bigint } | Promise<{ rowsAffected: number; lastInsertRowid: number | bigint }>; begin(transaction?: number): void | Promise<void>; commit(transaction?: number): void | Promise<void>; rollback(transaction?: number): void | Promise<void>; awaitsFsync(): boolean; fsyncCommits(): void; sendHeld(): void }
   /** `statements`: an array of `[sql, params?]` pairs (the JS layer normalizes the forms). */
-  batch(statements: Array<[string, unknown?]>): unknown
-  exec(sql: string): unknown
-  migrate(set: string, migrations: Array<MigrationInput>, flueFormat: boolean): unknown
-  sync(): unknown
+  batch<R = Record<string, unknown>>(statements: Array<[string, unknown?]>): Array<{ rows: R[]; rowsAffected: number; lastInsertRowid: number | bigint }> | Promise<Array<{ rows: R[]; rowsAffected: number; lastInsertRowid: number | bigint }>>
+  exec(sql: string): void | Promise<void>
+  migrate(set: string, migrations: Array<MigrationInput>, flueFormat: boolean): { set: string; applied: Array<{ version: number; name: string }>; version: number } | Promise<{ set: string; applied: Array<{ version: number; name: string }>; version: number }>
+  sync(): { frameNo: number | null; framesSynced: number } | Promise<{ frameNo: number | null; framesSynced: number }>
   /** Closes the connection; idempotent. Remote: waits for the operation in flight. */
-  close(): unknown
+  close(): void | Promise<void>
 }
 
 /** The Flue format version this package reads and writes. */
@@ -63,7 +65,7 @@ export interface MigrationInput {
 export declare function migrationsTable(): string
 
 /** Parses the options and opens the database; resolves to a `NativeDatabase`. */
-export declare function openDatabase(options: Record<string, unknown>): Promise<NativeDatabase>
+export declare function openDatabase(options: object): Promise<NativeDatabase>
 
 /** `text` with anything that looks like a credential hidden (as in every error message). */
 export declare function redact(text: string): string

@@ -12,7 +12,7 @@ export function isBusy(error: unknown): boolean {
 }
 
 /** Runs `call`, retrying while the database is locked, for up to `busyTimeoutMs`. */
-export function whileLocked(call: () => unknown, busyTimeoutMs: number): unknown {
+export function whileLocked<T>(call: () => T, busyTimeoutMs: number): T | Promise<T> {
   try {
     return call();
   } catch (error) {
@@ -21,7 +21,7 @@ export function whileLocked(call: () => unknown, busyTimeoutMs: number): unknown
   return retryWhileLocked(call, busyTimeoutMs);
 }
 
-async function retryWhileLocked(call: () => unknown, busyTimeoutMs: number): Promise<unknown> {
+async function retryWhileLocked<T>(call: () => T, busyTimeoutMs: number): Promise<T> {
   const deadline = Date.now() + busyTimeoutMs;
   for (let delay = 1; ; delay = Math.min(delay * 2, 25)) {
     await new Promise((resolve) => setTimeout(resolve, delay));

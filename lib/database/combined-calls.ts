@@ -2,17 +2,16 @@
  * The mark of a runner whose calls leave the JS thread — flue-libsql's `Database` on a libSQL
  * server or an embedded replica — where combining them saves what a call costs: `batch()` is
  * one all-or-nothing request to a server (one job for the worker of a replica), and the
- * statements called in one turn travel together. The Flue stores shape their calls by it; on a
- * local file, where statements run inline in microseconds, plain statements one after another
- * cost less than a batch or a group.
+ * statements called in one turn travel together. The Flue stores ask for it in one place
+ * (lib/flue/stores/atomic.ts); on a local file, where statements run inline in microseconds,
+ * plain statements one after another cost less than a batch or a group.
  *
- * The stores check for the mark rather than for the class, because a symbol from the global
- * registry is the same in every copy of this package's modules (tests load the stores from
- * source beside a built `Database`).
+ * A runner without the mark — any other runner, or a `Database` of another copy of this
+ * package — gets the calls any runner gets: the same outcomes, in more requests.
  */
 import type { BatchResult, BatchStatement, Runner } from '../types.js';
 
-export const COMBINES_CALLS: unique symbol = Symbol.for('flue-libsql.combines-calls') as never;
+export const COMBINES_CALLS: unique symbol = Symbol('flue-libsql.combines-calls');
 
 export interface CombiningRunner extends Runner {
   readonly [COMBINES_CALLS]: true;
@@ -20,5 +19,5 @@ export interface CombiningRunner extends Runner {
 }
 
 export function combinesCalls(runner: Runner): runner is CombiningRunner {
-  return (runner as Partial<CombiningRunner>)[COMBINES_CALLS] === true;
+  return COMBINES_CALLS in runner && runner[COMBINES_CALLS] === true;
 }

@@ -11,6 +11,7 @@
  * would have without the group.
  */
 import type { NativeDatabase } from '../native.js';
+import type { SharedFsync } from './shared-fsync.js';
 import type { StatementFunctions } from './transaction.js';
 
 /** The most statements one group holds: a long burst that never yields commits as it goes. */
@@ -30,33 +31,34 @@ export function mustRunAlone(sql: string): boolean {
 /**
  * A statement waiting for its group's COMMIT: it resolves to its result (once durable), or,
  * when the group is lost, to the outcome of running it again; it rejects only when its
- * commit could not be made durable.
+ * commit could not be made durable. Its functions are declared as methods (whose parameters
+ * TypeScript compares both ways): statements of every result type wait in one group.
  */
-interface GroupMember {
-  call: () => unknown;
-  result: unknown;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
+interface GroupMember<T> {
+  call(): T;
+  result: T;
+  resolve(value: T | Promise<T>): void;
+  reject(error: unknown): void;
 }
 
-/** Gives a committed result back: at once, or once durable (shared-fsync.ts). */
-export type Release = (value: unknown, resolve: (value: unknown) => void, reject: (error: unknown) => void) => void;
+/** Runs a statement on its own, as the connection would without groups (the inline scheduler's way). */
+export type RunAlone = <T>(call: () => T) => Promise<Awaited<T>>;
 
 const RESOLVED = Promise.resolve();
 
 export class GroupCommit {
-  #members: GroupMember[] | null = null;
+  #members: GroupMember<unknown>[] | null = null;
   readonly #native: NativeDatabase;
   readonly #statements: StatementFunctions;
-  /** Runs a statement on its own, as the database would without groups. */
-  readonly #runAlone: (call: () => unknown) => Promise<unknown>;
-  readonly #release: Release;
+  /** Local files at durability 'full': committed results wait for their sync. */
+  readonly #sharedFsync: SharedFsync | null;
+  readonly #runAlone: RunAlone;
 
-  constructor(native: NativeDatabase, statements: StatementFunctions, runAlone: (call: () => unknown) => Promise<unknown>, release: Release) {
+  constructor(native: NativeDatabase, statements: StatementFunctions, sharedFsync: SharedFsync | null, runAlone: RunAlone) {
     this.#native = native;
     this.#statements = statements;
+    this.#sharedFsync = sharedFsync;
     this.#runAlone = runAlone;
-    this.#release = release;
   }
 
   get open(): boolean {
@@ -64,7 +66,7 @@ export class GroupCommit {
   }
 
   /** Runs `call` inside the open group, opening one if needed; settles once committed. */
-  join(call: () => unknown): Promise<unknown> {
+  join<T>(call: () => T): Promise<Awaited<T>> {
     if (this.#members === null) {
       // A transaction the application opened with SAVEPOINT: statements run inside it, as before.
       if (this.#native.inTransaction) return this.#runAlone(call);
@@ -79,7 +81,7 @@ export class GroupCommit {
       this.#members = [];
       RESOLVED.then(this.#commitLater);
     }
-    let result: unknown;
+    let result: T;
     try {
       result = call();
     } catch (error) {
@@ -87,7 +89,7 @@ export class GroupCommit {
       return Promise.reject(error);
     }
     const members = this.#members;
-    const committed = new Promise((resolve, reject) => members.push({ call, result, resolve, reject }));
+    const committed = new Promise<Awaited<T>>((resolve, reject) => members.push({ call, result, resolve, reject }));
     if (members.length >= GROUP_LIMIT) this.commit();
     return committed;
   }
@@ -106,7 +108,11 @@ export class GroupCommit {
       return;
     }
     this.#members = null;
-    for (const member of members) this.#release(member.result, member.resolve, member.reject);
+    const sharedFsync = this.#sharedFsync;
+    for (const member of members) {
+      if (sharedFsync) sharedFsync.release(member.result, member.resolve, member.reject);
+      else member.resolve(member.result);
+    }
   }
 
   /** The group's transaction is gone: its statements run again, each on its own. */

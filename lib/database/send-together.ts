@@ -1,6 +1,6 @@
 /**
  * Servers and replicas: the statements called in one turn of the microtask queue travel to the
- * worker together. The native side holds each statement it is given (src/executor.rs,
+ * worker together. The native side holds each statement it is given (src/executor/worker.rs,
  * `Worker::send_held`) until `sendHeld()` at the end of the turn, or until an operation of
  * another kind is called, which sends them first; a server then gets them in one request
  * (concurrent promises, a store's statements issued side by side, in a transaction or not).
@@ -16,14 +16,21 @@ export function sendingTogether(statements: StatementFunctions): StatementFuncti
     scheduled = false;
     statements.sendHeld();
   };
-  const held =
-    (run: StatementFunctions['query']): StatementFunctions['query'] =>
-    (sql, params, transaction) => {
-      if (!scheduled) {
-        scheduled = true;
-        RESOLVED.then(send);
-      }
-      return run(sql, params, transaction);
-    };
-  return { ...statements, query: held(statements.query), execute: held(statements.execute) };
+  const schedule = (): void => {
+    if (!scheduled) {
+      scheduled = true;
+      RESOLVED.then(send);
+    }
+  };
+  return {
+    ...statements,
+    query: <R>(sql: string, params?: unknown, transaction?: number) => {
+      schedule();
+      return statements.query<R>(sql, params, transaction);
+    },
+    execute: (sql, params, transaction) => {
+      schedule();
+      return statements.execute(sql, params, transaction);
+    },
+  };
 }

@@ -27,15 +27,16 @@ const ALONE_PER_TURN = 16;
 /** The most results held at once: a long burst that never yields syncs as it goes. */
 const HELD_LIMIT = 1000;
 
-interface Held {
-  value: unknown;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
+/** Its functions are declared as methods (whose parameters TypeScript compares both ways): results of every type wait in one list. */
+interface Held<T> {
+  value: T;
+  resolve(value: T): void;
+  reject(error: unknown): void;
 }
 
 export class SharedFsync {
   readonly #connection: StatementFunctions;
-  #held: Held[] = [];
+  #held: Held<unknown>[] = [];
   #scheduled = false;
   /** Results the last shared sync released: more than one means concurrent callers. */
   #lastReleased = 0;
@@ -52,7 +53,7 @@ export class SharedFsync {
    */
   after<T>(value: T): T | Promise<T> {
     if (this.#releasedNow()) return value;
-    return new Promise<T>((resolve, reject) => this.#hold(value, resolve as (value: unknown) => void, reject));
+    return new Promise<T>((resolve, reject) => this.#hold(value, resolve, reject));
   }
 
   /**
@@ -60,7 +61,7 @@ export class SharedFsync {
    * turn's sync has made it durable; `reject(error)` when that sync fails. No promise of its
    * own: a burst of results held this way keeps nothing alive once released.
    */
-  release(value: unknown, resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+  release<T>(value: T, resolve: (value: T) => void, reject: (error: unknown) => void): void {
     let now: boolean;
     try {
       now = this.#releasedNow();
@@ -80,7 +81,7 @@ export class SharedFsync {
     return true;
   }
 
-  #hold(value: unknown, resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+  #hold<T>(value: T, resolve: (value: T) => void, reject: (error: unknown) => void): void {
     this.#held.push({ value, resolve, reject });
     if (this.#held.length >= HELD_LIMIT) this.#syncNow();
     else if (!this.#scheduled) {

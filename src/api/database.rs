@@ -32,7 +32,7 @@ pub struct MigrationInput {
 }
 
 /// Parses the options and opens the database; resolves to a `NativeDatabase`.
-#[napi(ts_args_type = "options: Record<string, unknown>", ts_return_type = "Promise<NativeDatabase>")]
+#[napi(ts_args_type = "options: object", ts_return_type = "Promise<NativeDatabase>")]
 pub fn open_database(env: Env, options: Unknown) -> Result<RawValue> {
     let options = read_options(env.raw(), options.raw()).map_err(|e| e.into_napi(env.raw()))?;
     let kind = options.target.kind();
@@ -67,7 +67,7 @@ pub fn register_error_class(env: Env, class: Unknown) -> Result<()> {
 #[napi]
 impl NativeDatabase {
     /// `memory`, `file`, `remote` or `replica`.
-    #[napi(getter)]
+    #[napi(getter, ts_return_type = "'memory' | 'file' | 'remote' | 'replica'")]
     pub fn kind(&self) -> &'static str {
         self.kind
     }
@@ -108,40 +108,48 @@ impl NativeDatabase {
     /// functions bound to this connection. They are called for every statement, so they skip
     /// what a class method costs on each call (unwrapping `this`, checking its type tag,
     /// tracking the borrow: together about as much as a point query's row building).
+    ///
+    /// Here and below, an operation returns its value where `runsInline`, else a Promise of it.
     #[napi(
-        ts_return_type = "{ query(sql: string, params?: unknown, transaction?: number): unknown; execute(sql: string, params?: unknown, transaction?: number): unknown; begin(transaction?: number): unknown; commit(transaction?: number): unknown; rollback(transaction?: number): unknown; awaitsFsync(): boolean; fsyncCommits(): void; sendHeld(): void }"
+        ts_return_type = "{ query<R = Record<string, unknown>>(sql: string, params?: unknown, transaction?: number): R[] | Promise<R[]>; execute(sql: string, params?: unknown, transaction?: number): { rowsAffected: number; lastInsertRowid: number | bigint } | Promise<{ rowsAffected: number; lastInsertRowid: number | bigint }>; begin(transaction?: number): void | Promise<void>; commit(transaction?: number): void | Promise<void>; rollback(transaction?: number): void | Promise<void>; awaitsFsync(): boolean; fsyncCommits(): void; sendHeld(): void }"
     )]
     pub fn statement_functions(&self, env: Env) -> Result<RawValue> {
         unsafe { super::statement_functions::create(env.raw(), &self.executor) }.map(RawValue)
     }
 
     /// `statements`: an array of `[sql, params?]` pairs (the JS layer normalizes the forms).
-    #[napi(ts_args_type = "statements: Array<[string, unknown?]>", ts_return_type = "unknown")]
+    #[napi(
+        ts_generic_types = "R = Record<string, unknown>",
+        ts_args_type = "statements: Array<[string, unknown?]>",
+        ts_return_type = "Array<{ rows: R[]; rowsAffected: number; lastInsertRowid: number | bigint }> | Promise<Array<{ rows: R[]; rowsAffected: number; lastInsertRowid: number | bigint }>>"
+    )]
     pub fn batch(&self, env: Env, statements: Unknown) -> Result<RawValue> {
         let op = unsafe { read_statement_list(env.raw(), statements.raw()) }.map(Op::Batch);
         self.executor.dispatch(&env, op, None)
     }
 
-    #[napi(ts_args_type = "sql: string", ts_return_type = "unknown")]
+    #[napi(ts_args_type = "sql: string", ts_return_type = "void | Promise<void>")]
     pub fn exec(&self, env: Env, sql: Unknown) -> Result<RawValue> {
         let op = sql_arg(&env, sql).map(Op::Exec);
         self.executor.dispatch(&env, op, None)
     }
 
-    #[napi(ts_return_type = "unknown")]
+    #[napi(
+        ts_return_type = "{ set: string; applied: Array<{ version: number; name: string }>; version: number } | Promise<{ set: string; applied: Array<{ version: number; name: string }>; version: number }>"
+    )]
     pub fn migrate(&self, env: Env, set: String, migrations: Vec<MigrationInput>, flue_format: bool) -> Result<RawValue> {
         let migrations =
             migrations.into_iter().map(|m| Migration::new(m.version, &m.name, &m.sql)).collect();
         self.executor.dispatch(&env, Ok(Op::Migrate { set, migrations, flue_format }), None)
     }
 
-    #[napi(ts_return_type = "unknown")]
+    #[napi(ts_return_type = "{ frameNo: number | null; framesSynced: number } | Promise<{ frameNo: number | null; framesSynced: number }>")]
     pub fn sync(&self, env: Env) -> Result<RawValue> {
         self.executor.dispatch(&env, Ok(Op::Sync), None)
     }
 
     /// Closes the connection; idempotent. Remote: waits for the operation in flight.
-    #[napi(ts_return_type = "unknown")]
+    #[napi(ts_return_type = "void | Promise<void>")]
     pub fn close(&self, env: Env) -> Result<RawValue> {
         self.executor.close(&env)
     }

@@ -7,8 +7,8 @@
  * the same columns, JSON and offsets as every other libSQL adapter. The three calls of a
  * turn, and the fold checkpoint's write, are ours, each one request to a server where the
  * fence awaits statement after statement: `acquireProducer` is its one `UPDATE … RETURNING`
- * without a transaction around it, `read` reads the head and the batches side by side (where
- * calls combine: ../../database/combined-calls.ts),
+ * without a transaction around it, `read` reads the batches ahead, beside the head (where
+ * calls combine: atomic.ts),
  * `putFoldCheckpoint` sends its delete and insert together, and `append` first tries the
  * common case as statements conditioned in SQL (conversation-stream-append.ts), handing
  * anything else — retries, stale producers, joins, errors to report — to the fence.
@@ -24,8 +24,7 @@ import {
   type SqlConversationDialect,
 } from '@flue/runtime/adapter';
 import type { Runner } from '../../types.js';
-import { combinesCalls } from '../../database/combined-calls.js';
-import { runAtomically } from './atomic.js';
+import { readAhead, runAtomically } from './atomic.js';
 import { appendInOneRequest } from './conversation-stream-append.js';
 
 /** A conversation stream store that is known to persist fold checkpoints. */
@@ -121,24 +120,22 @@ export function createConversationStreamStore(runner: Runner): CheckpointingConv
         [path, after, limit + 1],
       );
       const meta = runner.query('SELECT next_offset FROM flue_conversation_streams WHERE path = ?', [path]);
-      // Where calls combine, the batches are read beside the head (one request to a server): a
-      // batch the head does not cover yet is one appended meanwhile, which reading after the
-      // head would return too. Elsewhere they are read after it, and only when needed.
-      const early = startAfter !== undefined && combinesCalls(runner) ? batchesAfter(startAfter) : undefined;
-      early?.catch(() => {});
+      // The batches are read ahead, beside the head where calls combine: a batch the head does
+      // not cover yet is one appended meanwhile, which reading after the head would return too.
+      const ahead = startAfter === undefined ? undefined : { after: startAfter, rows: readAhead(runner, () => batchesAfter(startAfter)) };
       const [head] = await meta;
       if (!head) return { batches: [], nextOffset: '-1', upToDate: true };
       if (rawOffset === 'now') return { batches: [], nextOffset: formatOffset(Number(head.next_offset) - 1), upToDate: true };
       // An offset that does not parse, or one past the head: the fence raises Flue's own error.
-      if (startAfter === undefined || startAfter > Number(head.next_offset) - 1) return fence.read(path, options);
-      const batchRows = await (early ?? batchesAfter(startAfter));
+      if (ahead === undefined || ahead.after > Number(head.next_offset) - 1) return fence.read(path, options);
+      const batchRows = await ahead.rows();
       const batches = batchRows.slice(0, limit).map((row) => ({
         offset: formatOffset(Number(row.seq)),
         records: JSON.parse(String(row.data)),
       }));
       return {
         batches,
-        nextOffset: batches.at(-1)?.offset ?? formatOffset(startAfter),
+        nextOffset: batches.at(-1)?.offset ?? formatOffset(ahead.after),
         upToDate: batchRows.length <= limit,
       };
     },

@@ -16,7 +16,6 @@ import {
   type SubmissionInsertRow,
 } from '@flue/runtime/adapter';
 import type { QueryRunner, Row, Runner } from '../../types.js';
-import { combinesCalls } from '../../database/combined-calls.js';
 import { runAtomically, type AtomicStatement } from './atomic.js';
 import { parseChunkRows, readChunks, submissionChunkStore } from './submission-chunks.js';
 import { submissionAfter } from './submission-reads.js';
@@ -52,7 +51,7 @@ export async function markSubmissionCanonicalReady(
 }
 
 function admit(runner: Runner, input: AgentSubmissionInput): Promise<AgentDispatchAdmission> {
-  if (combinesCalls(runner) && prepareSubmissionAttachments(input).chunks.length === 0) return admitWithoutChunks(runner, input);
+  if (prepareSubmissionAttachments(input).chunks.length === 0) return admitWithoutChunks(runner, input);
   return runner.transaction(async (tx) => {
     const chunks = submissionChunkStore(tx);
     const getRow = async (submissionId: string) => (await tx.query(...readRow(submissionId)))[0];
@@ -83,10 +82,10 @@ function admit(runner: Runner, input: AgentSubmissionInput): Promise<AgentDispat
 }
 
 /**
- * An admission whose payload has no attachment chunks writes nothing but its row: where calls
- * combine (a server), the insert and the two reads Flue's protocol asks for next run as
- * statements known up front — one request, where the transaction above costs a COMMIT more.
- * The protocol then only compares; it writes chunks only for a payload that has some.
+ * An admission whose payload has no attachment chunks writes nothing but its row: the insert
+ * and the two reads Flue's protocol asks for next run as statements known up front — on a
+ * server one request, where the transaction above costs a COMMIT more. The protocol then only
+ * compares; it writes chunks only for a payload that has some.
  */
 async function admitWithoutChunks(runner: Runner, input: AgentSubmissionInput): Promise<AgentDispatchAdmission> {
   let admitted: Promise<{ row: Row | undefined; chunks: SubmissionChunkRow[] }> | undefined;

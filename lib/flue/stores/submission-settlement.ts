@@ -159,13 +159,15 @@ async function settleRunning(
       WHERE host.submission_id = ? AND host.status = 'running' AND host.attempt_id = ?)`,
     params: [attempt.submissionId, attempt.attemptId],
   };
-  const [, , settled] = await runAtomically(runner, [
-    ...joinedDeliveriesFanOut(attempt.submissionId, error, hostRunning),
-    [`UPDATE flue_agent_submissions SET status = 'settled', settled_at = ?, error = ?
-      WHERE submission_id = ? AND status = 'running' AND attempt_id = ?
-      RETURNING submission_id`, [Date.now(), error, attempt.submissionId, attempt.attemptId]],
-  ]);
-  return settled.length > 0;
+  const fanOut = joinedDeliveriesFanOut(attempt.submissionId, error, hostRunning);
+  const settleHost: AtomicStatement = [
+    `UPDATE flue_agent_submissions SET status = 'settled', settled_at = ?, error = ?
+     WHERE submission_id = ? AND status = 'running' AND attempt_id = ?
+     RETURNING submission_id`,
+    [Date.now(), error, attempt.submissionId, attempt.attemptId],
+  ];
+  const rows = await runAtomically(runner, [...fanOut, settleHost]);
+  return rows[fanOut.length].length > 0;
 }
 
 /** The host's settle fan-out in a transaction of the host's settle, after the host was settled in it. */
