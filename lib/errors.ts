@@ -10,7 +10,7 @@
 
 /**
  * The runner's own codes, as the native core names them (src/error.rs, `ErrorCode::RUNNER`;
- * __test__/error-codes.test.ts checks the two lists and docs/api.md's table are one set).
+ * __test__/repo/error-codes.test.ts checks the two lists and docs/api.md's table are one set).
  */
 export const RUNNER_ERROR_CODES = [
   'CLIENT_CLOSED',

@@ -8,7 +8,7 @@ import { LibsqlError } from './errors.js';
 import { compileRowBuilder, executeResult } from './results.js';
 
 // The native side names its codes as strings; each is a LibsqlErrorCode (src/error.rs's
-// ErrorCode, checked against the TypeScript union by __test__/error-codes.test.ts).
+// ErrorCode, checked against the TypeScript union by __test__/repo/error-codes.test.ts).
 binding.registerErrorClass(LibsqlError as new (message: string, code: string, rawCode?: number) => LibsqlError);
 binding.registerResultBuilders(compileRowBuilder, executeResult);
 
