@@ -1,6 +1,6 @@
 //! SQLite values on the Rust side, as the engine takes and gives them: parameters as the
 //! user passed them, columns as SQLite holds them, and which JS number is which SQLite value.
-//! Nothing here knows of JavaScript objects (`js/values.rs` converts).
+//! Nothing here knows of JavaScript objects (`js/convert.rs` converts).
 
 use libsql::Value;
 

@@ -11,7 +11,7 @@ use crate::error::DbResult;
 use crate::js::error::ToJsError;
 use crate::js::primitives::{napi_call, RawValue};
 use crate::js::results::statement_request;
-use crate::js::values::params_from_js;
+use crate::js::convert::params_from_js;
 use crate::values::Params;
 
 /// Flue's schema and format stamp, applied statement by statement through another runner.

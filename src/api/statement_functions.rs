@@ -27,7 +27,7 @@ use crate::executor::{panic_error, Executor, TransactionId};
 use crate::js::args::statement_args;
 use crate::js::error::ToJsError;
 use crate::js::primitives::{boolean, undefined};
-use crate::js::values::type_of;
+use crate::js::convert::type_of;
 
 /// One function of the set: its name, and what a call does.
 trait Function {

@@ -9,8 +9,10 @@
 //!   called in one turn and hands them on together, with everything else, to a task on the
 //!   tokio runtime:
 //!   * `pool.rs` for a server: lanes (each a stream of its own) side by side, so independent
-//!     callers' requests overlap, up to `concurrency`; a transaction keeps one lane to itself;
-//!   * `serial.rs` for an embedded replica: its one connection, one job at a time in call order.
+//!     callers' requests overlap, up to `concurrency`; writes on the writer's one stream,
+//!     pipelined over WebSocket on a slow link; a transaction keeps the writer's stream to itself;
+//!   * `serial.rs` for an embedded replica: its one connection, one job at a time in call order,
+//!     its top-level writes pipelined to the primary as a server's are.
 //!
 //! No Rust panic reaches Node: every operation runs under `catch_unwind` and a panic becomes a
 //! `LibsqlError` with code `INTERNAL`.

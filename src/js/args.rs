@@ -10,7 +10,7 @@ use crate::options::{OpenOptions, OptionValue};
 use crate::values::Params;
 
 use super::primitives::{napi_call, read_string};
-use super::values::{for_each_own_property, params_from_js, read_failed, read_well_formed_string, type_of};
+use super::convert::{for_each_own_property, params_from_js, read_failed, read_well_formed_string, type_of};
 
 pub fn statement_args(env: &Env, sql: Unknown, params: Option<Unknown>) -> DbResult<(String, Params)> {
     let sql = sql_arg(env, sql)?;

@@ -6,4 +6,4 @@ pub mod error;
 pub mod primitives;
 pub mod results;
 pub mod row_builder;
-pub mod values;
+pub mod convert;

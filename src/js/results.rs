@@ -11,7 +11,7 @@ use crate::values::ColumnRef;
 
 use super::primitives::{call, new_object, number, reference_value, set, string, undefined, JsResult};
 use super::row_builder::{result_builders, rows_to_js};
-use super::values::{column_to_js, integer_to_js};
+use super::convert::{column_to_js, integer_to_js};
 
 impl ToNapiValue for Output {
     unsafe fn to_napi_value(env: sys::napi_env, output: Self) -> napi::Result<sys::napi_value> {

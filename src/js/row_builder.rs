@@ -12,7 +12,7 @@ use crate::error::{DbError, DbResult, ErrorCode};
 use crate::values::ColumnRef;
 
 use super::primitives::{call, empty_array, new_reference, reference_value, undefined, JsResult};
-use super::values::column_to_js;
+use super::convert::column_to_js;
 
 /// How many values one call of a row builder takes at most: they travel as call arguments on
 /// the stack, so a large result is handed over in several calls.
