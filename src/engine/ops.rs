@@ -36,6 +36,41 @@ pub enum Output {
 }
 
 
+impl Op {
+    /// A single statement outside the runner's own bookkeeping: what the JS thread holds until
+    /// the end of its turn, to send together.
+    pub fn is_statement(&self) -> bool {
+        matches!(self, Op::Query { .. } | Op::Execute { .. })
+    }
+
+    /// What only reads, so a server may run it beside writes on another connection: a
+    /// statement whose first keyword is SELECT or VALUES. Anything else — a write, a pragma, a
+    /// batch (`BEGIN IMMEDIATE`) — counts as a write.
+    pub fn only_reads(&self) -> bool {
+        match self {
+            Op::Query { sql, .. } | Op::Execute { sql, .. } => reads_only(sql),
+            _ => false,
+        }
+    }
+
+    /// What may change the schema: scripts, migrations, and CREATE / ALTER / DROP statements.
+    /// A server's other connections may go on answering from the schema they had
+    /// (`executor/pool.rs` gives its readers new streams after one).
+    pub fn changes_schema(&self) -> bool {
+        match self {
+            Op::Exec(_) | Op::Migrate { .. } => true,
+            Op::Query { sql, .. } | Op::Execute { sql, .. } => ["CREATE", "ALTER", "DROP"].iter().any(|keyword| leading_keyword_is(sql, keyword)),
+            Op::Batch(statements) => statements.iter().any(|(sql, _)| ["CREATE", "ALTER", "DROP"].iter().any(|keyword| leading_keyword_is(sql, keyword))),
+            _ => false,
+        }
+    }
+
+    /// What may travel in one request with other calls (`Connection::run_together`).
+    pub fn travels_together(&self) -> bool {
+        matches!(self, Op::Query { .. } | Op::Execute { .. } | Op::Batch(_))
+    }
+}
+
 impl<A: Default> Connection<A> {
     pub async fn run(&mut self, op: Op) -> DbResult<Output> {
         match op {
@@ -73,52 +108,11 @@ impl<A: Default> Connection<A> {
             }
         }
     }
-}
 
-impl Op {
-    /// A single statement outside the runner's own bookkeeping: what the JS thread holds until
-    /// the end of its turn, to send together.
-    pub fn is_statement(&self) -> bool {
-        matches!(self, Op::Query { .. } | Op::Execute { .. })
-    }
-
-    /// What only reads, so a server may run it beside writes on another connection: a
-    /// statement whose first keyword is SELECT or VALUES. Anything else — a write, a pragma, a
-    /// batch (`BEGIN IMMEDIATE`) — counts as a write.
-    pub fn only_reads(&self) -> bool {
-        match self {
-            Op::Query { sql, .. } | Op::Execute { sql, .. } => reads_only(sql),
-            _ => false,
-        }
-    }
-
-    /// What may change the schema: scripts, migrations, and CREATE / ALTER / DROP statements.
-    /// A server's other connections may go on answering from the schema they had
-    /// (`executor/pool.rs` gives its readers new streams after one).
-    pub fn changes_schema(&self) -> bool {
-        match self {
-            Op::Exec(_) | Op::Migrate { .. } => true,
-            Op::Query { sql, .. } | Op::Execute { sql, .. } => ["CREATE", "ALTER", "DROP"].iter().any(|keyword| leading_keyword_is(sql, keyword)),
-            Op::Batch(statements) => statements.iter().any(|(sql, _)| ["CREATE", "ALTER", "DROP"].iter().any(|keyword| leading_keyword_is(sql, keyword))),
-            _ => false,
-        }
-    }
-
-    /// What may travel in one request with other calls (`Connection::run_together`).
-    pub fn travels_together(&self) -> bool {
-        matches!(self, Op::Query { .. } | Op::Execute { .. } | Op::Batch(_))
-    }
-}
-
-impl<A: Default> Connection<A> {
-    /// Whether calls made together can travel to the server in one request: on a server or an
-    /// embedded replica (whose writes go to its primary), in a transaction or not.
-    pub fn runs_together(&self) -> bool {
-        matches!(&self.backend, Backend::Remote(_) | Backend::Replica(_))
-    }
-
-    /// Statements (`Op::Query`, `Op::Execute`) and batches (`Op::Batch`) called together, in one
-    /// request, run in order, each on its own (see `runs_together`); each gets its own outcome.
+    /// Statements (`Op::Query`, `Op::Execute`) and batches (`Op::Batch`) called together: on a
+    /// server or an embedded replica (whose writes go to its primary) in one request, in a
+    /// transaction or not; locally one after another. In order, each on its own, each with its
+    /// own outcome.
     pub async fn run_together(&mut self, ops: Vec<Op>) -> Vec<DbResult<Output>> {
         // Per op: what its result becomes, or why it was refused before sending.
         let mut kinds = Vec::with_capacity(ops.len());
@@ -144,7 +138,8 @@ impl<A: Default> Connection<A> {
         let mut results = match &mut self.backend {
             Backend::Remote(conn) => conn.calls(calls).await,
             Backend::Replica(conn) => conn.calls(calls).await,
-            Backend::Local { .. } => unreachable!("only a server or a replica runs calls together"),
+            // No round trip to share.
+            Backend::Local { .. } => self.calls_one_by_one(calls).await,
         }
         .into_iter();
         kinds
@@ -159,6 +154,18 @@ impl<A: Default> Connection<A> {
                 })
             })
             .collect()
+    }
+
+    async fn calls_one_by_one(&mut self, calls: Vec<Call>) -> Vec<DbResult<CallResult>> {
+        let mut results = Vec::with_capacity(calls.len());
+        for call in calls {
+            results.push(match call {
+                Call::Statement { sql, params, want_rows: true } => self.statement(&sql, params).await.map(CallResult::Statement),
+                Call::Statement { sql, params, want_rows: false } => self.statement_for_effect(&sql, params).await.map(CallResult::Statement),
+                Call::Batch(statements) => Box::pin(self.batch(statements)).await.map(CallResult::Batch),
+            });
+        }
+        results
     }
 }
 

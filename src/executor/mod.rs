@@ -180,7 +180,7 @@ async fn guarded<T>(future: impl std::future::Future<Output = DbResult<T>>) -> D
 /// Runs statements called together on `connection` and answers each: in one request on a
 /// server, one after another elsewhere.
 async fn run_statements(connection: &mut JsConnection, statements: Vec<(Op, Reply)>) {
-    if statements.len() == 1 || !connection.runs_together() {
+    if statements.len() == 1 {
         for (op, reply) in statements {
             let _ = reply.send(guarded(connection.run(op)).await);
         }
