@@ -77,9 +77,6 @@ export async function showCommand(argv: string[]): Promise<number> {
     1,
   );
   const { agent, id } = parseConversationRef(positionals[0]!);
-  // Flue's history view loads while the database opens and the summary is read (readHistory
-  // awaits the same import; a failure surfaces there).
-  if (values.messages || values.tools) loadHistoryReader().catch(() => {});
   const db = await connect(values);
   let detail: ConversationDetail;
   try {
@@ -145,11 +142,12 @@ export async function readConversation(
   };
 }
 
-const loadHistoryReader = () => Promise.all([import('@flue/runtime/internal'), import('../stores/conversation-stream-store.js')]);
-
 /** Flue's history view of the stream. */
 async function readHistory(db: Runner, path: string): Promise<HistorySnapshot> {
-  const [{ handleAgentConversationRead }, { createConversationStreamStore }] = await loadHistoryReader();
+  const [{ handleAgentConversationRead }, { createConversationStreamStore }] = await Promise.all([
+    import('@flue/runtime/internal'),
+    import('../stores/conversation-stream-store.js'),
+  ]);
   const response = await handleAgentConversationRead({
     store: readOnlyStore(createConversationStreamStore(db)),
     path,
