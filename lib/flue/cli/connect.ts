@@ -4,13 +4,14 @@
  * fails here, as one line, before any output.
  */
 import type { Database } from '../../database/database.js';
+import type { OpenOptions } from '../../types.js';
 import { CONNECTION_OPTIONS } from './args.js';
 
 type ConnectionValues = { [K in keyof typeof CONNECTION_OPTIONS]?: string };
 
 export async function connect(values: ConnectionValues): Promise<Database> {
-  const [{ resolveOptions }, { open }] = await Promise.all([import('../adapter.js'), import('../../database/database.js')]);
-  const db = await open(resolveOptions({ url: values.url, syncUrl: values['sync-url'] }));
+  const [options, { open }] = await Promise.all([connectionOptions(values), import('../../database/database.js')]);
+  const db = await open(options);
   try {
     await db.query('SELECT 1');
   } catch (error) {
@@ -18,6 +19,12 @@ export async function connect(values: ConnectionValues): Promise<Database> {
     throw error;
   }
   return db;
+}
+
+/** What `connect` opens: for a command that opens the same database again (stats' workers). */
+export async function connectionOptions(values: ConnectionValues): Promise<OpenOptions> {
+  const { resolveOptions } = await import('../adapter.js');
+  return resolveOptions({ url: values.url, syncUrl: values['sync-url'] });
 }
 
 /** The url as printed: without any credential it may carry (the errors' own redaction). */
