@@ -7,12 +7,15 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as binding from '../index.js';
-import { isGlibcNewer, neededVersions } from './support/elf-versions.js';
+import { isGlibcNewer, neededLibraries, neededVersions } from './support/elf-versions.js';
 
 /** Node 22's Linux builds need glibc 2.28; a module needing more fails where Node runs fine. */
 const GLIBC_FLOOR = '2.28';
 const LINUX_GNU_MODULE = ({ x64: 'flue-libsql.linux-x64-gnu.node', arm64: 'flue-libsql.linux-arm64-gnu.node' } as Record<string, string>)[process.arch];
 const glibcSkipReason = process.platform !== 'linux' || !LINUX_GNU_MODULE ? `a Linux gnu module only (this is ${process.platform}-${process.arch})` : null;
+/** Under a musl Node (`npm run test:musl`), the musl module it loads. */
+const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+const LINUX_MUSL_MODULE = process.platform === 'linux' && !report?.header?.glibcVersionRuntime ? `flue-libsql.linux-${process.arch}-musl.node` : null;
 
 describe('index.js and index.d.ts', () => {
   it('export the same names', () => {
@@ -31,5 +34,13 @@ describe.skipIf(glibcSkipReason !== null)(`the Linux module's glibc floor${glibc
     expect(needed['libc.so.6']?.some((version) => version.startsWith('GLIBC_'))).toBe(true);
     const newer = Object.entries(needed).flatMap(([library, versions]) => versions.filter((version) => isGlibcNewer(version, GLIBC_FLOOR)).map((version) => `${library} ${version}`));
     expect(newer).toEqual([]);
+  });
+});
+
+describe.skipIf(LINUX_MUSL_MODULE === null)(`the Linux musl module's libraries${LINUX_MUSL_MODULE ? '' : ' (skipped: a musl Node only)'}`, () => {
+  it('needs musl libc alone: no glibc, no libgcc_s (loads on an Alpine without the gcc runtime)', () => {
+    const libraries = neededLibraries(fileURLToPath(new URL(`../${LINUX_MUSL_MODULE}`, import.meta.url)));
+    expect(libraries.length).toBeGreaterThan(0);
+    expect(libraries.filter((library) => !/^libc\.(so|musl-[a-z0-9_]+\.so\.1)$/.test(library))).toEqual([]);
   });
 });
