@@ -57,11 +57,15 @@ musl_toolchain() {
     mkdir -p "$cache/rust-bin"
     ln -sf /usr/bin/rustc "$cache/rust-bin/rustc"
     ln -sf /usr/bin/cargo "$cache/rust-bin/cargo"
-    export PATH="$cache/rust-bin:$PATH" RUSTC=/usr/bin/rustc CARGO=/usr/bin/cargo
+    export PATH="$cache/rust-bin:$PATH" RUSTC=/usr/bin/rustc
     export RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort
   fi
-  # A target folder of its own (libsql's CMake cache is per compiler), shared by both musl targets.
-  export CARGO_TARGET_DIR="$root/target/musl"
+  # A target folder of its own (libsql's CMake cache is per compiler), one per target so that
+  # both can build at once.
+  case "$triple" in
+    x86_64-*) export CARGO_TARGET_DIR="$root/target/musl" ;;
+    aarch64-*) export CARGO_TARGET_DIR="$root/target/musl-aarch64" ;;
+  esac
   napi_cross_compile=--cross-compile
 }
 

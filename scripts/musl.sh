@@ -107,10 +107,16 @@ if [ -z "${FLUE_LIBSQL_SQLD:-}" ]; then
   export FLUE_LIBSQL_SQLD
 fi
 
+# Native packages pick their libc by reading /usr/bin/ldd (napi-rs' loaders, detect-libc), which
+# here is glibc's: the suites run in a mount namespace of their own where it is musl's.
+printf '#!/bin/sh\n# musl libc: the loader lists what a program needs\nexec %s --list "$@"\n' "$dir/musl/usr/lib/$machine-linux-musl/libc.so" > "$dir/ldd"
+chmod +x "$dir/ldd"
+
 started=$(date +%s)
 status=0
 timeout=$([ "$arch" = arm64 ] && echo 300000 || echo 60000)
 PATH="$(dirname "$musl_node"):$PATH" NODE_PATH="$packages/node_modules" \
+  unshare --mount --propagation private -- bash -c 'mount --bind "$0" /usr/bin/ldd && exec "$@"' "$dir/ldd" \
   "$musl_node" node_modules/vitest/vitest.mjs run --testTimeout=$timeout --hookTimeout=$timeout \
   __test__/runner- __test__/stores-contract.test.ts __test__/native-binding.test.ts || status=$?
 echo "musl: the runner and Flue contract suites on linux-$arch-musl took $(( $(date +%s) - started )) s (exit $status)"
