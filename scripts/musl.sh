@@ -107,6 +107,27 @@ if [ -z "${FLUE_LIBSQL_SQLD:-}" ]; then
   export FLUE_LIBSQL_SQLD
 fi
 
+# A smoke test first: the module loads under the musl Node and serves a file database.
+[ -f dist/index.js ] || npm run build:ts
+"$musl_node" --input-type=module -e "
+  import { rmSync } from 'node:fs';
+  import { open } from './dist/index.js';
+  const file = 'target/musl-smoke-$arch.db';
+  rmSync(file, { force: true });
+  const db = await open('file:' + file);
+  await db.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)');
+  await db.execute('INSERT INTO notes (body) VALUES (?)', ['hello']);
+  const n = await db.transaction(async (tx) => {
+    await tx.execute('INSERT INTO notes (body) VALUES (?)', ['inside']);
+    return (await tx.query('SELECT count(*) AS n FROM notes'))[0].n;
+  });
+  const rows = await db.query('SELECT body FROM notes WHERE id = :id', { id: 1 });
+  await db.close();
+  rmSync(file, { force: true });
+  if (n !== 2 || rows[0]?.body !== 'hello') throw new Error('smoke test: ' + JSON.stringify({ n, rows }));
+  console.log('musl: smoke test passed: a file database opened, written and queried by the musl module');
+"
+
 # Native packages pick their libc by reading /usr/bin/ldd (napi-rs' loaders, detect-libc), which
 # here is glibc's: the suites run in a mount namespace of their own where it is musl's.
 printf '#!/bin/sh\n# musl libc: the loader lists what a program needs\nexec %s --list "$@"\n' "$dir/musl/usr/lib/$machine-linux-musl/libc.so" > "$dir/ldd"
