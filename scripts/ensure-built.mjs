@@ -23,8 +23,12 @@ function build(script) {
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
-// This machine's module (another platform's may sit beside it: `npm run build:arm64`).
-const native = readdirSync(root).find((name) => name.startsWith(`flue-libsql.${process.platform}-${process.arch}`) && name.endsWith('.node'));
+// This machine's module (another platform's may sit beside it: `npm run build:arm64`, or on Linux
+// the other libc's: `npm run build:musl`).
+const libc = process.platform !== 'linux' ? '' : process.report?.getReport()?.header?.glibcVersionRuntime ? '-gnu' : '-musl';
+const prefix = `flue-libsql.${process.platform}-${process.arch}`;
+const modules = readdirSync(root).filter((name) => name.startsWith(prefix) && name.endsWith('.node'));
+const native = modules.find((name) => name === `${prefix}${libc}.node`) ?? (libc ? undefined : modules[0]);
 if (!native || newest(['src', 'Cargo.toml', 'Cargo.lock', 'build.rs', 'migrations']) > statSync(join(root, native)).mtimeMs) {
   build('build:native');
 }

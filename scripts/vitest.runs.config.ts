@@ -38,6 +38,8 @@ export const RUNS: Record<string, string[]> = {
   'flue-2.0': ['flue/runtime-version', 'flue/stores-contract', 'flue/stores-one-request', 'flue/agent', 'cli/commands'],
   /** Under qemu-user on linux-arm64 (scripts/arm64.sh): the runner suites, Flue's contract suites and the binding. */
   arm64: ['runner', 'flue/stores-contract', 'packaging/native-binding'],
+  /** Under a musl Node (scripts/musl.sh): the same suites on the linux-musl modules. */
+  musl: ['runner', 'flue/stores-contract', 'packaging/native-binding'],
 };
 
 /** The run's project: its files, with the options of vitest.config.ts. */

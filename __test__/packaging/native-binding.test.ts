@@ -3,16 +3,24 @@
  * `napi build` from the Rust sources) declares, so neither list can drift from the other; and
  * the Linux module loads wherever Node 22 does: it needs no glibc newer than Node's own floor.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as binding from '../../index.js';
-import { isGlibcNewer, neededVersions } from '../support/elf-versions.js';
+import { isGlibcNewer, neededLibraries, neededVersions } from '../support/elf-versions.js';
 
 /** Node 22's Linux builds need glibc 2.28; a module needing more fails where Node runs fine. */
 const GLIBC_FLOOR = '2.28';
 const LINUX_GNU_MODULE = ({ x64: 'flue-libsql.linux-x64-gnu.node', arm64: 'flue-libsql.linux-arm64-gnu.node' } as Record<string, string>)[process.arch];
 const glibcSkipReason = process.platform !== 'linux' || !LINUX_GNU_MODULE ? `a Linux gnu module only (this is ${process.platform}-${process.arch})` : null;
+/**
+ * The musl module of this CPU: checked under a musl Node (`npm run test:musl`), where it is the
+ * one loaded, and wherever it sits at the repo root (`npm run build:musl`). Elsewhere the check
+ * is not declared at all (the test command allows no skipped test).
+ */
+const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+const LINUX_MUSL_MODULE = `flue-libsql.linux-${process.arch}-musl.node`;
+const checkMusl = process.platform === 'linux' && (!report?.header?.glibcVersionRuntime || existsSync(fileURLToPath(new URL(`../../${LINUX_MUSL_MODULE}`, import.meta.url))));
 
 describe('index.js and index.d.ts', () => {
   it('export the same names', () => {
@@ -33,3 +41,13 @@ describe.skipIf(glibcSkipReason !== null)(`the Linux module's glibc floor${glibc
     expect(newer).toEqual([]);
   });
 });
+
+if (checkMusl) {
+  describe("the Linux musl module's libraries", () => {
+    it('needs musl libc alone: no glibc, no libgcc_s (loads on an Alpine without the gcc runtime)', () => {
+      const libraries = neededLibraries(fileURLToPath(new URL(`../../${LINUX_MUSL_MODULE}`, import.meta.url)));
+      expect(libraries.length).toBeGreaterThan(0);
+      expect(libraries.filter((library) => !/^libc\.(so|musl-[a-z0-9_]+\.so\.1)$/.test(library))).toEqual([]);
+    });
+  });
+}

@@ -46,6 +46,37 @@ export function neededVersions(path: string): Record<string, string[]> {
   return needed;
 }
 
+const SHT_DYNAMIC = 6;
+const DT_NEEDED = 1;
+
+/** The libraries a shared object names as needed (its `DT_NEEDED` entries), in order. */
+export function neededLibraries(path: string): string[] {
+  const file = readFileSync(path);
+  if (file.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${path} is not an ELF file`);
+  if (file[4] !== 2 || file[5] !== 1) throw new Error(`${path} is not a 64-bit little-endian ELF file`);
+  const sectionsAt = Number(file.readBigUInt64LE(0x28));
+  const sectionSize = file.readUInt16LE(0x3a);
+  const sectionCount = file.readUInt16LE(0x3c);
+  const section = (index: number) => {
+    const at = sectionsAt + index * sectionSize;
+    return { type: file.readUInt32LE(at + 4), offset: Number(file.readBigUInt64LE(at + 0x18)), size: Number(file.readBigUInt64LE(at + 0x20)), link: file.readUInt32LE(at + 0x28) };
+  };
+  const libraries: string[] = [];
+  for (let index = 0; index < sectionCount; index++) {
+    const dynamic = section(index);
+    if (dynamic.type !== SHT_DYNAMIC) continue;
+    const strings = section(dynamic.link).offset;
+    for (let entry = dynamic.offset; entry + 16 <= dynamic.offset + dynamic.size; entry += 16) {
+      const tag = file.readBigUInt64LE(entry);
+      if (tag === 0n) break;
+      if (tag !== BigInt(DT_NEEDED)) continue;
+      const at = strings + Number(file.readBigUInt64LE(entry + 8));
+      libraries.push(file.toString('latin1', at, file.indexOf(0, at)));
+    }
+  }
+  return libraries;
+}
+
 /** Whether `version` is a `GLIBC_x.y[.z]` newer than `floor` (`'2.28'`), compared numerically. */
 export function isGlibcNewer(version: string, floor: string): boolean {
   const match = /^GLIBC_(\d+(?:\.\d+)*)$/.exec(version);

@@ -151,8 +151,13 @@ export function userEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 
 /** The platform name of the native module built at the repo root, e.g. `linux-x64-gnu`. */
 export function builtPlatform(): string | undefined {
-  // This machine's (another may sit beside it: `npm run build:arm64` on x64).
-  const built = readdirSync(REPO_ROOT).find((name) => name.startsWith(`flue-libsql.${process.platform}-${process.arch}`) && name.endsWith('.node'));
+  // This machine's (another may sit beside it: `npm run build:arm64` on x64, or the musl module
+  // of `npm run build:musl` beside the gnu one): on Linux, the one for this Node's libc.
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  const libc = process.platform !== 'linux' ? '' : report?.header?.glibcVersionRuntime ? '-gnu' : '-musl';
+  const prefix = `flue-libsql.${process.platform}-${process.arch}`;
+  const names = readdirSync(REPO_ROOT).filter((name) => name.startsWith(prefix) && name.endsWith('.node'));
+  const built = names.find((name) => name === `${prefix}${libc}.node`) ?? (libc ? undefined : names[0]);
   return built?.slice('flue-libsql.'.length, -'.node'.length);
 }
 
