@@ -5,12 +5,16 @@ export interface LatencyProxyStats {
   connections: number;
   bytesUp: number;
   bytesDown: number;
+  /** The most client chunks one connection sent before the server answered on it (above 1: pipelined). */
+  mostUnanswered: number;
 }
 
 export interface LatencyProxy {
   /** `http://127.0.0.1:PORT` */
   url: string;
   stats(): LatencyProxyStats;
+  /** Starts `mostUnanswered` again from 0. */
+  resetMostUnanswered(): void;
   /** Client connections still open. */
   openConnections(): number;
   close(): Promise<void>;

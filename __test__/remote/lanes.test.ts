@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startLatencyProxy } from '../../scripts/latency-proxy.mjs';
 import { libsql } from '../../dist/index.js';
 import { queueRaceSubmissions } from '../support/claim-race.js';
+import { expectWritesInCallOrder, PIPELINED_TABLE } from '../support/pipelined-writes.js';
 import { OWN_SERVER_SKIP_REASON, overWebSocket, skipSuffix } from '../support/remote-target.js';
 import { open, rejectionOf, sleep, type Database } from '../support/runner-helpers.js';
 import { startSqld, stopAllSqld, TEST_TRANSPORT, type SqldServer } from '../support/sqld-server.js';
@@ -91,24 +92,13 @@ describe.skipIf(OWN_SERVER_SKIP_REASON !== undefined)(`a server connection's lan
     const proxy = await startLatencyProxy(server.httpUrl, { delayMs: 10 });
     try {
       const db = await open({ url: TEST_TRANSPORT === 'ws' ? overWebSocket(proxy.url) : proxy.url });
-      await db.exec('CREATE TABLE p(id INTEGER PRIMARY KEY, caller INTEGER, i INTEGER)');
+      await db.exec(PIPELINED_TABLE);
       // The lanes learn the link's round trip from a few requests; the writer's stream is open.
       for (let i = 0; i < 3; i++) await db.query('SELECT 1');
       await db.execute('INSERT INTO p(caller, i) VALUES (-1, -1)');
       const connectionsBefore = proxy.stats().connections;
       proxy.resetMostUnanswered();
-      const called: Array<[number, number]> = [];
-      await Promise.all(
-        Array.from({ length: 12 }, async (_, caller) => {
-          await sleep(2 * caller);
-          for (let i = 0; i < 3; i++) {
-            called.push([caller, i]);
-            await db.execute('INSERT INTO p(caller, i) VALUES (?, ?)', [caller, i]);
-          }
-        }),
-      );
-      const stored = await db.query<{ caller: number; i: number }>('SELECT caller, i FROM p WHERE caller >= 0 ORDER BY id');
-      expect(stored.map(({ caller, i }) => [caller, i])).toEqual(called);
+      await expectWritesInCallOrder(db);
       const { connections, mostUnanswered } = proxy.stats();
       expect(connections - connectionsBefore).toBe(0);
       // One request at a time sends one chunk and waits; pipelined, the next go out meanwhile.
