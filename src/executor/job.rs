@@ -54,6 +54,16 @@ impl Job {
         }
     }
 
+    /// Whether it is statements or batches (of a transaction or not) of which one writes: what
+    /// an embedded replica sends to its primary, and may pipeline there (`serial.rs`).
+    pub fn writes_together(&self) -> bool {
+        match self {
+            Job::Run(op, ..) => op.travels_together() && !op.only_reads(),
+            Job::Together(statements, _) => statements.iter().any(|(op, _)| !op.only_reads()),
+            Job::Close(_) => false,
+        }
+    }
+
     /// The first job of `queue`; top-level statements and batches waiting right behind it join
     /// it (one request), up to `MAX_TOGETHER` statements.
     pub fn next_of(queue: &mut VecDeque<Job>) -> Job {

@@ -47,7 +47,6 @@ use crate::error::{DbError, ErrorCode};
 use super::round_trip::RoundTrip;
 use super::{guarded, run_statements, Job, JsConnection};
 
-
 /// Group commits in flight at once on the writer's stream, on a slow link over WebSocket: a
 /// write waits for a free one a small fraction of a round trip. Measured at a 20 ms round trip,
 /// 20 writers each writing in a loop: a write took 41 ms with 1 in flight, 32 with 4, 25 with 8,

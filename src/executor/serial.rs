@@ -61,7 +61,7 @@ pub(super) async fn work(mut connection: JsConnection, mut jobs: mpsc::Unbounded
         };
         writes.finish().await;
         // Writes always go to the primary: their time is the link's (reads may be the file's).
-        let timed = Some(Instant::now()).filter(|_| writes_to_primary(&job));
+        let timed = Some(Instant::now()).filter(|_| job.writes_together());
         match job {
             Job::Run(op, reply, _) => {
                 let _ = reply.send(guarded(connection.run(op)).await);
@@ -82,14 +82,6 @@ pub(super) async fn work(mut connection: JsConnection, mut jobs: mpsc::Unbounded
         if let Some(started) = timed {
             writes.round_trip.took(started.elapsed());
         }
-    }
-}
-
-fn writes_to_primary(job: &Job) -> bool {
-    match job {
-        Job::Run(op, ..) => op.travels_together() && !op.only_reads(),
-        Job::Together(statements, _) => statements.iter().any(|(op, _)| !op.only_reads()),
-        Job::Close(_) => false,
     }
 }
 
@@ -130,10 +122,14 @@ impl PipelinedWrites {
     /// Sends `job` on a lane of its own when it is a top-level write and the link is slow, and
     /// gives it back otherwise (to run on the connection once the writes in flight are answered).
     async fn try_send(&mut self, connection: &mut JsConnection, job: Job) -> Option<Job> {
+        // Writes (reads may be the file's), outside a transaction, on a slow link that pipelines.
+        if !(job.transaction().is_none() && job.writes_together() && self.template.is_some() && self.round_trip.is_slow() && !connection.in_transaction()) {
+            return Some(job);
+        }
         let statements: Vec<(Op, Reply)> = match job {
-            Job::Together(statements, None) if self.takes(connection, statements.iter().map(|(op, _)| op)) => statements,
-            Job::Run(op, reply, None) if matches!(op, Op::Batch(_)) && self.takes(connection, std::iter::once(&op)) => vec![(op, reply)],
-            job => return Some(job),
+            Job::Together(statements, _) => statements,
+            Job::Run(op, reply, _) => vec![(op, reply)],
+            close => return Some(close),
         };
         while self.idle.is_empty() && self.opened >= PIPELINED_WRITES {
             let done = self.in_flight.next().await.expect("a write in flight when every lane is busy");
@@ -156,12 +152,6 @@ impl PipelinedWrites {
             (lane, started.elapsed())
         }));
         None
-    }
-
-    /// Whether statements go on a lane: writes (reads may be the file's), outside a transaction,
-    /// on a slow link that pipelines.
-    fn takes<'a>(&self, connection: &JsConnection, ops: impl IntoIterator<Item = &'a Op>) -> bool {
-        self.template.is_some() && self.round_trip.is_slow() && !connection.in_transaction() && ops.into_iter().any(|op| !op.only_reads())
     }
 
     fn answered(&mut self, done: Result<(JsConnection, Duration), tokio::task::JoinError>) {
